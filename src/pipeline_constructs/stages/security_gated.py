@@ -1,0 +1,135 @@
+"""SecurityGatedStage: deploy a ``cdk.Stage`` only through a permissions check and an approval."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+import aws_cdk as cdk
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subs
+from aws_cdk import pipelines
+from constructs import Construct
+
+from pipeline_constructs.core.compliance import acknowledge
+from pipeline_constructs.core.encryption import new_key
+from pipeline_constructs.core.validation import invalid, require_email
+
+__all__ = ["SecurityGatedStage"]
+
+
+class SecurityGatedStage(Construct):
+    """Add ``stage`` to a CDK Pipelines pipeline (or wave) behind security gates.
+
+    In run order, before any stack of the stage deploys:
+
+    1. ``ConfirmPermissionsBroadening`` (``PermissionCheck``): ``cdk diff
+       --security-only --fail``; when IAM or security groups broaden it
+       notifies the topic and waits for a person to approve;
+    2. an optional ``ManualApprovalStep`` (``PromoteTo<stage>`` by default);
+    3. the ``pre`` steps, in the order given.
+
+    ``post`` steps run after the stage, in the order given. The topic is
+    KMS-encrypted and SSL-only; it is created (with e-mail subscriptions)
+    unless ``notification_topic`` is given.
+
+    Known limit: for a stage in another account the check can compare
+    templates only when the synth role may assume the target's lookup role
+    (aws-cdk issue 33061); otherwise ``cdk diff`` diffs against an empty
+    template and every IAM change is reported as broadening (fails safe).
+
+    :param pipeline: the ``pipelines.CodePipeline`` (or ``pipelines.Wave``) to add the stage to.
+    :param stage: the application stage to deploy.
+    :param notification_topic: topic notified of broadened permissions.
+        Default: a new KMS-encrypted topic.
+    :param notification_emails: addresses subscribed to the new topic.
+        Default: none. Not allowed together with ``notification_topic``.
+    :param topic_key: KMS key of the new topic. Default: a new rotating key.
+    :param manual_approval: add a manual approval after the permissions check.
+        Default: ``True``.
+    :param approval_name: id (and action name) of the manual approval.
+        Default: ``"PromoteTo" + stage.stage_name``.
+    :param approval_comment: comment shown to the approver. Default: names the stage.
+    :param pre: extra steps to run before the stage, after the gates. Default: none.
+    :param post: steps to run after the stage, in order. Default: none.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        pipeline: pipelines.CodePipeline | pipelines.Wave,
+        stage: cdk.Stage,
+        notification_topic: sns.ITopic | None = None,
+        notification_emails: Sequence[str] = (),
+        topic_key: kms.IKey | None = None,
+        manual_approval: bool = True,
+        approval_name: str | None = None,
+        approval_comment: str | None = None,
+        pre: Sequence[pipelines.Step] = (),
+        post: Sequence[pipelines.Step] = (),
+    ) -> None:
+        super().__init__(scope, id)
+        where = self.node.path
+        if not isinstance(stage, cdk.Stage):
+            raise invalid(where, "stage", stage, "expected an aws_cdk.Stage")
+        if isinstance(notification_emails, str):
+            raise invalid(where, "notification_emails", notification_emails, "expected a list of e-mail addresses")
+        for i, email in enumerate(notification_emails):
+            require_email(where, f"notification_emails[{i}]", email)
+        if notification_topic is not None and notification_emails:
+            raise invalid(
+                where,
+                "notification_emails",
+                list(notification_emails),
+                "subscribe addresses to your own notification_topic, or omit notification_topic",
+            )
+
+        if notification_topic is None:
+            key = topic_key or new_key(self, "TopicKey", description=f"Security gate notifications of {where}")
+            topic = sns.Topic(
+                self,
+                "Topic",
+                master_key=key,
+                enforce_ssl=True,
+                display_name=f"{stage.stage_name} security gate",
+            )
+            for email in notification_emails:
+                subscription = topic.add_subscription(subs.EmailSubscription(email))
+                acknowledge(
+                    subscription,
+                    "Serverless-SNSRedrivePolicy",
+                    "E-mail subscription for people; SNS retries e-mail delivery itself and the gate's "
+                    "manual approval waits regardless, so a dead-letter queue adds no safety.",
+                )
+            notification_topic = topic
+        #: Topic notified when the stage's permissions broaden.
+        self.topic: sns.ITopic = notification_topic
+
+        #: The permissions check (``ConfirmPermissionsBroadening``).
+        self.permission_check = pipelines.ConfirmPermissionsBroadening(
+            "PermissionCheck", stage=stage, notification_topic=self.topic
+        )
+        gates: list[pipelines.Step] = [self.permission_check]
+        #: The manual approval step, or ``None``.
+        self.approval: pipelines.ManualApprovalStep | None = None
+        if manual_approval:
+            self.approval = pipelines.ManualApprovalStep(
+                approval_name or f"PromoteTo{stage.stage_name}",
+                comment=approval_comment or f"Approve deployment of {stage.stage_name} (permissions check passed).",
+            )
+            gates.append(self.approval)
+        pre_steps = [*gates, *pre]
+        _chain(pre_steps)
+        post_steps = list(post)
+        _chain(post_steps)
+        #: The stage deployment added to the pipeline.
+        self.deployment: pipelines.StageDeployment = pipeline.add_stage(stage, pre=pre_steps, post=post_steps)
+
+
+def _chain(steps: Sequence[pipelines.Step]) -> None:
+    """Make each step depend on the one before, so they run in the order given."""
+    for before, after in itertools.pairwise(steps):
+        after.add_step_dependency(before)

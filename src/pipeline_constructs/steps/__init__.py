@@ -1,0 +1,1 @@
+"""Reusable CDK Pipelines steps."""
