@@ -1,0 +1,30 @@
+"""Shared fixtures. Importing pipeline_constructs.testing first selects Node 24 for jsii."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pipeline_constructs.testing  # noqa: F401  (selects Node 24 before aws_cdk loads)
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+def load_example(name: str) -> ModuleType:
+    """Import examples/<name>/app.py as a module (without running its __main__ block)."""
+    path = EXAMPLES / name / "app.py"
+    spec = importlib.util.spec_from_file_location(f"example_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def examples_dir() -> Path:
+    return EXAMPLES
