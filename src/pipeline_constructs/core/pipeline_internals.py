@@ -14,8 +14,6 @@ right after that build and:
 
 from __future__ import annotations
 
-from typing import Any
-
 import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_codebuild as codebuild
@@ -25,132 +23,9 @@ from aws_cdk import pipelines
 from constructs import IConstruct
 
 from pipeline_constructs.core.compliance import acknowledge
+from pipeline_constructs.core.iam_idioms import acknowledge_cdk_idioms
 
-__all__ = ["flatten_cfn_reference", "harden_pipeline_internals", "idiom_reason", "wildcard_findings"]
-
-_INLINE_PACKS = ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
-
-# Action groups CDK's grant methods (grantRead / grantReadWrite / grantEncryptDecrypt) emit.
-_GRANT_ACTIONS = {
-    "s3:GetObject*": "read objects",
-    "s3:GetBucket*": "read bucket configuration",
-    "s3:List*": "list objects",
-    "s3:DeleteObject*": "replace pipeline artifacts",
-    "s3:Abort*": "abort multipart uploads",
-    "kms:GenerateDataKey*": "encrypt artifacts",
-    "kms:ReEncrypt*": "re-encrypt artifacts",
-}
-
-
-def flatten_cfn_reference(value: Any) -> str:
-    """Render a CloudFormation value the way cdk-nag names findings (``<Logical.Arn>``)."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value.replace("${", "<").replace("}", ">")
-    if isinstance(value, dict):
-        if "Fn::Join" in value:
-            delimiter, items = value["Fn::Join"]
-            return str(delimiter).join(flatten_cfn_reference(i) for i in items)
-        if "Fn::Sub" in value:
-            return flatten_cfn_reference(value["Fn::Sub"])
-        if "Fn::GetAtt" in value:
-            resource, attribute = value["Fn::GetAtt"]
-            return f"<{flatten_cfn_reference(resource)}.{flatten_cfn_reference(attribute)}>"
-        if "Fn::ImportValue" in value:
-            return flatten_cfn_reference(value["Fn::ImportValue"])
-        if "Ref" in value:
-            return f"<{flatten_cfn_reference(value['Ref'])}>"
-    import json
-
-    return json.dumps(value, separators=(",", ":"))
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def wildcard_findings(document: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """cdk-nag ``IAM5`` findings of a resolved policy document, each with its statement."""
-    out: list[tuple[str, dict[str, Any]]] = []
-    seen: set[str] = set()
-    for statement in document.get("Statement", []):
-        if statement.get("Effect") != "Allow":
-            continue
-        names = [f"Action::{a}" for a in _as_list(statement.get("Action")) if isinstance(a, str) and "*" in a]
-        names += [
-            f"Resource::{r}"
-            for r in (flatten_cfn_reference(x) for x in _as_list(statement.get("Resource")))
-            if "*" in r
-        ]
-        for name in names:
-            if name not in seen:
-                seen.add(name)
-                out.append((name, statement))
-    return out
-
-
-def idiom_reason(finding: str, statements: list[dict[str, Any]]) -> str | None:
-    """Why a wildcard finding is one of CDK's least-privilege idioms, or ``None`` if it is not."""
-    resources = [flatten_cfn_reference(r) for s in statements for r in _as_list(s.get("Resource"))]
-    scoped = "*" not in resources
-    actions = {a for s in statements for a in _as_list(s.get("Action"))}
-    conditions = [s.get("Condition") or {} for s in statements]
-    kind, _, value = finding.partition("::")
-    if kind == "Action":
-        if value in _GRANT_ACTIONS and scoped:
-            return (
-                f"CDK grant action group to {_GRANT_ACTIONS[value]}; every statement carrying it is scoped to "
-                "this pipeline's own artifact bucket or key ARNs, never '*'."
-            )
-        return None
-    if value.endswith(".Arn>/*") and actions and all(a.startswith("s3:") for a in actions):
-        return (
-            "Objects of one named bucket (this pipeline's artifact or asset bucket); the bucket ARN is not a wildcard."
-        )
-    if ":log-group:/aws/codebuild/<" in value and value.endswith(">:*"):
-        return "Log streams of this CodeBuild project's own log group (CDK's default CodeBuild logging grant)."
-    if ":report-group/<" in value and value.endswith(">-*"):
-        return "CodeBuild's automatic grant: report groups named after this project only."
-    if ":lambda:" in value or (value.endswith(".Arn>:*") and actions <= {"lambda:InvokeFunction"}):
-        return "Invokes versions and aliases of the one auto-approve function (lambda:InvokeFunction only)."
-    tagged_roles = all("iam:ResourceTag/aws-cdk:bootstrap-role" in str(c) for c in conditions)
-    if actions == {"sts:AssumeRole"} and tagged_roles:
-        return (
-            "sts:AssumeRole is limited by an iam:ResourceTag/aws-cdk:bootstrap-role condition to the CDK "
-            "bootstrap roles of the target accounts; their names are not known at synth time."
-        )
-    if actions <= {"codepipeline:GetPipelineState", "codepipeline:PutApprovalResult"} and all(
-        "aws:ResourceTag/SECURITY_CHECK" in str(c) for c in conditions
-    ):
-        return "Limited by an aws:ResourceTag/SECURITY_CHECK condition to pipelines that opted into auto-approval."
-    if value == "*" and actions <= {"cloudformation:DescribeStacks", "s3:ListBucket"}:
-        return (
-            "Read-only calls 'cdk deploy' makes to find the CDK bootstrap stack and bucket, whose names "
-            "are resolved at run time in the target environment."
-        )
-    return None
-
-
-def _acknowledge_policy(policy: iam.CfnPolicy) -> None:
-    document = cdk.Stack.of(policy).resolve(policy.policy_document)
-    by_finding: dict[str, list[dict[str, Any]]] = {}
-    for finding, statement in wildcard_findings(document):
-        by_finding.setdefault(finding, []).append(statement)
-    for finding, statements in by_finding.items():
-        all_statements = [
-            s for s in document.get("Statement", []) if finding in {f for f, _ in wildcard_findings({"Statement": [s]})}
-        ]
-        reason = idiom_reason(finding, all_statements or statements)
-        if reason is not None:
-            acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
-    for pack in _INLINE_PACKS:
-        acknowledge(
-            policy,
-            f"{pack}-IAMNoInlinePolicy",
-            "CDK's generated DefaultPolicy: a policy attached to exactly one generated role and scoped to "
-            "the resources that role uses; a managed policy would make it attachable elsewhere.",
-        )
+__all__ = ["harden_pipeline_internals"]
 
 
 def _acknowledge_project(project: codebuild.CfnProject) -> None:
@@ -220,7 +95,7 @@ class _PipelineInternals:
                 and child.node.scope is not None
                 and child.node.scope.node.id == "DefaultPolicy"
             ):
-                _acknowledge_policy(child)
+                acknowledge_cdk_idioms(child)
             elif isinstance(child, codebuild.CfnProject):
                 _acknowledge_project(child)
             elif isinstance(child, lambda_.CfnFunction) and "CDKPipelinesAutoApprove" in child.node.path:
