@@ -7,6 +7,7 @@ Run offline: ``python app.py`` (or ``cdk synth``) writes the cloud assembly to
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pipeline_constructs  # noqa: F401  (first: selects Node 24 for jsii)
@@ -49,7 +50,11 @@ def build_app(app: cdk.App) -> cdk.Stack:
 
 
 if __name__ == "__main__":
-    app = cdk.App(context={"aws:cdk:bundling-stacks": os.environ.get("BUNDLING_STACKS", "").split() or []})
+    # In the pipeline the synth action has the .NET SDK, so the function is packaged
+    # (local bundling). On a laptop or in CI without dotnet, skip bundling: the asset
+    # is then the project source, which is fine for synth, tests and review.
+    context = {} if shutil.which("dotnet") else {"aws:cdk:bundling-stacks": []}
+    app = cdk.App(outdir=os.environ.get("CDK_OUTDIR") or str(HERE / "cdk.out"), context=context)
     add_compliance_checks(app)
     build_app(app)
     app.synth()

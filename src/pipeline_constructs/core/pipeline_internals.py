@@ -19,6 +19,7 @@ import jsii
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
 from aws_cdk import pipelines
 from constructs import IConstruct
 
@@ -26,6 +27,20 @@ from pipeline_constructs.core.compliance import acknowledge
 from pipeline_constructs.core.iam_idioms import acknowledge_cdk_idioms
 
 __all__ = ["harden_pipeline_internals"]
+
+
+def _log_to_pipeline_group(project: codebuild.CfnProject, log_group: logs.ILogGroup | None) -> None:
+    """Send a generated project that CDK Pipelines did not configure (the security check) to our log group."""
+    if log_group is None or project.logs_config is not None:
+        return
+    project.logs_config = codebuild.CfnProject.LogsConfigProperty(
+        cloud_watch_logs=codebuild.CfnProject.CloudWatchLogsConfigProperty(
+            status="ENABLED", group_name=log_group.log_group_name
+        )
+    )
+    owner = project.node.scope
+    if isinstance(owner, codebuild.Project):
+        log_group.grant_write(owner)
 
 
 def _acknowledge_project(project: codebuild.CfnProject) -> None:
@@ -81,8 +96,9 @@ def _acknowledge_service_role(role: iam.CfnRole) -> None:
 
 @jsii.implements(cdk.IAspect)
 class _PipelineInternals:
-    def __init__(self, pipeline: pipelines.CodePipeline) -> None:
+    def __init__(self, pipeline: pipelines.CodePipeline, log_group: logs.ILogGroup | None) -> None:
         self._pipeline = pipeline
+        self._log_group = log_group
         self._done = False
 
     def visit(self, node: IConstruct) -> None:
@@ -97,6 +113,7 @@ class _PipelineInternals:
             ):
                 acknowledge_cdk_idioms(child)
             elif isinstance(child, codebuild.CfnProject):
+                _log_to_pipeline_group(child, self._log_group)
                 _acknowledge_project(child)
             elif isinstance(child, lambda_.CfnFunction) and "CDKPipelinesAutoApprove" in child.node.path:
                 _harden_auto_approve(child)
@@ -104,6 +121,11 @@ class _PipelineInternals:
                 _acknowledge_service_role(child)
 
 
-def harden_pipeline_internals(pipeline: pipelines.CodePipeline) -> None:
-    """Register the post-build hardening on ``pipeline`` (call once, before synth)."""
-    cdk.Aspects.of(pipeline).add(_PipelineInternals(pipeline))
+def harden_pipeline_internals(pipeline: pipelines.CodePipeline, *, log_group: logs.ILogGroup | None = None) -> None:
+    """Register the post-build hardening on ``pipeline`` (call once, before synth).
+
+    :param log_group: where generated CodeBuild projects without a logging
+        configuration (the ``ConfirmPermissionsBroadening`` check) send their
+        logs. Default: leave them on CodeBuild's default log group.
+    """
+    cdk.Aspects.of(pipeline).add(_PipelineInternals(pipeline, log_group))
