@@ -14,7 +14,9 @@ from pipeline_constructs.core.validation import known_regions, require_pipeline_
 
 
 def test_account_must_be_12_digits():
-    with pytest.raises(ValueError, match=r"DeploymentTarget\('Prod'\): account = '1234' is invalid: expected a 12-digit"):
+    with pytest.raises(
+        ValueError, match=r"DeploymentTarget\('Prod'\): account = '1234' is invalid: expected a 12-digit"
+    ):
         DeploymentTarget(name="Prod", account="1234", region="eu-west-1")
 
 
@@ -38,7 +40,9 @@ def test_known_regions_come_from_aws_cdk_lib():
 def test_invalid_notification_email_is_rejected():
     with pytest.raises(ValueError, match=r"notification_emails\[1\] = 'not-an-email' is invalid: expected an e-mail"):
         DeploymentTarget(
-            name="Prod", account="222222222222", region="eu-west-1",
+            name="Prod",
+            account="222222222222",
+            region="eu-west-1",
             notification_emails=("ok@example.com", "not-an-email"),
         )
 
@@ -73,21 +77,29 @@ def test_pipeline_name_inside_codepipeline_rule(name):
 
 def test_unknown_report_format_names_allowed_values():
     stack = cdk.Stack(cdk.App(), "S")
-    with pytest.raises(ValueError, match=r"S/Reports: format = 'XUNIT' is invalid: expected one of TestReportFormat.JUNIT_XML"):
+    with pytest.raises(
+        ValueError, match=r"S/Reports: format = 'XUNIT' is invalid: expected one of TestReportFormat.JUNIT_XML"
+    ):
         TestReports(stack, "Reports", base_directory="out", format="XUNIT")
 
 
 @pytest.mark.parametrize(
     ("given_format", "expected"),
-    [("JUNITXML", "JUNITXML"), ("junit_xml", "JUNITXML"), ("VisualStudioTrx", "VISUALSTUDIOTRX"),
-     (TestReportFormat.NUNIT3_XML, "NUNIT3XML"), ("cucumber-json", "CUCUMBERJSON"), ("TESTNGXML", "TESTNGXML"),
-     ("nunitxml", "NUNITXML")],
+    [
+        ("JUNITXML", "JUNITXML"),
+        ("junit_xml", "JUNITXML"),
+        ("VisualStudioTrx", "VISUALSTUDIOTRX"),
+        (TestReportFormat.NUNIT3_XML, "NUNIT3XML"),
+        ("cucumber-json", "CUCUMBERJSON"),
+        ("TESTNGXML", "TESTNGXML"),
+        ("nunitxml", "NUNITXML"),
+    ],
 )
 def test_every_codebuild_report_format_is_accepted(given_format, expected):
     stack = cdk.Stack(cdk.App(), "S")
     reports = TestReports(stack, "Reports", base_directory="out", format=given_format)
     section = reports.build_spec_section()
-    assert list(section.values())[0]["file-format"] == expected
+    assert next(iter(section.values()))["file-format"] == expected
 
 
 def test_pipeline_name_is_validated_by_the_pipeline():
@@ -115,5 +127,7 @@ def test_team_default_from_context_and_explicit_wins():
 def test_bad_team_default_names_the_context_key():
     app = cdk.App(context={"pipeline-constructs:computeType": "HUGE"})
     stack = cdk.Stack(app, "S")
-    with pytest.raises(ValueError, match=r"context pipeline-constructs:computeType = 'HUGE' is invalid: expected one of"):
+    with pytest.raises(
+        ValueError, match=r"context pipeline-constructs:computeType = 'HUGE' is invalid: expected one of"
+    ):
         resolve_default(stack, "computeType", None, None)

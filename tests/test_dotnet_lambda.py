@@ -79,7 +79,8 @@ def test_prod_is_gated_permission_check_then_approval_then_deploy(pipeline):
         ("Service.Deploy", "CloudFormation", 5),
     ]
     dev = [(a, p) for s, a, p, _ in _actions(pipeline) if s == "Dev"]
-    assert ("Manual" not in {p for _, p in dev}) and len(dev) == 2
+    assert ("Manual" not in {p for _, p in dev})
+    assert len(dev) == 2
 
 
 def test_prod_deploys_cross_account(pipeline):
@@ -91,22 +92,40 @@ def test_prod_deploys_cross_account(pipeline):
 def test_artifact_bucket_is_hardened(template):
     buckets = template.find_resources(
         "AWS::S3::Bucket",
-        {"Properties": {"BucketEncryption": {"ServerSideEncryptionConfiguration": [
-            {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": Match.any_value()}}
-        ]}}},
+        {
+            "Properties": {
+                "BucketEncryption": {
+                    "ServerSideEncryptionConfiguration": [
+                        {
+                            "ServerSideEncryptionByDefault": {
+                                "SSEAlgorithm": "aws:kms",
+                                "KMSMasterKeyID": Match.any_value(),
+                            }
+                        }
+                    ]
+                }
+            }
+        },
     )
     (artifacts,) = buckets.values()
     props = artifacts["Properties"]
     assert props["VersioningConfiguration"] == {"Status": "Enabled"}
     assert props["PublicAccessBlockConfiguration"] == {
-        "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
     }
     assert "DestinationBucketName" in props["LoggingConfiguration"]
     template.has_resource_properties(
         "AWS::S3::BucketPolicy",
-        {"PolicyDocument": {"Statement": Match.array_with([Match.object_like({
-            "Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}
-        })])}},
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})]
+                )
+            }
+        },
     )
 
 
@@ -117,13 +136,12 @@ def test_every_kms_key_rotates(template):
 
 
 def test_codebuild_logs_encrypted_with_retention(template):
-    template.has_resource_properties(
-        "AWS::Logs::LogGroup", {"KmsKeyId": Match.any_value(), "RetentionInDays": 365}
-    )
+    template.has_resource_properties("AWS::Logs::LogGroup", {"KmsKeyId": Match.any_value(), "RetentionInDays": 365})
     projects = template.find_resources("AWS::CodeBuild::Project")
     for project in projects.values():
         logs = project["Properties"]["LogsConfig"]["CloudWatchLogs"]
-        assert logs["Status"] == "ENABLED" and "GroupName" in logs
+        assert logs["Status"] == "ENABLED"
+        assert "GroupName" in logs
 
 
 def test_synth_is_not_privileged_and_publishes_trx(template):
@@ -131,7 +149,8 @@ def test_synth_is_not_privileged_and_publishes_trx(template):
     synth = next(p for p in projects.values() if "dotnet test" in json.dumps(p["Properties"]["Source"]))
     assert synth["Properties"]["Environment"]["PrivilegedMode"] is False
     buildspec = json.dumps(synth["Properties"]["Source"]["BuildSpec"])
-    assert "VISUALSTUDIOTRX" in buildspec and "testresults" in buildspec
+    assert "VISUALSTUDIOTRX" in buildspec
+    assert "testresults" in buildspec
     assert buildspec.index("dotnet test") < buildspec.index("synth")
     template.has_resource_properties("AWS::CodeBuild::ReportGroup", {"Type": "TEST"})
 
@@ -148,7 +167,11 @@ def test_report_permissions_scoped_to_the_report_group(template):
     ]
     assert statements, "the synth role must be granted the report actions"
     for statement in statements:
-        assert sorted(statement["Action"]) == ["codebuild:BatchPutTestCases", "codebuild:CreateReport", "codebuild:UpdateReport"]
+        assert sorted(statement["Action"]) == [
+            "codebuild:BatchPutTestCases",
+            "codebuild:CreateReport",
+            "codebuild:UpdateReport",
+        ]
         assert statement["Resource"] == {"Fn::GetAtt": [group_id, "Arn"]}
 
 
@@ -197,6 +220,7 @@ def test_snapshot(template, snapshot):
 
 # ---------------------------------------------------------------- bad input
 
+
 def _pipeline(**overrides):
     stack = cdk.Stack(deterministic_app(), "S", env=cdk.Environment(account="111111111111", region="eu-west-1"))
     props = {
@@ -224,7 +248,9 @@ def test_missing_project_dir(tmp_path):
 
 
 def test_project_dir_without_csproj(tmp_path):
-    with pytest.raises(ValueError, match=r"project_dir = .* is invalid: expected a directory holding the Lambda .csproj"):
+    with pytest.raises(
+        ValueError, match=r"project_dir = .* is invalid: expected a directory holding the Lambda .csproj"
+    ):
         _pipeline(project_dir=tmp_path)
 
 

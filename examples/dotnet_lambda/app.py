@@ -1,3 +1,4 @@
+# ruff: noqa: I001  (pipeline_constructs is imported before aws_cdk on purpose: it selects Node 24)
 """The .NET Lambda pipeline of the blog post, as one construct: Dev, then cross-account Prod.
 
 Run offline: ``python app.py`` (or ``cdk synth``) writes the cloud assembly to

@@ -1,3 +1,4 @@
+# ruff: noqa: I001  (pipeline_constructs is imported before aws_cdk on purpose: it selects Node 24)
 """SecurityGatedStage on its own: a team's pipeline deploys a small app stage behind the gates.
 
 ``python app.py`` (or ``cdk synth``) writes the cloud assembly offline.
@@ -44,7 +45,9 @@ def build_app(app: cdk.App) -> cdk.Stack:
     pipeline = SecurePipeline(
         stack,
         "Pipeline",
-        synth=pipelines.ShellStep("Synth", input=source, commands=["pip install -r requirements.txt", "npx -y aws-cdk@2 synth"]),
+        synth=pipelines.ShellStep(
+            "Synth", input=source, commands=["pip install -r requirements.txt", "npx -y aws-cdk@2 synth"]
+        ),
         pipeline_name="gated-data",
         cross_account_keys=True,
     )
