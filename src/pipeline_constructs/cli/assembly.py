@@ -1,0 +1,249 @@
+"""Read a CDK cloud assembly (``cdk.out``) with the standard library only.
+
+Handles what ``cdk synth`` and CDK Pipelines write: the root ``manifest.json``,
+nested stage assemblies (``assembly-*`` artifacts of type
+``cdk:cloud-assembly``), stacks in any environment (including the
+cross-region support stacks CodePipeline needs), per-stack metadata (inline
+in the manifest or in ``*.metadata.json``) and the policy-validation report
+that cdk-nag v3 plugins fill.
+
+Nothing here imports ``aws_cdk``: reading an assembly takes milliseconds.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+__all__ = ["AssemblyError", "CloudAssembly", "StackArtifact", "load_json", "render_value"]
+
+#: File names of the policy-validation report, newest first.
+VALIDATION_REPORT_FILES = ("validation-report.json", "policy-validation-report.json")
+
+_MAX_DEPTH = 8
+_ENV = re.compile(r"^aws://(?P<account>[^/]+)/(?P<region>[^/]+)$")
+
+
+class AssemblyError(Exception):
+    """The input is not a readable cloud assembly (reported in one line, exit status 2)."""
+
+
+def load_json(path: Path, what: str) -> Any:
+    """Parse ``path`` as JSON, raising :class:`AssemblyError` (one line) on any problem."""
+    try:
+        with path.open(encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        raise AssemblyError(f"{path}: {what} not found") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise AssemblyError(f"{path}: cannot read {what}: {e}") from None
+    except json.JSONDecodeError as e:
+        raise AssemblyError(f"{path}: {what} is not valid JSON (line {e.lineno}: {e.msg})") from None
+
+
+def render_value(value: Any) -> str:
+    """Render a CloudFormation value (intrinsics included) as a short, readable string.
+
+    ``{"Ref": "X"}`` -> ``${X}``, ``{"Fn::GetAtt": ["X", "Arn"]}`` -> ``${X.Arn}``,
+    ``Fn::Join`` is joined, ``Fn::Sub`` keeps its template, pseudo parameters
+    stay as ``${AWS::Region}``.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, list):
+        return ", ".join(render_value(v) for v in value)
+    if isinstance(value, dict) and len(value) == 1:
+        ((key, arg),) = value.items()
+        if key == "Ref":
+            return f"${{{render_value(arg)}}}"
+        if key == "Fn::GetAtt":
+            parts = arg if isinstance(arg, list) else str(arg).split(".", 1)
+            return "${" + ".".join(render_value(p) for p in parts) + "}"
+        if key == "Fn::Join" and isinstance(arg, list) and len(arg) == 2 and isinstance(arg[1], list):
+            return render_value(arg[0]).join(render_value(v) for v in arg[1])
+        if key == "Fn::Sub":
+            return render_value(arg[0] if isinstance(arg, list) and arg else arg)
+        if key == "Fn::Select" and isinstance(arg, list) and len(arg) == 2:
+            return f"${{Select[{render_value(arg[0])}]}}"
+        return f"${{{key}}}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {render_value(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+@dataclass(frozen=True)
+class StackArtifact:
+    """One ``aws:cloudformation:stack`` artifact of an assembly (any nesting level)."""
+
+    artifact_id: str
+    display_name: str
+    stack_name: str
+    account: str | None
+    region: str | None
+    template_path: Path
+    assembly_dir: Path
+    _metadata: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    _metadata_file: Path | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def environment(self) -> str:
+        """``aws://account/region`` with ``?`` for an environment-agnostic part."""
+        return f"aws://{self.account or '?'}/{self.region or '?'}"
+
+    @cached_property
+    def template(self) -> dict[str, Any]:
+        """The parsed CloudFormation template."""
+        data = load_json(self.template_path, "template")
+        if not isinstance(data, dict):
+            raise AssemblyError(f"{self.template_path}: template is not a JSON object")
+        return data
+
+    @property
+    def resources(self) -> dict[str, Any]:
+        """``Resources`` of the template (empty if none)."""
+        res = self.template.get("Resources")
+        return res if isinstance(res, dict) else {}
+
+    def resources_of_type(self, resource_type: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        """``(logical id, resource)`` of every resource of ``resource_type``, in template order."""
+        for logical_id, resource in self.resources.items():
+            if isinstance(resource, dict) and resource.get("Type") == resource_type:
+                yield logical_id, resource
+
+    @cached_property
+    def metadata(self) -> dict[str, list[dict[str, Any]]]:
+        """Construct path (``/Stack/Construct/...``) -> metadata entries."""
+        raw: Any = dict(self._metadata)
+        if self._metadata_file is not None and self._metadata_file.is_file():
+            raw = load_json(self._metadata_file, "stack metadata")
+        if not isinstance(raw, dict):
+            return {}
+        return {str(k): [e for e in v if isinstance(e, dict)] for k, v in raw.items() if isinstance(v, list)}
+
+    @cached_property
+    def construct_paths(self) -> dict[str, str]:
+        """Logical id -> construct path (without the leading ``/``), from metadata or ``aws:cdk:path``."""
+        paths: dict[str, str] = {}
+        for path, entries in self.metadata.items():
+            for entry in entries:
+                if entry.get("type") == "aws:cdk:logicalId" and isinstance(entry.get("data"), str):
+                    paths[entry["data"]] = path.lstrip("/")
+        for logical_id, resource in self.resources.items():
+            meta = resource.get("Metadata") if isinstance(resource, dict) else None
+            if isinstance(meta, dict) and isinstance(meta.get("aws:cdk:path"), str):
+                paths.setdefault(logical_id, meta["aws:cdk:path"])
+        return paths
+
+    def construct_path(self, logical_id: str) -> str:
+        """Construct path of a resource, or ``<stack display name>/<logical id>`` when unknown."""
+        return self.construct_paths.get(logical_id, f"{self.display_name}/{logical_id}")
+
+
+@dataclass
+class CloudAssembly:
+    """A cloud assembly directory and every stack in it and in its nested assemblies."""
+
+    directory: Path
+    stacks: list[StackArtifact]
+    nested: list[str]
+
+    @classmethod
+    def load(cls, path: str | Path) -> CloudAssembly:
+        """Load the assembly at ``path``: a ``cdk.out`` folder, its manifest, or an app folder with ``cdk.out``.
+
+        :raises AssemblyError: when ``path`` is not a cloud assembly.
+        """
+        root = Path(path)
+        if root.is_file() and root.name == "manifest.json":
+            root = root.parent
+        if not root.exists():
+            raise AssemblyError(f"{root}: no such file or directory")
+        if not root.is_dir():
+            raise AssemblyError(f"{root}: not a cloud assembly (expected a cdk.out directory)")
+        if not (root / "manifest.json").is_file() and (root / "cdk.out" / "manifest.json").is_file():
+            root = root / "cdk.out"
+        if not (root / "manifest.json").is_file():
+            raise AssemblyError(
+                f"{root}: not a cloud assembly (no manifest.json); synthesize first: pipeline-constructs synth APP_DIR"
+            )
+        stacks: list[StackArtifact] = []
+        nested: list[str] = []
+        _read(root, stacks, nested, depth=0, seen=set())
+        return cls(root.resolve(), stacks, nested)
+
+    @cached_property
+    def validation_report(self) -> dict[str, Any] | None:
+        """The policy-validation report (``validation-report.json``), or ``None`` if absent."""
+        for name in VALIDATION_REPORT_FILES:
+            path = self.directory / name
+            if path.is_file():
+                data = load_json(path, "validation report")
+                if not isinstance(data, dict):
+                    raise AssemblyError(f"{path}: validation report is not a JSON object")
+                return data
+        return None
+
+
+def _read(directory: Path, stacks: list[StackArtifact], nested: list[str], *, depth: int, seen: set[Path]) -> None:
+    real = directory.resolve()
+    if real in seen or depth > _MAX_DEPTH:
+        return
+    seen.add(real)
+    manifest = load_json(directory / "manifest.json", "manifest.json")
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("version"), str):
+        raise AssemblyError(f"{directory / 'manifest.json'}: not a cloud assembly manifest (no 'version')")
+    artifacts = manifest.get("artifacts") or {}
+    if not isinstance(artifacts, dict):
+        raise AssemblyError(f"{directory / 'manifest.json'}: 'artifacts' is not an object")
+    for artifact_id, artifact in artifacts.items():
+        if not isinstance(artifact, dict):
+            continue
+        kind = artifact.get("type")
+        props: dict[str, Any] = artifact["properties"] if isinstance(artifact.get("properties"), dict) else {}
+        inline: dict[str, Any] = artifact["metadata"] if isinstance(artifact.get("metadata"), dict) else {}
+        if kind == "aws:cloudformation:stack":
+            template_file = props.get("templateFile")
+            if not isinstance(template_file, str):
+                continue
+            account, region = _environment(artifact.get("environment"))
+            metadata_file = artifact.get("additionalMetadataFile")
+            stacks.append(
+                StackArtifact(
+                    artifact_id=artifact_id,
+                    display_name=str(artifact.get("displayName") or artifact_id),
+                    stack_name=str(props.get("stackName") or artifact_id),
+                    account=account,
+                    region=region,
+                    template_path=directory / template_file,
+                    assembly_dir=directory,
+                    _metadata=inline,
+                    _metadata_file=directory / metadata_file if isinstance(metadata_file, str) else None,
+                )
+            )
+        elif kind == "cdk:cloud-assembly":
+            sub = props.get("directoryName")
+            if isinstance(sub, str) and (directory / sub / "manifest.json").is_file():
+                nested.append(str(artifact.get("displayName") or artifact_id))
+                _read(directory / sub, stacks, nested, depth=depth + 1, seen=seen)
+
+
+def _environment(value: Any) -> tuple[str | None, str | None]:
+    match = _ENV.match(value) if isinstance(value, str) else None
+    if match is None:
+        return None, None
+    account, region = match["account"], match["region"]
+    return (
+        None if account.startswith("unknown-") else account,
+        None if region.startswith("unknown-") else region,
+    )

@@ -1,0 +1,414 @@
+"""An engine-neutral model of a CodePipeline, parsed from a CloudFormation template.
+
+``AWS::CodePipeline::Pipeline`` resources are the only input: the model does
+not care whether CDK Pipelines, the ``aws_codepipeline`` L2, or hand-written
+CloudFormation produced them. Renderers (text, Markdown, JSON, Mermaid, DOT,
+SVG) work on this model only.
+
+Execution semantics (CodePipeline): stages run one after another; inside a
+stage, actions with the same ``RunOrder`` run in parallel and the next run
+order starts when all of them succeeded. So every chain of actions from the
+source to the end passes through exactly one action of each *step*
+(``(stage, run order)`` group).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline_constructs.cli.assembly import CloudAssembly, StackArtifact, render_value
+
+__all__ = [
+    "GATE_APPROVAL",
+    "GATE_PERMISSION_CHECK",
+    "Action",
+    "CriticalPath",
+    "Gate",
+    "Pipeline",
+    "Stage",
+    "Step",
+    "pipelines_in",
+    "pipelines_of_stack",
+]
+
+GATE_APPROVAL = "manual approval"
+GATE_PERMISSION_CHECK = "permission check"
+
+_ROLE_ACCOUNT = re.compile(r":iam::(\d{12}):role/")
+_NAMESPACE_REF = re.compile(r"#\{([A-Za-z0-9@\-_]+)\.")
+#: Configuration keys worth showing, per provider, in this order.
+_DETAIL_KEYS = (
+    "StackName",
+    "ActionMode",
+    "FullRepositoryId",
+    "RepositoryName",
+    "BranchName",
+    "S3Bucket",
+    "S3ObjectKey",
+    "FunctionName",
+    "ApplicationName",
+    "CustomData",
+)
+
+
+@dataclass(frozen=True)
+class Action:
+    """One action of a stage."""
+
+    stage: str
+    name: str
+    category: str
+    owner: str
+    provider: str
+    run_order: int
+    region: str | None
+    account: str | None
+    namespace: str | None = None
+    inputs: tuple[str, ...] = ()
+    outputs: tuple[str, ...] = ()
+    #: Configuration, rendered to strings (intrinsics as ``${...}``).
+    configuration: dict[str, str] = field(default_factory=dict)
+    #: ``GATE_APPROVAL``, ``GATE_PERMISSION_CHECK`` or ``None``.
+    gate: str | None = None
+    #: For CodeBuild actions: logical id of the project, its compute type and image.
+    project: str | None = None
+    compute_type: str | None = None
+    image: str | None = None
+
+    @property
+    def qualified_name(self) -> str:
+        """``Stage/Action``."""
+        return f"{self.stage}/{self.name}"
+
+    @property
+    def is_codebuild(self) -> bool:
+        return self.provider == "CodeBuild"
+
+    @property
+    def is_deployment(self) -> bool:
+        return self.category == "Deploy"
+
+    @property
+    def kind(self) -> str:
+        """``Category/Provider`` (e.g. ``Build/CodeBuild``)."""
+        return f"{self.category}/{self.provider}"
+
+    @property
+    def details(self) -> str:
+        """A short description: the stack it deploys, the build it runs, the repository it reads."""
+        c = self.configuration
+        if self.provider == "CloudFormation":
+            mode = _MODES.get(c.get("ActionMode", ""), c.get("ActionMode", "").lower().replace("_", " "))
+            return f"{mode} {c.get('StackName', '')}".strip()
+        if self.is_codebuild:
+            size = (self.compute_type or "").replace("BUILD_GENERAL1_", "").lower()
+            image = (self.image or "").rsplit("/", 1)[-1]
+            return ", ".join(x for x in (size, image) if x)
+        if self.category == "Source":
+            repo = c.get("FullRepositoryId") or c.get("RepositoryName") or c.get("S3Bucket") or c.get("Repo", "")
+            branch = c.get("BranchName") or c.get("Branch") or c.get("S3ObjectKey") or ""
+            return f"{repo}@{branch}" if repo and branch else repo
+        if self.provider == "Manual":
+            data = c.get("CustomData", "")
+            return "" if data.startswith("#{") else data
+        if self.provider == "Lambda":
+            return c.get("FunctionName", "")
+        return " ".join(f"{k}={c[k]}" for k in _DETAIL_KEYS if c.get(k))
+
+
+_MODES = {
+    "CHANGE_SET_REPLACE": "create change set",
+    "CHANGE_SET_EXECUTE": "execute change set",
+    "CREATE_UPDATE": "create/update stack",
+    "REPLACE_ON_FAILURE": "replace stack",
+    "DELETE_ONLY": "delete stack",
+}
+
+
+@dataclass(frozen=True)
+class Step:
+    """Actions of one stage with the same run order: they run in parallel."""
+
+    stage: str
+    run_order: int
+    actions: tuple[Action, ...]
+
+    def representative(self) -> Action:
+        """The action a critical path goes through: the slowest kind first (CodeBuild, then deployments)."""
+        return sorted(self.actions, key=lambda a: (not a.is_codebuild, not a.is_deployment))[0]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A stage and its actions, sorted by run order (template order within a run order)."""
+
+    name: str
+    actions: tuple[Action, ...]
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        orders = sorted({a.run_order for a in self.actions})
+        return tuple(Step(self.name, order, tuple(a for a in self.actions if a.run_order == order)) for order in orders)
+
+
+@dataclass(frozen=True)
+class Gate:
+    """Something a person (or a check) must pass before the pipeline goes on."""
+
+    stage: str
+    kind: str
+    actions: tuple[Action, ...]
+
+    @property
+    def run_orders(self) -> tuple[int, ...]:
+        return tuple(sorted({a.run_order for a in self.actions}))
+
+    @property
+    def description(self) -> str:
+        names = " -> ".join(a.name for a in self.actions)
+        if self.kind == GATE_PERMISSION_CHECK:
+            return f"{names}: stops for approval when IAM or security-group permissions broaden"
+        comment = next(
+            (a.configuration.get("CustomData") for a in self.actions if a.configuration.get("CustomData")), ""
+        )
+        return f"{names}: {comment}" if comment else names
+
+
+@dataclass(frozen=True)
+class CriticalPath:
+    """The longest chain of actions from the source to the last deployment."""
+
+    actions: tuple[Action, ...]
+
+    @property
+    def length(self) -> int:
+        return len(self.actions)
+
+    @property
+    def codebuild(self) -> int:
+        """CodeBuild actions on the chain (each one is a container start: the slow part)."""
+        return sum(1 for a in self.actions if a.is_codebuild)
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A pipeline found in a stack."""
+
+    name: str
+    logical_id: str
+    stack: str
+    stack_name: str
+    account: str | None
+    region: str | None
+    pipeline_type: str
+    stages: tuple[Stage, ...]
+    construct_path: str = ""
+
+    @property
+    def title(self) -> str:
+        return self.name
+
+    @property
+    def actions(self) -> tuple[Action, ...]:
+        return tuple(a for s in self.stages for a in s.actions)
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        return tuple(step for s in self.stages for step in s.steps)
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        return tuple(sorted({a.region for a in self.actions if a.region}))
+
+    @property
+    def accounts(self) -> tuple[str, ...]:
+        return tuple(sorted({a.account for a in self.actions if a.account}))
+
+    @property
+    def gates(self) -> tuple[Gate, ...]:
+        """Permission checks (with the approval that confirms them) and manual approvals, in run order."""
+        gates: list[Gate] = []
+        for stage in self.stages:
+            for a in stage.actions:
+                if a.gate == GATE_PERMISSION_CHECK and a.is_codebuild:
+                    confirm = [
+                        c for c in stage.actions if c.gate == GATE_PERMISSION_CHECK and _confirms(c, {a.namespace})
+                    ]
+                    gates.append(Gate(stage.name, GATE_PERMISSION_CHECK, (a, *confirm)))
+                elif a.gate == GATE_APPROVAL:
+                    gates.append(Gate(stage.name, GATE_APPROVAL, (a,)))
+        return tuple(gates)
+
+    @property
+    def critical_path(self) -> CriticalPath:
+        steps = self.steps
+        last = max((i for i, s in enumerate(steps) if any(a.is_deployment for a in s.actions)), default=len(steps) - 1)
+        return CriticalPath(tuple(s.representative() for s in steps[: last + 1]))
+
+    def summary(self) -> dict[str, Any]:
+        """Counts for reports and benchmarks."""
+        path = self.critical_path
+        return {
+            "stages": len(self.stages),
+            "actions": len(self.actions),
+            "codebuild_actions": sum(1 for a in self.actions if a.is_codebuild),
+            "gates": len(self.gates),
+            "critical_path_actions": path.length,
+            "critical_path_codebuild_actions": path.codebuild,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serializable description (stable keys)."""
+        return {
+            "name": self.name,
+            "logical_id": self.logical_id,
+            "stack": self.stack,
+            "stack_name": self.stack_name,
+            "account": self.account,
+            "region": self.region,
+            "pipeline_type": self.pipeline_type,
+            **self.summary(),
+            "stages": [
+                {
+                    "name": s.name,
+                    "actions": [
+                        {
+                            "name": a.name,
+                            "run_order": a.run_order,
+                            "category": a.category,
+                            "provider": a.provider,
+                            "region": a.region,
+                            "account": a.account,
+                            "gate": a.gate,
+                            "details": a.details,
+                        }
+                        for a in s.actions
+                    ],
+                }
+                for s in self.stages
+            ],
+            "gates": [{"stage": g.stage, "kind": g.kind, "actions": [a.name for a in g.actions]} for g in self.gates],
+            "critical_path": [a.qualified_name for a in self.critical_path.actions],
+        }
+
+
+def _confirms(action: Action, namespaces: Collection[str | None]) -> bool:
+    """A manual approval whose configuration reads variables of one of ``namespaces``."""
+    if action.provider != "Manual":
+        return False
+    refs = {m for v in action.configuration.values() for m in _NAMESPACE_REF.findall(v)}
+    return bool(refs & {n for n in namespaces if n})
+
+
+def pipelines_in(assembly: CloudAssembly) -> list[Pipeline]:
+    """Every ``AWS::CodePipeline::Pipeline`` of every stack of ``assembly`` (nested assemblies included)."""
+    return [p for stack in assembly.stacks for p in pipelines_of_stack(stack)]
+
+
+def pipelines_of_stack(stack: StackArtifact) -> Iterator[Pipeline]:
+    for logical_id, resource in stack.resources_of_type("AWS::CodePipeline::Pipeline"):
+        yield _parse_pipeline(stack, logical_id, resource)
+
+
+def _parse_pipeline(stack: StackArtifact, logical_id: str, resource: dict[str, Any]) -> Pipeline:
+    props = resource.get("Properties") if isinstance(resource.get("Properties"), dict) else {}
+    assert isinstance(props, dict)
+    name = props.get("Name")
+    path = stack.construct_path(logical_id)
+    display = render_value(name) if isinstance(name, str) else path.removesuffix("/Resource")
+    stages: list[Stage] = []
+    raw_stages = props.get("Stages") if isinstance(props.get("Stages"), list) else []
+    assert isinstance(raw_stages, list)
+    for i, raw_stage in enumerate(raw_stages):
+        if not isinstance(raw_stage, dict):
+            continue
+        stage_name = render_value(raw_stage.get("Name")) or f"Stage{i + 1}"
+        raw_actions = raw_stage.get("Actions") if isinstance(raw_stage.get("Actions"), list) else []
+        assert isinstance(raw_actions, list)
+        actions = [_parse_action(stack, stage_name, a) for a in raw_actions if isinstance(a, dict)]
+        actions = _mark_permission_checks(actions)
+        # Python's sort is stable: template order is kept within a run order.
+        stages.append(Stage(stage_name, tuple(sorted(actions, key=lambda a: a.run_order))))
+    return Pipeline(
+        name=display,
+        logical_id=logical_id,
+        stack=stack.display_name,
+        stack_name=stack.stack_name,
+        account=stack.account,
+        region=stack.region,
+        pipeline_type=render_value(props.get("PipelineType")) or "V1",
+        stages=tuple(stages),
+        construct_path=path,
+    )
+
+
+def _parse_action(stack: StackArtifact, stage: str, raw: dict[str, Any]) -> Action:
+    type_id = raw.get("ActionTypeId") if isinstance(raw.get("ActionTypeId"), dict) else {}
+    assert isinstance(type_id, dict)
+    config_raw = raw.get("Configuration") if isinstance(raw.get("Configuration"), dict) else {}
+    assert isinstance(config_raw, dict)
+    configuration = {str(k): render_value(v) for k, v in config_raw.items()}
+    try:
+        run_order = int(raw.get("RunOrder", 1))
+    except (TypeError, ValueError):
+        run_order = 1
+    role = render_value(raw.get("RoleArn"))
+    role_account = _ROLE_ACCOUNT.search(role)
+    region = render_value(raw.get("Region")) or stack.region
+    provider = render_value(type_id.get("Provider"))
+    category = render_value(type_id.get("Category"))
+    project = compute = image = None
+    security_check = False
+    if provider == "CodeBuild":
+        ref = config_raw.get("ProjectName")
+        if isinstance(ref, dict) and isinstance(ref.get("Ref"), str):
+            project = ref["Ref"]
+            res = stack.resources.get(project)
+            if isinstance(res, dict) and isinstance(res.get("Properties"), dict):
+                env = res["Properties"].get("Environment") or {}
+                if isinstance(env, dict):
+                    compute = render_value(env.get("ComputeType")) or None
+                    image = render_value(env.get("Image")) or None
+                source = res["Properties"].get("Source") or {}
+                if isinstance(source, dict):
+                    security_check = "--security-only" in render_value(source.get("BuildSpec"))
+        else:
+            project = configuration.get("ProjectName")
+    gate: str | None = None
+    if security_check:
+        gate = GATE_PERMISSION_CHECK
+    elif category == "Approval":
+        gate = GATE_APPROVAL
+    return Action(
+        stage=stage,
+        name=render_value(raw.get("Name")),
+        category=category,
+        owner=render_value(type_id.get("Owner")),
+        provider=provider,
+        run_order=run_order,
+        region=region or None,
+        account=role_account.group(1) if role_account else stack.account,
+        namespace=render_value(raw.get("Namespace")) or None,
+        inputs=tuple(render_value(a.get("Name")) for a in raw.get("InputArtifacts") or [] if isinstance(a, dict)),
+        outputs=tuple(render_value(a.get("Name")) for a in raw.get("OutputArtifacts") or [] if isinstance(a, dict)),
+        configuration=configuration,
+        gate=gate,
+        project=project,
+        compute_type=compute,
+        image=image,
+    )
+
+
+def _mark_permission_checks(actions: list[Action]) -> list[Action]:
+    """A manual approval that reads the variables of a permission check is part of that check."""
+    namespaces = {a.namespace for a in actions if a.gate == GATE_PERMISSION_CHECK and a.namespace}
+    out = []
+    for a in actions:
+        if a.gate == GATE_APPROVAL and _confirms(a, namespaces):
+            a = dataclasses.replace(a, gate=GATE_PERMISSION_CHECK)
+        out.append(a)
+    return out

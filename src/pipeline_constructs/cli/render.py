@@ -1,0 +1,178 @@
+"""Text, Markdown and JSON renderings of the pipeline model (``pipeline-constructs show``)."""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+from collections.abc import Sequence
+
+from pipeline_constructs.cli.model import Pipeline
+
+__all__ = ["markdown_table", "show_json", "show_markdown", "show_text", "text_table"]
+
+
+def text_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    indent: str = "  ",
+    max_widths: Sequence[int | None] | None = None,
+) -> str:
+    """A plain-text table with aligned columns; cells longer than ``max_widths`` wrap onto more lines."""
+    limits = list(max_widths or [None] * len(headers))
+    wrapped_rows: list[list[list[str]]] = []
+    for row in rows:
+        cells = []
+        for cell, limit in zip(row, limits, strict=True):
+            if limit and len(cell) > limit:
+                cells.append(_wrap(cell, limit))
+            else:
+                cells.append([cell])
+        wrapped_rows.append(cells)
+    widths = [len(h) for h in headers]
+    for cells in wrapped_rows:
+        widths = [max(w, *(len(x) for x in c)) for w, c in zip(widths, cells, strict=True)]
+    lines = []
+    for row in (headers, ["-" * w for w in widths]):
+        lines.append((indent + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True))).rstrip())
+    for cells in wrapped_rows:
+        for i in range(max(len(c) for c in cells)):
+            line = [c[i] if i < len(c) else "" for c in cells]
+            lines.append((indent + "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True))).rstrip())
+    return "\n".join(lines)
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """Wrap at spaces, or at ``/`` in paths, else hard."""
+    out = textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False) if " " in text else []
+    if out and max(len(x) for x in out) <= width:
+        return out
+    parts: list[str] = []
+    current = ""
+    for piece in re.split(r"(?<=[/:\[])", text):
+        while len(piece) > width:
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(piece[:width])
+            piece = piece[width:]
+        if len(current) + len(piece) > width:
+            parts.append(current)
+            current = piece
+        else:
+            current += piece
+    if current:
+        parts.append(current)
+    return parts
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A GitHub/mkdocs Markdown table (``|`` escaped in cells)."""
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|").replace("\n", " ") or " "
+
+    lines = ["| " + " | ".join(cell(h) for h in headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+_HEADERS = ("Stage", "Run", "Action", "Category/Provider", "Region", "Account", "Gate", "Details")
+
+
+def _rows(pipeline: Pipeline) -> list[list[str]]:
+    rows = []
+    for stage in pipeline.stages:
+        for i, a in enumerate(stage.actions):
+            rows.append(
+                [
+                    stage.name if i == 0 else "",
+                    str(a.run_order),
+                    a.name,
+                    a.kind,
+                    a.region or "-",
+                    a.account or "-",
+                    a.gate or "",
+                    a.details,
+                ]
+            )
+    return rows
+
+
+def _heading(pipeline: Pipeline) -> str:
+    env = f"aws://{pipeline.account or '?'}/{pipeline.region or '?'}"
+    return f"{pipeline.name} (stack {pipeline.stack_name}, {env}, pipeline type {pipeline.pipeline_type})"
+
+
+def _counts(pipeline: Pipeline) -> str:
+    s = pipeline.summary()
+    regions = ", ".join(pipeline.regions) or "-"
+    return (
+        f"{s['stages']} stages, {s['actions']} actions ({s['codebuild_actions']} CodeBuild), "
+        f"{s['gates']} gates; regions: {regions}"
+    )
+
+
+def _path_line(pipeline: Pipeline) -> str:
+    path = pipeline.critical_path
+    if not path.actions:
+        return "no actions"
+    return (
+        f"{path.length} actions, {path.codebuild} of them CodeBuild "
+        f"({path.actions[0].qualified_name} to {path.actions[-1].qualified_name})"
+    )
+
+
+def show_text(pipelines: Sequence[Pipeline]) -> str:
+    """What ``show`` prints: per pipeline its table, gates and critical path."""
+    out: list[str] = []
+    for p in pipelines:
+        out.append(f"Pipeline {_heading(p)}")
+        out.append(f"  {_counts(p)}")
+        out.append("")
+        out.append(text_table(_HEADERS, _rows(p)))
+        out.append("")
+        out.append("  Gates:")
+        if p.gates:
+            for g in p.gates:
+                orders = "-".join(str(o) for o in g.run_orders)
+                out.append(f"    {g.stage} (run {orders}) {g.kind}: {g.description}")
+        else:
+            out.append("    none")
+        out.append("")
+        out.append(f"  Critical path: {_path_line(p)}")
+        for a in p.critical_path.actions:
+            out.append(f"    {a.qualified_name:<48} {a.kind}")
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def show_markdown(pipelines: Sequence[Pipeline], *, heading_level: int = 3) -> str:
+    """The same content as Markdown (used by the docs site)."""
+    h = "#" * heading_level
+    out: list[str] = []
+    for p in pipelines:
+        out.append(f"{h} `{p.name}`")
+        out.append("")
+        out.append(f"Stack `{p.stack_name}`; {_counts(p)}.")
+        out.append("")
+        out.append(markdown_table(_HEADERS, _rows(p)))
+        out.append("")
+        if p.gates:
+            out.append("**Gates:**")
+            out.append("")
+            for g in p.gates:
+                out.append(f"- {g.stage}, {g.kind}: {g.description}")
+        else:
+            out.append("**Gates:** none.")
+        out.append("")
+        out.append(
+            f"**Critical path:** {_path_line(p)}: " + " → ".join(a.qualified_name for a in p.critical_path.actions)
+        )
+        out.append("")
+    return "\n".join(out)
+
+
+def show_json(pipelines: Sequence[Pipeline]) -> str:
+    return json.dumps({"pipelines": [p.to_dict() for p in pipelines]}, indent=2) + "\n"
