@@ -1,0 +1,42 @@
+"""GlueEtlPipeline: Glue jobs, crawlers and workflows from a typed spec, tested in the aws-glue-libs image.
+
+The pipelines of "CI/CD for AWS Glue ETL with the AWS CDK" and "Unit testing
+AWS Glue jobs with pytest in CodePipeline" as one construct:
+
+* :mod:`~pipeline_constructs.glue_etl.spec`: the typed workload spec (frozen dataclasses);
+* :mod:`~pipeline_constructs.glue_etl.workload`: the secured workload stack built from it;
+* :mod:`~pipeline_constructs.glue_etl.pipeline`: the delivery pipeline.
+"""
+
+from __future__ import annotations
+
+from pipeline_constructs.glue_etl.spec import (
+    DeleteBehavior,
+    GlueCondition,
+    GlueCrawler,
+    GlueEtlSpec,
+    GlueJob,
+    GlueShellJob,
+    GlueSparkJob,
+    GlueStreamingJob,
+    GlueTrigger,
+    GlueWorkflow,
+    UpdateBehavior,
+)
+from pipeline_constructs.glue_etl.workload import GlueEtlStage, GlueEtlWorkload
+
+__all__ = [
+    "DeleteBehavior",
+    "GlueCondition",
+    "GlueCrawler",
+    "GlueEtlSpec",
+    "GlueEtlStage",
+    "GlueEtlWorkload",
+    "GlueJob",
+    "GlueShellJob",
+    "GlueSparkJob",
+    "GlueStreamingJob",
+    "GlueTrigger",
+    "GlueWorkflow",
+    "UpdateBehavior",
+]
