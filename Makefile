@@ -22,13 +22,13 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 venv: $(VENV)/.synced
 
 demo: $(VENV)/.synced  ## synthesize every example and show what each pipeline contains
-	$(VENV)/bin/python -m pipeline_constructs.demo
+	$(VENV)/bin/python tools/demo.py
 
 test: $(VENV)/.synced  ## the test suite
 	$(VENV)/bin/pytest -q
 
 lint: $(VENV)/.synced
-	$(VENV)/bin/ruff check src tests examples benchmarks
+	$(VENV)/bin/ruff check src
 	$(VENV)/bin/ruff format --check src
 
 typecheck: $(VENV)/.synced
