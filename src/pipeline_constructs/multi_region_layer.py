@@ -1,0 +1,841 @@
+"""MultiRegionLayerPipeline: build a Lambda layer once, publish it to many regions in parallel.
+
+The solution of the AWS blog post "Building a pipeline to distribute Lambda
+layers across Regions", as one construct, without the sample's flaws (see
+``docs/multi_region_layer.md``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_destinations as lambda_destinations
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import pipelines
+from aws_cdk.region_info import RegionInfo
+from constructs import Construct
+
+from pipeline_constructs.core.buckets import access_log_bucket, secure_bucket
+from pipeline_constructs.core.compliance import acknowledge
+from pipeline_constructs.core.defaults import resolve_default
+from pipeline_constructs.core.encryption import new_key
+from pipeline_constructs.core.pipeline import SecurePipeline
+from pipeline_constructs.core.validation import (
+    ACCOUNT_PATTERN,
+    invalid,
+    is_token,
+    require_account,
+    require_region,
+)
+from pipeline_constructs.steps.lambda_invoke import MAX_USER_PARAMETERS_LENGTH, LambdaInvokeStep
+
+__all__ = [
+    "DEFAULT_CDK_CLI_VERSION",
+    "MAX_REGIONS",
+    "LayerSharing",
+    "MultiRegionLayerPipeline",
+    "default_build_commands",
+]
+
+#: CDK CLI the default synth step installs (pinned: never ``latest``).
+DEFAULT_CDK_CLI_VERSION = "2.1148.1"
+#: CodePipeline allows 50 actions per stage; the layer stage holds the build and one action per region.
+MAX_REGIONS = 49
+#: Lambda's limit for a layer's unzipped size (bytes); the build fails early above it.
+MAX_LAYER_UNZIPPED_BYTES = 250 * 1024 * 1024
+#: PublishLayerVersion accepts at most this many compatible runtimes.
+MAX_RUNTIMES = 15
+
+_LAYER_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+_ORGANIZATION_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
+_PARAMETER_NAME = re.compile(r"^/[a-zA-Z0-9_.\-/]{1,1010}$")
+_RELATIVE_DIR = re.compile(r"^(?!/)(?!.*(^|/)\.\.(/|$))[A-Za-z0-9_.\-/]+$")
+_RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
+_HANDLER_FILE = "layer_distributor.py"
+_STAGING_PREFIX = "layer-staging"
+
+
+@dataclass(frozen=True)
+class LayerSharing:
+    """Who, besides the pipeline's own account, may use the published layer versions.
+
+    Lambda layers are private by default; each published version gets a
+    ``lambda:GetLayerVersion`` grant for exactly these principals (and loses
+    grants for principals removed from here, on the next run).
+
+    :param accounts: AWS account ids to share with. Default: none.
+    :param organization_id: an AWS Organizations id (``o-...``): every account
+        of the organization may use the layer. Default: none.
+    :param public: share with every AWS account. An explicit opt-in, and not
+        combinable with ``accounts`` or ``organization_id``. Default: ``False``.
+    """
+
+    accounts: tuple[str, ...] = ()
+    organization_id: str | None = None
+    public: bool = False
+
+    def __post_init__(self) -> None:
+        where = "LayerSharing"
+        if isinstance(self.accounts, str) or not isinstance(self.accounts, (tuple, list)):
+            raise invalid(where, "accounts", self.accounts, "expected a list of 12-digit AWS account ids")
+        accounts = tuple(self.accounts)
+        for i, account in enumerate(accounts):
+            if not isinstance(account, str) or not ACCOUNT_PATTERN.match(account):
+                raise invalid(
+                    where, f"accounts[{i}]", account, "expected a 12-digit AWS account id, e.g. '222222222222'"
+                )
+        if len(set(accounts)) != len(accounts):
+            duplicate = next(a for a in accounts if accounts.count(a) > 1)
+            raise invalid(where, "accounts", duplicate, "each account may be listed once")
+        object.__setattr__(self, "accounts", accounts)
+        if self.organization_id is not None and (
+            not isinstance(self.organization_id, str) or not _ORGANIZATION_ID.match(self.organization_id)
+        ):
+            raise invalid(
+                where,
+                "organization_id",
+                self.organization_id,
+                "expected an AWS Organizations id such as 'o-a1b2c3d4e5'",
+            )
+        if not isinstance(self.public, bool):
+            raise invalid(where, "public", self.public, "expected True or False")
+        if self.public and (accounts or self.organization_id):
+            raise invalid(
+                where,
+                "public",
+                self.public,
+                "public sharing already includes every account; give either public=True alone, "
+                "or accounts / organization_id",
+            )
+
+    @property
+    def is_private(self) -> bool:
+        """Whether only the pipeline's own account can use the layer."""
+        return not (self.accounts or self.organization_id or self.public)
+
+    def to_json(self) -> dict[str, Any]:
+        """The form the distributor function reads."""
+        return {"accounts": list(self.accounts), "organizationId": self.organization_id, "public": self.public}
+
+
+def default_build_commands(
+    runtimes: Sequence[lambda_.Runtime],
+    architectures: Sequence[lambda_.Architecture],
+    *,
+    layer_directory: str = ".",
+    output_directory: str = "layer-build",
+) -> list[str]:
+    """Commands that build a layer from lock files into ``output_directory``.
+
+    * Node.js runtimes: ``npm ci --omit=dev`` from ``package.json`` and
+      ``package-lock.json`` (the lock file is required) into ``nodejs/``.
+    * Python runtimes: ``pip install --require-hashes --only-binary=:all:``
+      from ``requirements.txt`` (fully pinned, with hashes: e.g.
+      ``pip-compile --generate-hashes``) into
+      ``python/lib/python3.X/site-packages`` for each runtime, for the one
+      target architecture's manylinux wheels.
+
+    Both end with a check that the layer fits Lambda's 250 MB unzipped limit.
+
+    :raises ValueError: when runtimes mix families, are neither Node.js nor
+        Python, or a Python layer targets two architectures (wheels are per
+        architecture): pass your own ``build_commands`` then.
+    """
+    where = "default_build_commands"
+    families = {r.family for r in runtimes}
+    src = shlex.quote(layer_directory.rstrip("/") or ".")
+    out = shlex.quote(output_directory)
+    if families == {lambda_.RuntimeFamily.NODEJS}:
+        commands = [
+            f'test -f {src}/package-lock.json || {{ echo "{layer_directory}/package-lock.json is required: '
+            'the layer is built with npm ci from the lock file"; exit 1; }',
+            f"mkdir -p {out}/nodejs",
+            f"cp {src}/package.json {src}/package-lock.json {out}/nodejs/",
+            f"npm ci --omit=dev --no-audit --no-fund --prefix {out}/nodejs",
+        ]
+    elif families == {lambda_.RuntimeFamily.PYTHON}:
+        if len(architectures) != 1:
+            raise invalid(
+                where,
+                "compatible_architectures",
+                [a.name for a in architectures],
+                "the default Python build installs one architecture's wheels; give one architecture, "
+                "or your own build_commands",
+            )
+        platform = "manylinux2014_aarch64" if architectures[0].name == "arm64" else "manylinux2014_x86_64"
+        commands = [
+            f'test -f {src}/requirements.txt || {{ echo "{layer_directory}/requirements.txt is required"; exit 1; }}',
+        ]
+        for version in sorted({r.name.removeprefix("python") for r in runtimes}):
+            target = shlex.quote(f"{output_directory}/python/lib/python{version}/site-packages")
+            commands.append(
+                "python3 -m pip install --no-cache-dir --disable-pip-version-check --require-hashes "
+                f"--only-binary=:all: --platform {platform} --implementation cp --python-version {version} "
+                f"--target {target} -r {src}/requirements.txt"
+            )
+    else:
+        raise invalid(
+            where,
+            "compatible_runtimes",
+            sorted(r.name for r in runtimes),
+            "default build commands exist for Node.js-only or Python-only layers; "
+            "give build_commands for anything else",
+        )
+    commands.append(
+        f'size=$(du -sb {out} | cut -f1); echo "layer size (unzipped): $size bytes"; '
+        f'test "$size" -le {MAX_LAYER_UNZIPPED_BYTES} || {{ echo "the layer exceeds Lambda\'s 250 MB unzipped limit"; '
+        "exit 1; }"
+    )
+    return commands
+
+
+class MultiRegionLayerPipeline(Construct):
+    """A self-mutating pipeline that builds a Lambda layer once and publishes it to many regions in parallel.
+
+    Stages: ``Source`` -> ``Build`` (CDK synth) -> ``UpdatePipeline`` ->
+    ``Layer``: the layer's CodeBuild action, then one Lambda-invoke action per
+    region, all in parallel (adding a region adds an action, never a stage).
+
+    Each region action invokes the distributor function (in the pipeline's
+    region) with ``{"region", "stagingBucket"}``. The function downloads the
+    built layer with the job's artifact credentials, skips publishing when the
+    latest version already has the same content (``CodeSha256``) and settings,
+    otherwise copies it to that region's staging bucket and publishes the
+    version from S3 (no 50 MB direct-upload cap), grants
+    ``lambda:GetLayerVersion`` to exactly ``sharing``, writes the version ARN
+    to the SSM parameter ``parameter_name`` in that region, and reports to
+    CodePipeline on every path.
+
+    Per target region the construct adds a small stack to the app
+    (``<PipelineStack>-<id>-<region>``): a private, versioned, SSE-KMS,
+    SSL-only staging bucket with server access logs. The pipeline stack
+    depends on them, so ``cdk deploy`` of the pipeline stack (and the pipeline's
+    self-mutation) deploys them too. When the pipeline stack uses the default
+    synthesizer they deploy with the pipeline region's CDK bootstrap roles,
+    so target regions need no bootstrap.
+
+    :param source: the repository holding the layer's sources (e.g.
+        ``pipelines.CodePipelineSource.connection(...)``). Also the synth input
+        unless ``synth`` is given.
+    :param layer_name: the layer's name in every region (1-64 of ``A-Za-z0-9_-``).
+    :param compatible_runtimes: runtimes the layer supports (1-15); they also
+        select the default build commands (Node.js or Python).
+    :param regions: target regions (1-49, same partition as the pipeline);
+        duplicates are dropped, order is kept.
+    :param compatible_architectures: instruction set architectures. Default:
+        ``[Architecture.X86_64]``.
+    :param layer_directory: directory of the layer's ``package.json`` +
+        ``package-lock.json`` or ``requirements.txt``, relative to the source
+        root. Default: ``"."``.
+    :param build_commands: commands that put the layer's content into
+        ``output_directory`` (``nodejs/``, ``python/``...). Default:
+        :func:`default_build_commands` (lock-file installs, never ``latest``).
+    :param output_directory: where ``build_commands`` put the layer content,
+        relative to the source root; CodePipeline zips it as the artifact.
+        Default: ``"layer-build"``.
+    :param build_environment: CodeBuild environment of the layer build.
+        Default: the pipeline's image, on ARM when ``arm64`` is the only
+        architecture (native modules are built for the build host).
+    :param sharing: who else may use the layer. Default: private (no grant).
+    :param license_info: the layer's license (SPDX id, URL or text, at most
+        512 characters). Default: none.
+    :param description: description of each version (at most 256 characters).
+        Default: none.
+    :param parameter_name: SSM parameter (in every region) that receives the
+        latest version ARN. Default: ``/lambda-layers/<layer_name>/latest-version-arn``.
+    :param synth: the CDK synth step of the pipeline. Default: a ``ShellStep``
+        on ``source`` that installs ``requirements.txt`` and runs the pinned
+        CDK CLI (``DEFAULT_CDK_CLI_VERSION``).
+    :param pipeline_name: CodePipeline name. Default: generated.
+    :param distributor_timeout: timeout of the distributor function (at most
+        15 minutes). Default: 15 minutes.
+    :param log_retention: retention of the distributor's log group. Default:
+        team default ``pipeline-constructs:logRetentionDays``, else one year.
+    :param removal_policy: what happens to buckets, keys and logs on stack
+        deletion. Default: ``RETAIN``.
+    :param secure_pipeline_options: extra keyword arguments for
+        :class:`~pipeline_constructs.core.pipeline.SecurePipeline` (e.g.
+        ``compute_type``, ``code_build_defaults``, ``pipeline_props``). Default: none.
+
+    Attributes: ``secure_pipeline``, ``pipeline`` (``pipelines.CodePipeline``),
+    ``wave`` (the ``Layer`` wave: add steps to it), ``build_step``,
+    ``publish_steps`` (region -> :class:`LambdaInvokeStep`), ``distributor``
+    (the function), ``regional_stacks`` and ``staging_buckets`` (region ->
+    stack / bucket name), ``regions``, ``parameter_name``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        source: pipelines.IFileSetProducer,
+        layer_name: str,
+        compatible_runtimes: Sequence[lambda_.Runtime],
+        regions: Sequence[str],
+        compatible_architectures: Sequence[lambda_.Architecture] | None = None,
+        layer_directory: str = ".",
+        build_commands: Sequence[str] | None = None,
+        output_directory: str = "layer-build",
+        build_environment: codebuild.BuildEnvironment | None = None,
+        sharing: LayerSharing | None = None,
+        license_info: str | None = None,
+        description: str | None = None,
+        parameter_name: str | None = None,
+        synth: pipelines.IFileSetProducer | None = None,
+        pipeline_name: str | None = None,
+        distributor_timeout: cdk.Duration | None = None,
+        log_retention: logs.RetentionDays | None = None,
+        removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+        secure_pipeline_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        where = self.node.path
+        stack = cdk.Stack.of(self)
+
+        # ---- validation (nothing reaches CloudFormation unchecked)
+        if source is None or not hasattr(source, "primary_output"):
+            raise invalid(where, "source", source, "expected a pipelines.IFileSetProducer such as CodePipelineSource")
+        if not isinstance(layer_name, str) or not _LAYER_NAME.match(layer_name):
+            raise invalid(where, "layer_name", layer_name, "expected 1-64 characters from A-Z, a-z, 0-9, '_', '-'")
+        if is_token(stack.account) or is_token(stack.region):
+            raise invalid(
+                where,
+                "scope",
+                f"{stack.stack_name} (env account={stack.account!r}, region={stack.region!r})",
+                "the pipeline stack needs an explicit env (account and region): the construct creates "
+                "regional stacks in the same account",
+            )
+        require_account(where, "scope.account", stack.account)
+        runtimes = self._validate_runtimes(where, compatible_runtimes)
+        architectures = self._validate_architectures(where, compatible_architectures)
+        self.regions: tuple[str, ...] = self._validate_regions(where, regions, stack.region)
+        sharing = sharing if sharing is not None else LayerSharing()
+        if not isinstance(sharing, LayerSharing):
+            raise invalid(where, "sharing", sharing, "expected a LayerSharing")
+        if license_info is not None and (not isinstance(license_info, str) or not 1 <= len(license_info) <= 512):
+            raise invalid(where, "license_info", license_info, "expected 1-512 characters (SPDX id, URL or text)")
+        if description is not None and (not isinstance(description, str) or not 1 <= len(description) <= 256):
+            raise invalid(where, "description", description, "expected 1-256 characters")
+        self.parameter_name: str = parameter_name or f"/lambda-layers/{layer_name}/latest-version-arn"
+        if not _PARAMETER_NAME.match(self.parameter_name) or "//" in self.parameter_name:
+            raise invalid(
+                where,
+                "parameter_name",
+                parameter_name,
+                "expected an SSM parameter path such as '/lambda-layers/my-layer/latest-version-arn'",
+            )
+        for prop, value in (("layer_directory", layer_directory), ("output_directory", output_directory)):
+            if not isinstance(value, str) or not _RELATIVE_DIR.match(value):
+                raise invalid(
+                    where, prop, value, "expected a relative path inside the source (no '..', no leading '/')"
+                )
+        if output_directory.strip("/") in ("", "."):
+            raise invalid(where, "output_directory", output_directory, "expected a sub-directory, not the source root")
+        if build_commands is not None:
+            if (
+                isinstance(build_commands, str)
+                or not build_commands
+                or not all(isinstance(c, str) for c in build_commands)
+            ):
+                raise invalid(where, "build_commands", build_commands, "expected a non-empty list of shell commands")
+            commands = list(build_commands)
+        else:
+            try:
+                commands = default_build_commands(
+                    runtimes, architectures, layer_directory=layer_directory, output_directory=output_directory
+                )
+            except ValueError as err:
+                raise invalid(where, "build_commands", None, str(err).split("is invalid: ", 1)[-1]) from None
+        timeout = distributor_timeout or cdk.Duration.minutes(15)
+        if not 1 <= timeout.to_seconds() <= 900:
+            raise invalid(where, "distributor_timeout", timeout.to_human_string(), "expected 1 second to 15 minutes")
+        self._validate_config_size(where, sharing)
+
+        # ---- the pipeline
+        synth_step = synth or pipelines.ShellStep(
+            "Synth",
+            input=source,
+            install_commands=[
+                f"npm install --global --no-fund --no-audit aws-cdk@{DEFAULT_CDK_CLI_VERSION}",
+                "python3 -m pip install --disable-pip-version-check -r requirements.txt",
+            ],
+            commands=["cdk synth"],
+        )
+        # A customer-managed artifact key even for a single account: CodeBuild then encrypts its artifacts
+        # with it too (AwsSolutions-CB4), and the key can be granted to other accounts later.
+        options: dict[str, Any] = {
+            "cli_version": DEFAULT_CDK_CLI_VERSION,
+            "cross_account_keys": True,
+            **(secure_pipeline_options or {}),
+        }
+        #: The hardened CDK Pipelines pipeline this construct builds on.
+        self.secure_pipeline = SecurePipeline(
+            self, "Pipeline", synth=synth_step, pipeline_name=pipeline_name, removal_policy=removal_policy, **options
+        )
+        #: The ``pipelines.CodePipeline`` (escape hatch: add waves, stages, steps before synth).
+        self.pipeline: pipelines.CodePipeline = self.secure_pipeline.pipeline
+
+        # ---- one staging bucket per region, in a small stack of its own
+        suffix = hashlib.sha256(f"{stack.account}/{self.node.path}".encode()).hexdigest()[:10]
+        staging_key = f"{_STAGING_PREFIX}/{layer_name}.zip"
+        #: Region -> the stack holding that region's staging bucket.
+        self.regional_stacks: dict[str, cdk.Stack] = {}
+        #: Region -> staging bucket name.
+        self.staging_buckets: dict[str, str] = {}
+        for region in self.regions:
+            bucket_name = f"{_STAGING_PREFIX}-{suffix}-{region}"
+            self.regional_stacks[region] = self._regional_stack(stack, region, bucket_name, removal_policy)
+            self.staging_buckets[region] = bucket_name
+
+        # ---- the distributor function (pipeline region) and the role CodePipeline invokes it with
+        config = {
+            "layerName": layer_name,
+            "parameterName": self.parameter_name,
+            "stagingKey": staging_key,
+            "expectedBucketOwner": stack.account,
+            "compatibleRuntimes": [r.name for r in runtimes],
+            "compatibleArchitectures": [a.name for a in architectures],
+            "licenseInfo": license_info,
+            "description": description,
+            "sharing": sharing.to_json(),
+            "allowPublic": sharing.public,
+            "regions": list(self.regions),
+        }
+        #: The function CodePipeline invokes once per region.
+        self.distributor = self._distributor(
+            stack, config, suffix, staging_key, layer_name, timeout, log_retention, removal_policy
+        )
+        invoke_role = self._invoke_role()
+
+        # ---- the Layer stage: build once, then every region in parallel
+        image = (
+            codebuild.LinuxArmBuildImage.AMAZON_LINUX_2023_STANDARD_3_0
+            if [a.name for a in architectures] == ["arm64"]
+            else None
+        )
+        #: The CodeBuild step that builds the layer (its output is the layer zip's content).
+        self.build_step = pipelines.CodeBuildStep(
+            "BuildLayer",
+            input=source,
+            commands=commands,
+            primary_output_directory=output_directory,
+            build_environment=build_environment or (codebuild.BuildEnvironment(build_image=image) if image else None),
+        )
+        #: Region -> the step that publishes the layer there.
+        self.publish_steps: dict[str, LambdaInvokeStep] = {
+            region: LambdaInvokeStep(
+                f"Publish-{region}",
+                function=self.distributor,
+                inputs=[self.build_step],
+                user_parameters={"region": region, "stagingBucket": self.staging_buckets[region]},
+                role=invoke_role,
+                variables_namespace=f"Layer-{region}",
+            )
+            for region in self.regions
+        }
+        #: The ``Layer`` wave (the pipeline's last stage): add your own ``post`` steps to it.
+        self.wave = self.pipeline.add_wave("Layer", pre=[self.build_step], post=list(self.publish_steps.values()))
+
+    # ------------------------------------------------------------------ validation helpers
+
+    @staticmethod
+    def _validate_runtimes(where: str, runtimes: Sequence[lambda_.Runtime]) -> list[lambda_.Runtime]:
+        if isinstance(runtimes, (str, lambda_.Runtime)) or not isinstance(runtimes, Sequence) or not runtimes:
+            raise invalid(where, "compatible_runtimes", runtimes, "expected a non-empty list of aws_lambda.Runtime")
+        out: list[lambda_.Runtime] = []
+        for i, runtime in enumerate(runtimes):
+            if not isinstance(runtime, lambda_.Runtime):
+                raise invalid(where, f"compatible_runtimes[{i}]", runtime, "expected an aws_lambda.Runtime")
+            if runtime.name not in {r.name for r in out}:
+                out.append(runtime)
+        if len(out) > MAX_RUNTIMES:
+            raise invalid(
+                where, "compatible_runtimes", len(out), f"a layer lists at most {MAX_RUNTIMES} compatible runtimes"
+            )
+        return out
+
+    @staticmethod
+    def _validate_architectures(
+        where: str, architectures: Sequence[lambda_.Architecture] | None
+    ) -> list[lambda_.Architecture]:
+        if architectures is None:
+            return [lambda_.Architecture.X86_64]
+        if isinstance(architectures, (str, lambda_.Architecture)) or not isinstance(architectures, Sequence):
+            raise invalid(
+                where, "compatible_architectures", architectures, "expected a list of aws_lambda.Architecture"
+            )
+        out: list[lambda_.Architecture] = []
+        for i, arch in enumerate(architectures):
+            if not isinstance(arch, lambda_.Architecture):
+                raise invalid(
+                    where, f"compatible_architectures[{i}]", arch, "expected Architecture.X86_64 or Architecture.ARM_64"
+                )
+            if arch.name not in {a.name for a in out}:
+                out.append(arch)
+        if not out:
+            raise invalid(where, "compatible_architectures", architectures, "expected at least one architecture")
+        return out
+
+    @staticmethod
+    def _validate_regions(where: str, regions: Sequence[str], home: str) -> tuple[str, ...]:
+        if isinstance(regions, str) or not isinstance(regions, Sequence) or not regions:
+            raise invalid(where, "regions", regions, "expected a non-empty list of AWS regions, e.g. ['us-east-1']")
+        home_partition = RegionInfo.get(home).partition
+        out: list[str] = []
+        for i, region in enumerate(regions):
+            if is_token(region):
+                raise invalid(where, f"regions[{i}]", region, "expected a literal region name, not a token")
+            require_region(where, f"regions[{i}]", region)
+            partition = RegionInfo.get(region).partition
+            if home_partition and partition != home_partition:
+                raise invalid(
+                    where,
+                    f"regions[{i}]",
+                    region,
+                    f"expected a region of the pipeline's partition {home_partition!r} (the pipeline is in {home})",
+                )
+            if region not in out:
+                out.append(region)
+        if len(out) > MAX_REGIONS:
+            raise invalid(
+                where,
+                "regions",
+                len(out),
+                f"at most {MAX_REGIONS} regions: CodePipeline allows 50 actions per stage "
+                "(the build plus one per region)",
+            )
+        return tuple(out)
+
+    @staticmethod
+    def _validate_config_size(where: str, sharing: LayerSharing) -> None:
+        # The distributor's configuration travels as one environment variable (4 KB for all of them).
+        rendered = json.dumps(sharing.to_json(), separators=(",", ":"))
+        if len(rendered) > 3000:
+            raise invalid(
+                where,
+                "sharing.accounts",
+                f"<{len(sharing.accounts)} accounts>",
+                "too many accounts for the function's configuration; share with an organization_id instead",
+            )
+        assert MAX_USER_PARAMETERS_LENGTH >= 200  # the per-region parameters are small and fixed
+
+    # ------------------------------------------------------------------ resources
+
+    def _regional_stack(
+        self, pipeline_stack: cdk.Stack, region: str, bucket_name: str, removal_policy: cdk.RemovalPolicy
+    ) -> cdk.Stack:
+        """A stack in ``region`` with the hardened staging bucket PublishLayerVersion reads from."""
+        parent = pipeline_stack.node.scope
+        assert isinstance(parent, Construct)
+        synthesizer: cdk.IStackSynthesizer | None = None
+        if isinstance(pipeline_stack.synthesizer, cdk.DefaultStackSynthesizer):
+            # Deploy with the pipeline region's bootstrap roles (IAM is global): target regions need no bootstrap.
+            synthesizer = cdk.BootstraplessSynthesizer(
+                deploy_role_arn=pipeline_stack.synthesizer.deploy_role_arn,
+                cloud_formation_execution_role_arn=pipeline_stack.synthesizer.cloud_formation_execution_role_arn,
+            )
+        regional = cdk.Stack(
+            parent,
+            f"{pipeline_stack.node.id}-{self.node.id}-{region}",
+            env=cdk.Environment(account=pipeline_stack.account, region=region),
+            synthesizer=synthesizer,
+            description=f"Staging bucket of the Lambda layer pipeline {self.node.path} in {region}",
+        )
+        logs_bucket = access_log_bucket(regional, "AccessLogs", removal_policy=removal_policy)
+        bucket = secure_bucket(
+            regional,
+            "Staging",
+            encryption_key=None,  # SSE-KMS with the aws/s3 key: no cross-region key grants needed
+            server_access_logs_bucket=logs_bucket,
+            server_access_logs_prefix="staging/",
+            removal_policy=removal_policy,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    expiration=cdk.Duration.days(7),
+                    noncurrent_version_expiration=cdk.Duration.days(1),
+                    abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
+                )
+            ],
+            replication_reason=(
+                "Holds only a transient copy of the layer zip that PublishLayerVersion reads once; Lambda keeps "
+                "the published layer, and the pipeline can rebuild the zip from source."
+            ),
+        )
+        cfn_bucket = bucket.node.default_child
+        assert isinstance(cfn_bucket, s3.CfnBucket)
+        # A fixed name: the distributor in the pipeline region addresses it, and CloudFormation cannot
+        # export across regions. ExpectedBucketOwner on every call guards against a squatted name.
+        cfn_bucket.bucket_name = bucket_name
+        pipeline_stack.add_stack_dependency(
+            regional, f"the layer pipeline publishes through the staging bucket in {region}"
+        )
+        return regional
+
+    def _distributor(
+        self,
+        stack: cdk.Stack,
+        config: dict[str, Any],
+        suffix: str,
+        staging_key: str,
+        layer_name: str,
+        timeout: cdk.Duration,
+        log_retention: logs.RetentionDays | None,
+        removal_policy: cdk.RemovalPolicy,
+    ) -> lambda_.Function:
+        scope = Construct(self, "Distributor")
+        key = new_key(
+            scope,
+            "Key",
+            description=f"Logs and dead-letter queue of the layer distributor of {self.node.path}",
+            allow_cloudwatch_logs=True,
+            removal_policy=removal_policy,
+        )
+        log_group = logs.LogGroup(
+            scope,
+            "Logs",
+            encryption_key=key,
+            retention=resolve_default(self, "logRetentionDays", log_retention, logs.RetentionDays.ONE_YEAR),
+            removal_policy=removal_policy,
+        )
+        dead_letters = sqs.Queue(
+            scope,
+            "DeadLetters",
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=key,
+            enforce_ssl=True,
+            retention_period=cdk.Duration.days(14),
+            removal_policy=removal_policy,
+        )
+        role = iam.Role(
+            scope,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"Layer distributor of {self.node.path}",
+        )
+        regions = list(self.regions)
+        in_regions = {"StringEquals": {"aws:RequestedRegion": regions}}
+        account = stack.account
+        partition = cdk.Aws.PARTITION
+        layer_arn = f"arn:{partition}:lambda:*:{account}:layer:{layer_name}"
+        parameter_arn = f"arn:{partition}:ssm:*:{account}:parameter/{self.parameter_name.lstrip('/')}"
+        staging_objects = f"arn:{partition}:s3:::{_STAGING_PREFIX}-{suffix}-*/{staging_key}"
+        policy = iam.ManagedPolicy(
+            scope,
+            "Policy",
+            description=f"Least privilege of the layer distributor of {self.node.path}",
+            roles=[role],
+            statements=[
+                iam.PolicyStatement(
+                    sid="OwnLogs",
+                    actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                    resources=[log_group.log_group_arn],
+                ),
+                iam.PolicyStatement(sid="DeadLetters", actions=["sqs:SendMessage"], resources=[dead_letters.queue_arn]),
+                iam.PolicyStatement(
+                    sid="DeadLettersKey", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn]
+                ),
+                iam.PolicyStatement(
+                    sid="NoResourceLevelPermissions",
+                    actions=[
+                        "codepipeline:PutJobSuccessResult",
+                        "codepipeline:PutJobFailureResult",
+                        "xray:PutTraceSegments",
+                        "xray:PutTelemetryRecords",
+                    ],
+                    resources=["*"],
+                ),
+                iam.PolicyStatement(
+                    sid="StagingObject",
+                    actions=["s3:PutObject", "s3:GetObject", "s3:GetObjectVersion"],
+                    resources=[staging_objects],
+                    conditions={**in_regions, "StringEqualsIfExists": {"s3:ResourceAccount": account}},
+                ),
+                iam.PolicyStatement(
+                    sid="PublishLayer",
+                    actions=["lambda:PublishLayerVersion", "lambda:ListLayerVersions"],
+                    resources=[layer_arn],
+                    conditions=in_regions,
+                ),
+                iam.PolicyStatement(
+                    sid="ShareLayerVersions",
+                    actions=[
+                        "lambda:GetLayerVersion",
+                        "lambda:GetLayerVersionPolicy",
+                        "lambda:AddLayerVersionPermission",
+                        "lambda:RemoveLayerVersionPermission",
+                    ],
+                    resources=[f"{layer_arn}:*"],
+                    conditions=in_regions,
+                ),
+                iam.PolicyStatement(
+                    sid="LatestVersionParameter",
+                    actions=["ssm:PutParameter"],
+                    resources=[parameter_arn],
+                    conditions=in_regions,
+                ),
+            ],
+        )
+        function = lambda_.Function(
+            scope,
+            "Function",
+            description=f"Publishes layer {layer_name} in one region per CodePipeline job",
+            runtime=lambda_.Runtime.PYTHON_3_14,
+            architecture=lambda_.Architecture.ARM_64,
+            handler="layer_distributor.handler",
+            code=lambda_.Code.from_asset(str(_RUNTIME_DIR), exclude=["*", f"!{_HANDLER_FILE}"]),
+            role=role.without_policy_updates(),
+            timeout=timeout,
+            memory_size=1024,
+            ephemeral_storage_size=cdk.Size.mebibytes(1024),
+            environment={"DISTRIBUTOR_CONFIG": json.dumps(config, separators=(",", ":"), sort_keys=True)},
+            log_group=log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+            dead_letter_queue=dead_letters,
+            # CodePipeline invokes asynchronously: no retry (the handler reports every outcome itself), and
+            # an invocation that still fails (crash, throttling for hours) is kept in the same queue.
+            retry_attempts=0,
+            on_failure=lambda_destinations.SqsDestination(dead_letters),
+        )
+        # Lambda checks the DLQ permission when it creates the function.
+        function.node.add_dependency(policy)
+        self._acknowledge_distributor(function, policy, dead_letters, regions)
+        return function
+
+    def _invoke_role(self) -> iam.IRole:
+        """The role CodePipeline assumes for every region action: invoke the distributor, read the layer artifact."""
+        role = iam.Role(
+            self,
+            "InvokeRole",
+            assumed_by=iam.AccountRootPrincipal(),
+            description=f"CodePipeline invokes the layer distributor of {self.node.path} with this role",
+        )
+        bucket = self.secure_pipeline.artifact_bucket
+        statements = [
+            iam.PolicyStatement(
+                sid="InvokeDistributor", actions=["lambda:InvokeFunction"], resources=[self.distributor.function_arn]
+            ),
+            iam.PolicyStatement(
+                sid="ReadLayerArtifact",
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[bucket.arn_for_objects("*")],
+            ),
+        ]
+        if self.secure_pipeline.artifact_key is not None:
+            statements.append(
+                iam.PolicyStatement(
+                    sid="DecryptLayerArtifact",
+                    actions=["kms:Decrypt"],
+                    resources=[self.secure_pipeline.artifact_key.key_arn],
+                )
+            )
+        policy = iam.ManagedPolicy(
+            self,
+            "InvokePolicy",
+            description=f"CodePipeline's Lambda-invoke actions of {self.node.path}",
+            roles=[role],
+            statements=statements,
+        )
+        acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::<" + _logical(bucket) + ".Arn>/*]",
+            "Objects of this pipeline's own artifact bucket: CodePipeline names artifact objects at run time; "
+            "the job's artifact credentials are further scoped by CodePipeline to the job's own input.",
+        )
+        # CodePipeline's grants (invoke, artifact read, ListFunctions on '*') go to an immutable role:
+        # the managed policy above is the whole, least-privilege permission set.
+        return role.without_policy_updates()
+
+    def _acknowledge_distributor(
+        self, function: lambda_.Function, policy: iam.ManagedPolicy, dead_letters: sqs.Queue, regions: list[str]
+    ) -> None:
+        where = ", ".join(regions)
+        acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Only actions without resource-level permissions: codepipeline:PutJobSuccessResult/"
+            "PutJobFailureResult (job ids are not resources) and xray:PutTraceSegments/PutTelemetryRecords.",
+        )
+        for finding, reason in (
+            (
+                f"arn:<AWS::Partition>:s3:::{_STAGING_PREFIX}-",
+                "The one staging object key of this layer in the staging buckets of this pipeline (one per "
+                f"region, names fixed by the construct), limited by aws:RequestedRegion to {where} and by "
+                "s3:ResourceAccount to this account.",
+            ),
+            (
+                "arn:<AWS::Partition>:lambda:*",
+                f"This one layer's ARN in each target region: the region is limited by aws:RequestedRegion to {where}.",
+            ),
+            (
+                "arn:<AWS::Partition>:ssm:*",
+                f"This one SSM parameter in each target region, limited by aws:RequestedRegion to {where}.",
+            ),
+        ):
+            for resource in _wildcard_resources(policy):
+                if resource.startswith(finding):
+                    reason_text = reason
+                    if resource.endswith(":*") and ":lambda:" in resource:
+                        reason_text = (
+                            "Versions of this one layer (numbers are assigned at publish time) in each target region, "
+                            f"limited by aws:RequestedRegion to {where}."
+                        )
+                    acknowledge(policy, f"AwsSolutions-IAM5[Resource::{resource}]", reason_text)
+        cfn = function.node.default_child
+        assert isinstance(cfn, lambda_.CfnFunction)
+        for pack in ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321"):
+            acknowledge(
+                cfn,
+                f"{pack}-LambdaInsideVPC",
+                "Calls only public regional AWS APIs (S3, Lambda, SSM, CodePipeline) and reaches no VPC resource; "
+                "a VPC would need NAT or interface endpoints in the pipeline region for no isolation gain.",
+            )
+        for pack in ("NIST.800.53.R5", "HIPAA.Security"):
+            acknowledge(
+                cfn,
+                f"{pack}-LambdaConcurrency",
+                "Runs once per target region per pipeline execution; a reserved concurrency would subtract from "
+                "the account's pool and fail deployment in accounts at the minimum concurrency quota.",
+            )
+        queue = dead_letters.node.default_child
+        assert isinstance(queue, sqs.CfnQueue)
+        reason_dlq = (
+            "This queue is the distributor function's dead-letter queue; a dead-letter queue needs none of its own."
+        )
+        acknowledge(queue, "AwsSolutions-SQS3", reason_dlq)
+        acknowledge(queue, "Serverless-SQSRedrivePolicy", reason_dlq)
+
+
+def _logical(construct: Construct) -> str:
+    """Logical id of a construct's CloudFormation resource (as cdk-nag names it in findings)."""
+    child = construct.node.default_child
+    assert isinstance(child, cdk.CfnElement)
+    return cdk.Stack.of(child).get_logical_id(child)
+
+
+def _wildcard_resources(policy: iam.ManagedPolicy) -> list[str]:
+    """Wildcard resources of a managed policy, rendered the way cdk-nag names them."""
+    from pipeline_constructs.core.iam_idioms import flatten_cfn_reference
+
+    document = cdk.Stack.of(policy).resolve(policy.document)
+    out: list[str] = []
+    for statement in document.get("Statement", []):
+        resources = statement.get("Resource", [])
+        for resource in resources if isinstance(resources, list) else [resources]:
+            text = flatten_cfn_reference(resource)
+            if "*" in text and text != "*" and text not in out:
+                out.append(text)
+    return out
