@@ -10,6 +10,7 @@ AWS Glue jobs with pytest in CodePipeline" as one construct:
 
 from __future__ import annotations
 
+from pipeline_constructs.glue_etl.pipeline import GLUE_LIBS_IMAGES, GlueEtlPipeline, glue_libs_image
 from pipeline_constructs.glue_etl.spec import (
     DeleteBehavior,
     GlueCondition,
@@ -26,9 +27,11 @@ from pipeline_constructs.glue_etl.spec import (
 from pipeline_constructs.glue_etl.workload import GlueEtlStage, GlueEtlWorkload
 
 __all__ = [
+    "GLUE_LIBS_IMAGES",
     "DeleteBehavior",
     "GlueCondition",
     "GlueCrawler",
+    "GlueEtlPipeline",
     "GlueEtlSpec",
     "GlueEtlStage",
     "GlueEtlWorkload",
@@ -39,4 +42,5 @@ __all__ = [
     "GlueTrigger",
     "GlueWorkflow",
     "UpdateBehavior",
+    "glue_libs_image",
 ]
