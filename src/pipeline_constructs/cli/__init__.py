@@ -150,8 +150,11 @@ def _cmd_graph(args: argparse.Namespace) -> int:
 def _check_text(results: NagResults, *, show_acks: bool) -> str:
     out: list[str] = []
     counts = results.counts()
-    if not results.has_report and not results.acknowledgments:
-        return "No cdk-nag results in this assembly: register the packs (add_compliance_checks(app)) and synthesize.\n"
+    if not results.reported_packs and not results.acknowledgments:
+        return (
+            "No cdk-nag findings or acknowledgments in this assembly "
+            "(if no rule pack ran: add_compliance_checks(app), then synthesize).\n"
+        )
     out.append("cdk-nag packs:")
     out.append(
         text_table(

@@ -234,7 +234,7 @@ def _read(directory: Path, stacks: list[StackArtifact], nested: list[str], *, de
         elif kind == "cdk:cloud-assembly":
             sub = props.get("directoryName")
             if isinstance(sub, str) and (directory / sub / "manifest.json").is_file():
-                nested.append(str(artifact.get("displayName") or artifact_id))
+                nested.append(str(props.get("displayName") or artifact.get("displayName") or artifact_id))
                 _read(directory / sub, stacks, nested, depth=depth + 1, seen=seen)
 
 
