@@ -22,10 +22,10 @@ def test_cfn_lint_has_no_errors(name, tmp_path):
     templates = sorted(str(p) for p in Path(tmp_path).rglob("*.template.json"))
     assert len(templates) >= 2
     proc = subprocess.run(
-        [sys.executable, "-m", "cfnlint", "--format", "parseable", "--ignore-checks", "E3703", "W", "I", "--", *templates],
+        [str(Path(sys.executable).parent / "cfn-lint"), "--format", "parseable", "--ignore-checks", "E3703", "W", "I", "--", *templates],
         capture_output=True, text=True,
     )
     errors = [line for line in proc.stdout.splitlines() if ":E" in line]
     assert errors == [], "\n".join(errors)
-    assert proc.returncode & 2 == 0, proc.stderr  # cfn-lint's exit bitmask: 2 = errors
-    assert proc.returncode < 16, proc.stderr  # larger codes: cfn-lint itself failed
+    # cfn-lint's exit code is a bitmask: 2 errors, 4 warnings, 8 informational; anything else means it failed.
+    assert proc.returncode in (0, 4, 8, 12), (proc.returncode, proc.stderr)
