@@ -42,7 +42,8 @@ check-projen: projen  ## fail if .projenrc.py and the generated files disagree
 	  || { echo "projen: generated files are stale; run 'make projen' and commit"; exit 1; }
 
 examples: $(VENV)/.synced  ## synthesize every example with python app.py
-	@for d in examples/*/; do echo "== $$d"; (cd $$d && CDK_OUTDIR=cdk.out ../../$(VENV)/bin/python app.py) || exit 1; done
+	@for app in examples/*/app.py; do d=$$(dirname $$app); echo "== $$d"; \
+	  (cd $$d && CDK_OUTDIR=cdk.out ../../$(VENV)/bin/python app.py) || exit 1; done
 
 docs: $(VENV)/.synced
 	$(VENV)/bin/mkdocs build --strict
