@@ -1,0 +1,289 @@
+"""The application stack one target gets from the infrastructure pipeline: stream, Flink app, roles."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from pipeline_constructs.core.compliance import acknowledge
+from pipeline_constructs.core.encryption import new_key
+from pipeline_constructs.core.iam_idioms import flatten_cfn_reference
+from pipeline_constructs.core.targets import DeploymentTarget
+from pipeline_constructs.core.validation import invalid, require_account, require_region
+from pipeline_constructs.kda_app.flink import FlinkApplication, FlinkCode, FlinkSettings
+
+__all__ = ["INPUT_PROPERTY_GROUP", "KdaApplicationStack", "KdaApplicationStage", "ReleaseChannel"]
+
+#: Property group through which the application learns its input stream (``stream.name``, ``stream.arn``,
+#: ``aws.region``).
+INPUT_PROPERTY_GROUP = "InputStream"
+
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+_PREFIX = re.compile(r"^[A-Za-z0-9!_.()'-]+(/[A-Za-z0-9!_.()'-]+)*/$")
+# What the updater role may do to its one application.
+UPDATER_ACTIONS = (
+    "kinesisanalytics:DescribeApplication",
+    "kinesisanalytics:UpdateApplication",
+    "kinesisanalytics:StartApplication",
+    "kinesisanalytics:ListApplicationSnapshots",
+)
+
+
+@dataclass(frozen=True)
+class ReleaseChannel:
+    """How the application pipeline reaches a target's application (plain names: no cross-stack exports).
+
+    :param bucket_name: the versioned release bucket, in the pipeline account.
+    :param prefix: key prefix under which every release is stored, ending in ``/`` (e.g. ``builds/``).
+    :param account: the pipeline account: owns the bucket, its KMS key and the update function.
+    :param region: region of the release bucket (the application's region).
+    :param update_function_role_name: name of the update function's role in the pipeline account,
+        the only principal the target's updater role trusts.
+    :param updater_role_name: name of the role, in the target account, that the update function assumes.
+    """
+
+    bucket_name: str
+    prefix: str
+    account: str
+    region: str
+    update_function_role_name: str
+    updater_role_name: str
+
+    def __post_init__(self) -> None:
+        where = "ReleaseChannel"
+        if not isinstance(self.bucket_name, str) or not _BUCKET_NAME.match(self.bucket_name):
+            raise invalid(where, "bucket_name", self.bucket_name, "expected an S3 bucket name (3-63 characters)")
+        if not isinstance(self.prefix, str) or not _PREFIX.match(self.prefix):
+            raise invalid(where, "prefix", self.prefix, "expected a key prefix such as 'builds/' (ends with '/')")
+        require_account(where, "account", self.account)
+        require_region(where, "region", self.region)
+        for prop in ("update_function_role_name", "updater_role_name"):
+            value = getattr(self, prop)
+            if not isinstance(value, str) or not _ROLE_NAME.match(value):
+                raise invalid(where, prop, value, "expected an IAM role name (1-64 characters [\\w+=,.@-])")
+
+    def bucket_arn(self) -> str:
+        return f"arn:{cdk.Aws.PARTITION}:s3:::{self.bucket_name}"
+
+    def update_function_role_arn(self) -> str:
+        return f"arn:{cdk.Aws.PARTITION}:iam::{self.account}:role/{self.update_function_role_name}"
+
+
+class KdaApplicationStack(cdk.Stack):
+    """One target's streaming application: an encrypted Kinesis stream and the Flink application reading it.
+
+    * the Kinesis data stream (SSE-KMS, AWS-managed ``aws/kinesis`` key), passed to the application in the
+      property group ``InputStream`` (``stream.name``, ``stream.arn``, ``aws.region``);
+    * a rotating customer-managed KMS key for the application's CloudWatch logs;
+    * the :class:`FlinkApplication` (created with ``initial_code``; releases are deployed by the
+      application pipeline), its service role reading the stream, the code and the releases;
+    * with a ``release`` channel: the role the application pipeline's update function assumes,
+      allowed to describe, update and start this one application, and nothing else.
+
+    :param application_name: physical name of the Flink application.
+    :param flink: how the application runs. Default: ``FlinkSettings()``.
+    :param initial_code: code the application is created with. Default: the library's placeholder
+        (``FlinkCode.bootstrap()``); the first release replaces it.
+    :param release: where releases come from and who deploys them. Default: none (no release access,
+        no updater role).
+    :param flink_role_name: physical name of the application's service role. Default: generated.
+    :param stream_shard_count: shards of the stream; ``None`` for on-demand capacity. Default: 1.
+    :param stream_retention: how long the stream keeps records. Default: 24 hours.
+    :param log_retention: retention of the application's logs. Default: one year.
+    :param removal_policy: what happens to the stream, key, logs and application on stack deletion.
+        Default: ``RETAIN``.
+    :param stack_props: other ``cdk.Stack`` keyword arguments (``env``, ``stack_name``, ``description``...).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        application_name: str,
+        flink: FlinkSettings | None = None,
+        initial_code: FlinkCode | None = None,
+        release: ReleaseChannel | None = None,
+        flink_role_name: str | None = None,
+        stream_shard_count: int | None = 1,
+        stream_retention: cdk.Duration | None = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+        removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+        **stack_props: Any,
+    ) -> None:
+        super().__init__(scope, id, **stack_props)
+        where = self.node.path
+        if stream_shard_count is not None and (
+            not isinstance(stream_shard_count, int) or isinstance(stream_shard_count, bool) or stream_shard_count < 1
+        ):
+            raise invalid(where, "stream_shard_count", stream_shard_count, "expected an integer >= 1, or None")
+        if release is not None and not isinstance(release, ReleaseChannel):
+            raise invalid(where, "release", release, "expected a ReleaseChannel")
+        settings = flink if flink is not None else FlinkSettings()
+
+        #: Key of the application's logs.
+        self.logs_key = new_key(
+            self,
+            "LogsKey",
+            description=f"Logs of the Flink application {application_name}",
+            allow_cloudwatch_logs=True,
+            removal_policy=removal_policy,
+        )
+        #: The input stream.
+        self.stream = kinesis.Stream(
+            self,
+            "Stream",
+            # SSE-KMS with the AWS-managed aws/kinesis key (AwsSolutions-KDS3): consumers need no key grant,
+            # and a customer-managed key would bill every producer and consumer call.
+            encryption=kinesis.StreamEncryption.MANAGED,
+            shard_count=stream_shard_count,
+            stream_mode=kinesis.StreamMode.PROVISIONED if stream_shard_count else kinesis.StreamMode.ON_DEMAND,
+            retention_period=stream_retention or cdk.Duration.hours(24),
+            removal_policy=removal_policy,
+        )
+        groups: dict[str, Mapping[str, str]] = {
+            INPUT_PROPERTY_GROUP: {
+                "stream.name": self.stream.stream_name,
+                "stream.arn": self.stream.stream_arn,
+                "aws.region": self.region,
+            }
+        }
+        for group, properties in settings.property_groups.items():
+            groups[group] = {**groups.get(group, {}), **properties}
+        settings = dataclasses.replace(settings, property_groups=groups)
+
+        #: The Flink application.
+        self.application = FlinkApplication(
+            self,
+            "Application",
+            code=initial_code or FlinkCode.bootstrap(),
+            settings=settings,
+            application_name=application_name,
+            role_name=flink_role_name,
+            log_encryption_key=self.logs_key,
+            log_retention=log_retention,
+            description="Deployed by pipeline-constructs KdaAppPipeline",
+            removal_policy=removal_policy,
+        )
+        self.application.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="ReadInputStream",
+                actions=[
+                    "kinesis:DescribeStream",
+                    "kinesis:DescribeStreamSummary",
+                    "kinesis:GetRecords",
+                    "kinesis:GetShardIterator",
+                    "kinesis:ListShards",
+                ],
+                resources=[self.stream.stream_arn],
+            )
+        )
+
+        #: The role the application pipeline assumes to deploy releases (``None`` without ``release``).
+        self.updater_role: iam.Role | None = None
+        if release is not None:
+            self._grant_release_access(release)
+            self.updater_role = self._updater_role(release)
+
+    def _grant_release_access(self, release: ReleaseChannel) -> None:
+        objects = f"{release.bucket_arn()}/{release.prefix}*"
+        self.application.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="ReadReleases", actions=["s3:GetObject", "s3:GetObjectVersion"], resources=[objects]
+            )
+        )
+        keys = f"arn:{cdk.Aws.PARTITION}:kms:{release.region}:{release.account}:key/*"
+        self.application.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="DecryptReleasesThroughS3",
+                actions=["kms:Decrypt"],
+                resources=[keys],
+                conditions={
+                    "StringEquals": {
+                        "kms:ViaService": f"s3.{release.region}.amazonaws.com",
+                        "kms:EncryptionContext:aws:s3:arn": release.bucket_arn(),
+                    }
+                },
+            )
+        )
+        policy = self.application.policy
+        acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::{flatten_cfn_reference(self.resolve(objects))}]",
+            "Releases of this application in the pipeline's release bucket: one key per build (commit and "
+            "execution id), unknown at synth; read-only, that bucket and prefix only.",
+        )
+        acknowledge(
+            policy,
+            f"AwsSolutions-IAM5[Resource::{flatten_cfn_reference(self.resolve(keys))}]",
+            "The release bucket's key lives in the pipeline account and its id is generated there; kms:Decrypt "
+            "is limited by kms:ViaService to S3 and by the encryption context to the release bucket.",
+        )
+
+    def _updater_role(self, release: ReleaseChannel) -> iam.Role:
+        role = iam.Role(
+            self,
+            "UpdaterRole",
+            role_name=release.updater_role_name,
+            description="Assumed by the application pipeline's update function to deploy Flink releases",
+            assumed_by=iam.AccountPrincipal(release.account).with_conditions(
+                {"ArnEquals": {"aws:PrincipalArn": release.update_function_role_arn()}}
+            ),
+            max_session_duration=cdk.Duration.hours(1),
+        )
+        iam.ManagedPolicy(
+            self,
+            "UpdaterPolicy",
+            roles=[role],
+            description="Deploy releases of one Flink application",
+            statements=[
+                iam.PolicyStatement(
+                    sid="DeployReleases", actions=list(UPDATER_ACTIONS), resources=[self.application.application_arn]
+                )
+            ],
+        )
+        return role
+
+
+class KdaApplicationStage(cdk.Stage):
+    """The stage the infrastructure pipeline deploys to one target: one :class:`KdaApplicationStack`.
+
+    :param target: where it deploys (account, region).
+    :param application_name: physical name of the Flink application (unique per account and region).
+    :param stack_name: CloudFormation stack name. Default: ``application_name``.
+    :param stage_name: name of the pipeline stage. Default: the target's name.
+    :param stack_props: keyword arguments of :class:`KdaApplicationStack`.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        target: DeploymentTarget,
+        application_name: str,
+        stack_name: str | None = None,
+        stage_name: str | None = None,
+        **stack_props: Any,
+    ) -> None:
+        if not isinstance(target, DeploymentTarget):
+            raise invalid(f"{scope.node.path}/{id}", "target", target, "expected a DeploymentTarget")
+        super().__init__(scope, id, env=target.env, stage_name=stage_name or target.name)
+        #: The application stack.
+        self.stack = KdaApplicationStack(
+            self,
+            "Application",
+            application_name=application_name,
+            stack_name=stack_name or application_name,
+            **stack_props,
+        )

@@ -1,0 +1,458 @@
+"""A typed wrapper around the ``aws_kinesisanalyticsv2`` L1: a Managed Service for Apache Flink application.
+
+aws-cdk-lib has no stable L2 for Flink (only ``@aws-cdk/aws-kinesisanalytics-flink-alpha``, which this
+library does not depend on). :class:`FlinkApplication` sets what an application deployed by a pipeline
+needs: checkpointing, snapshots on (so updates keep state), state restored from the latest snapshot on
+every update, service-initiated rollback of failed updates, parallelism, CloudWatch logging to an
+encrypted log group, property groups, and a least-privilege service role held in a managed policy.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kinesisanalyticsv2 as flink
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_assets as s3_assets
+from constructs import Construct
+
+from pipeline_constructs.core.compliance import acknowledge
+from pipeline_constructs.core.encryption import new_key
+from pipeline_constructs.core.iam_idioms import flatten_cfn_reference
+from pipeline_constructs.core.validation import invalid, is_token
+
+__all__ = [
+    "BOOTSTRAP_CODE_DIR",
+    "FlinkApplication",
+    "FlinkCode",
+    "FlinkLogLevel",
+    "FlinkMetricsLevel",
+    "FlinkRuntime",
+    "FlinkSettings",
+]
+
+#: Placeholder code the application is created with until the application pipeline's first release.
+BOOTSTRAP_CODE_DIR = Path(__file__).resolve().parent / "bootstrap"
+
+_APPLICATION_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+_PROPERTY_GROUP_ID = re.compile(r"^[A-Za-z0-9_.-]{1,50}$")
+_MAX_PROPERTY_GROUPS = 50
+_MAX_PROPERTY_LENGTH = 2048
+
+
+class FlinkRuntime(enum.Enum):
+    """Flink runtimes of Managed Service for Apache Flink that CloudFormation accepts (current ones only)."""
+
+    FLINK_1_19 = "FLINK-1_19"
+    FLINK_1_20 = "FLINK-1_20"
+    FLINK_2_2 = "FLINK-2_2"
+    FLINK_2_3 = "FLINK-2_3"
+
+
+class FlinkLogLevel(enum.Enum):
+    """Verbosity of the application's CloudWatch logs."""
+
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARN = "WARN"
+    ERROR = "ERROR"
+
+
+class FlinkMetricsLevel(enum.Enum):
+    """Granularity of the application's CloudWatch metrics."""
+
+    APPLICATION = "APPLICATION"
+    OPERATOR = "OPERATOR"
+    TASK = "TASK"
+    PARALLELISM = "PARALLELISM"
+
+
+@dataclass(frozen=True)
+class FlinkSettings:
+    """How a Flink application runs (validated when created).
+
+    :param runtime: Flink runtime. Default: ``FlinkRuntime.FLINK_2_2`` (the version AWS recommends for new
+        applications; its Kinesis and Kafka connectors are published). ``FLINK_2_3`` is available.
+    :param parallelism: initial number of parallel tasks. Default: 1.
+    :param parallelism_per_kpu: parallel tasks per KPU. Default: 1.
+    :param auto_scaling: let the service raise parallelism under load. Default: ``True``.
+    :param checkpoint_interval: time between checkpoints (at least 1 second). Default: 1 minute.
+    :param min_pause_between_checkpoints: pause after a checkpoint before the next. Default: 5 seconds.
+    :param log_level: CloudWatch log level. Default: ``FlinkLogLevel.INFO``.
+    :param metrics_level: CloudWatch metrics level. Default: ``FlinkMetricsLevel.APPLICATION``.
+    :param property_groups: runtime properties, ``{group id: {key: value}}``, read by the application
+        (``KinesisAnalyticsRuntime.getApplicationProperties()``). At most 50 groups. Default: none.
+    :param system_rollback: let the service roll back an update whose job fails to start. Default: ``True``.
+    :param allow_non_restored_state: let a new version drop state the old one had (an operator removed).
+        Default: ``False`` (such an update fails instead of losing state silently).
+    """
+
+    runtime: FlinkRuntime = FlinkRuntime.FLINK_2_2
+    parallelism: int = 1
+    parallelism_per_kpu: int = 1
+    auto_scaling: bool = True
+    checkpoint_interval: cdk.Duration | None = None
+    min_pause_between_checkpoints: cdk.Duration | None = None
+    log_level: FlinkLogLevel = FlinkLogLevel.INFO
+    metrics_level: FlinkMetricsLevel = FlinkMetricsLevel.APPLICATION
+    property_groups: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    system_rollback: bool = True
+    allow_non_restored_state: bool = False
+
+    def __post_init__(self) -> None:
+        where = "FlinkSettings"
+        if not isinstance(self.runtime, FlinkRuntime):
+            raise invalid(where, "runtime", self.runtime, _choices(FlinkRuntime))
+        if not isinstance(self.log_level, FlinkLogLevel):
+            raise invalid(where, "log_level", self.log_level, _choices(FlinkLogLevel))
+        if not isinstance(self.metrics_level, FlinkMetricsLevel):
+            raise invalid(where, "metrics_level", self.metrics_level, _choices(FlinkMetricsLevel))
+        for prop in ("parallelism", "parallelism_per_kpu"):
+            value = getattr(self, prop)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise invalid(where, prop, value, "expected an integer of at least 1")
+        if self.checkpoint_interval is not None and self.checkpoint_interval.to_milliseconds() < 1000:
+            raise invalid(
+                where, "checkpoint_interval", self.checkpoint_interval.to_human_string(), "expected at least 1 second"
+            )
+        if self.min_pause_between_checkpoints is not None and self.min_pause_between_checkpoints.to_milliseconds() < 0:
+            raise invalid(where, "min_pause_between_checkpoints", self.min_pause_between_checkpoints, "expected >= 0")
+        object.__setattr__(self, "property_groups", _validated_groups(where, self.property_groups))
+
+    @property
+    def checkpoint_interval_ms(self) -> int:
+        return int((self.checkpoint_interval or cdk.Duration.minutes(1)).to_milliseconds())
+
+    @property
+    def min_pause_ms(self) -> int:
+        return int((self.min_pause_between_checkpoints or cdk.Duration.seconds(5)).to_milliseconds())
+
+
+def _choices(enum_type: type[enum.Enum]) -> str:
+    return "expected one of " + ", ".join(f"{enum_type.__name__}.{m.name}" for m in enum_type)
+
+
+def _validated_groups(where: str, groups: object) -> Mapping[str, Mapping[str, str]]:
+    if not isinstance(groups, Mapping):
+        raise invalid(where, "property_groups", groups, "expected a mapping {group id: {key: value}}")
+    if len(groups) > _MAX_PROPERTY_GROUPS:
+        raise invalid(where, "property_groups", f"{len(groups)} groups", f"expected at most {_MAX_PROPERTY_GROUPS}")
+    out: dict[str, Mapping[str, str]] = {}
+    for group_id, properties in groups.items():
+        if not isinstance(group_id, str) or not _PROPERTY_GROUP_ID.match(group_id):
+            raise invalid(where, "property_groups", group_id, "expected group ids of 1-50 characters [A-Za-z0-9_.-]")
+        if not isinstance(properties, Mapping) or not properties:
+            raise invalid(where, f"property_groups[{group_id!r}]", properties, "expected a non-empty {key: value}")
+        for key, value in properties.items():
+            if not isinstance(key, str) or not isinstance(value, str):
+                raise invalid(where, f"property_groups[{group_id!r}][{key!r}]", value, "expected string keys/values")
+            too_long = not is_token(value) and len(value) > _MAX_PROPERTY_LENGTH
+            if not key or len(key) > _MAX_PROPERTY_LENGTH or not value or too_long:
+                raise invalid(
+                    where, f"property_groups[{group_id!r}][{key!r}]", value, "expected 1-2048 characters each"
+                )
+        out[group_id] = MappingProxyType(dict(properties))
+    return MappingProxyType(out)
+
+
+@dataclass(frozen=True)
+class BoundCode:
+    """Where an application's code is, once bound to a scope."""
+
+    bucket_arn: str
+    key: str
+    object_version: str | None
+    read_resources: tuple[str, ...]
+
+
+class FlinkCode:
+    """The code a :class:`FlinkApplication` is created with (a JAR, or a zip for Python)."""
+
+    def __init__(self, description: str) -> None:
+        self._description = description
+
+    def __repr__(self) -> str:
+        return f"FlinkCode({self._description})"
+
+    @staticmethod
+    def from_asset(path: str | Path, *, exclude: Sequence[str] = ()) -> FlinkCode:
+        """A local file (a JAR or zip) or directory (zipped), uploaded as a CDK asset.
+
+        :param exclude: glob patterns left out of a directory. Default: none.
+        """
+        return _AssetCode(Path(path), tuple(exclude))
+
+    @staticmethod
+    def from_bucket(bucket: s3.IBucket, key: str, *, object_version: str | None = None) -> FlinkCode:
+        """An object in a bucket (pin ``object_version`` in a versioned bucket)."""
+        return _BucketCode(bucket, key, object_version)
+
+    @staticmethod
+    def bootstrap() -> FlinkCode:
+        """The library's placeholder: lets CloudFormation create the application before its first release."""
+        return _AssetCode(BOOTSTRAP_CODE_DIR, ())
+
+    def bind(self, scope: Construct) -> BoundCode:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class _AssetCode(FlinkCode):
+    def __init__(self, path: Path, exclude: tuple[str, ...]) -> None:
+        super().__init__(f"asset {path}")
+        self._path = path
+        self._exclude = exclude
+
+    def bind(self, scope: Construct) -> BoundCode:
+        if not self._path.exists():
+            raise invalid(scope.node.path, "code", str(self._path), "expected an existing file or directory")
+        asset = s3_assets.Asset(scope, "Code", path=str(self._path), exclude=list(self._exclude) or None)
+        return BoundCode(
+            asset.bucket.bucket_arn, asset.s3_object_key, None, (asset.bucket.arn_for_objects(asset.s3_object_key),)
+        )
+
+
+class _BucketCode(FlinkCode):
+    def __init__(self, bucket: s3.IBucket, key: str, object_version: str | None) -> None:
+        super().__init__(f"s3 object {key}")
+        self._bucket = bucket
+        self._key = key
+        self._version = object_version
+
+    def bind(self, scope: Construct) -> BoundCode:
+        if not isinstance(self._key, str) or not self._key or "*" in self._key:
+            raise invalid(scope.node.path, "code.key", self._key, "expected an object key without wildcards")
+        return BoundCode(self._bucket.bucket_arn, self._key, self._version, (self._bucket.arn_for_objects(self._key),))
+
+
+class FlinkApplication(Construct):
+    """A Managed Service for Apache Flink application (``AWS::KinesisAnalyticsV2::Application``).
+
+    Checkpointing and snapshots are always on: the application pipeline's updates restore state from
+    the latest snapshot, so they are only safe with snapshots. The service role trusts
+    ``kinesisanalytics.amazonaws.com`` only for this application in this account, and its permissions
+    live in one customer-managed policy (:meth:`add_to_role_policy`): reading the code, writing its own
+    log stream. Grant the streams and sinks the application uses with :meth:`add_to_role_policy`.
+
+    :param code: the code the application is created with. Later versions are deployed by the
+        application pipeline (``UpdateApplication``), not by CloudFormation.
+    :param settings: runtime, parallelism, checkpoints, logging levels, property groups.
+        Default: ``FlinkSettings()``.
+    :param application_name: physical name (1-128 characters ``[A-Za-z0-9_.-]``). Default: generated.
+    :param role_name: physical name of the service role. Default: generated.
+    :param log_group: log group of the application's log stream. Default: a new log group encrypted
+        with ``log_encryption_key`` and kept for ``log_retention``.
+    :param log_encryption_key: key of the new log group. Default: a new rotating key.
+    :param log_retention: retention of the new log group. Default: one year.
+    :param description: application description. Default: none.
+    :param removal_policy: what happens to the application (with its snapshots) and its logs when
+        removed from the stack. Default: ``RETAIN``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        code: FlinkCode,
+        settings: FlinkSettings | None = None,
+        application_name: str | None = None,
+        role_name: str | None = None,
+        log_group: logs.ILogGroup | None = None,
+        log_encryption_key: kms.IKey | None = None,
+        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+        description: str | None = None,
+        removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+    ) -> None:
+        super().__init__(scope, id)
+        where = self.node.path
+        if not isinstance(code, FlinkCode):
+            raise invalid(where, "code", code, "expected a FlinkCode, e.g. FlinkCode.from_asset('target/app.jar')")
+        settings = settings if settings is not None else FlinkSettings()
+        if not isinstance(settings, FlinkSettings):
+            raise invalid(where, "settings", settings, "expected a FlinkSettings")
+        if (
+            application_name is not None
+            and not is_token(application_name)
+            and not _APPLICATION_NAME.match(application_name)
+        ):
+            raise invalid(where, "application_name", application_name, "expected 1-128 characters [A-Za-z0-9_.-]")
+        stack = cdk.Stack.of(self)
+        self.settings = settings
+
+        #: The application's ARN pattern used before the resource exists (trust condition).
+        arn = stack.format_arn(
+            service="kinesisanalytics", resource="application", resource_name=application_name or "*"
+        )
+        #: The service role (``kinesisanalytics.amazonaws.com``, this account, this application only).
+        self.role = iam.Role(
+            self,
+            "ServiceRole",
+            role_name=role_name,
+            description=f"Service role of the Flink application {where}",
+            assumed_by=iam.ServicePrincipal(
+                "kinesisanalytics.amazonaws.com",
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {"aws:SourceArn": arn},
+                },
+            ),
+        )
+        #: The role's permissions (a managed policy: no inline policy on the role).
+        self.policy = iam.ManagedPolicy(
+            self, "ServicePolicy", roles=[self.role], description=f"Permissions of the Flink application {where}"
+        )
+
+        if log_group is None:
+            key = log_encryption_key or new_key(
+                self,
+                "LogsKey",
+                description=f"Logs of the Flink application {where}",
+                allow_cloudwatch_logs=True,
+                removal_policy=removal_policy,
+            )
+            log_group = logs.LogGroup(
+                self, "Logs", encryption_key=key, retention=log_retention, removal_policy=removal_policy
+            )
+        #: The application's log group.
+        self.log_group: logs.ILogGroup = log_group
+        #: The log stream the application writes to.
+        self.log_stream = logs.LogStream(
+            self, "LogStream", log_group=log_group, log_stream_name="application", removal_policy=removal_policy
+        )
+        log_stream_arn = stack.format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name=f"{log_group.log_group_name}:log-stream:{self.log_stream.log_stream_name}",
+            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+        )
+
+        bound = code.bind(self)
+        self.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="ReadApplicationCode",
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=list(bound.read_resources),
+            )
+        )
+        self.add_to_role_policy(
+            iam.PolicyStatement(sid="WriteOwnLogStream", actions=["logs:PutLogEvents"], resources=[log_stream_arn])
+        )
+        self.add_to_role_policy(
+            iam.PolicyStatement(
+                sid="DescribeOwnLogGroup", actions=["logs:DescribeLogStreams"], resources=[log_group.log_group_arn]
+            )
+        )
+        all_groups = stack.format_arn(
+            service="logs", resource="log-group", resource_name="*", arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME
+        )
+        self.add_to_role_policy(
+            iam.PolicyStatement(sid="ValidateLogging", actions=["logs:DescribeLogGroups"], resources=[all_groups])
+        )
+        acknowledge(
+            self.policy,
+            f"AwsSolutions-IAM5[Resource::{flatten_cfn_reference(stack.resolve(all_groups))}]",
+            "logs:DescribeLogGroups is a list action: it has no resource-level scoping below the account's "
+            "log-group namespace. Managed Flink calls it to validate the logging configuration.",
+        )
+
+        flink_configuration = flink.CfnApplication.FlinkApplicationConfigurationProperty(
+            checkpoint_configuration=flink.CfnApplication.CheckpointConfigurationProperty(
+                configuration_type="CUSTOM",
+                checkpointing_enabled=True,
+                checkpoint_interval=settings.checkpoint_interval_ms,
+                min_pause_between_checkpoints=settings.min_pause_ms,
+            ),
+            monitoring_configuration=flink.CfnApplication.MonitoringConfigurationProperty(
+                configuration_type="CUSTOM",
+                log_level=settings.log_level.value,
+                metrics_level=settings.metrics_level.value,
+            ),
+            parallelism_configuration=flink.CfnApplication.ParallelismConfigurationProperty(
+                configuration_type="CUSTOM",
+                parallelism=settings.parallelism,
+                parallelism_per_kpu=settings.parallelism_per_kpu,
+                auto_scaling_enabled=settings.auto_scaling,
+            ),
+        )
+        property_groups = [
+            flink.CfnApplication.PropertyGroupProperty(property_group_id=group, property_map=dict(properties))
+            for group, properties in settings.property_groups.items()
+        ]
+        #: The L1 resource (escape hatch).
+        self.cfn_application = flink.CfnApplication(
+            self,
+            "Resource",
+            application_name=application_name,
+            application_description=description,
+            runtime_environment=settings.runtime.value,
+            service_execution_role=self.role.role_arn,
+            application_configuration=flink.CfnApplication.ApplicationConfigurationProperty(
+                application_code_configuration=flink.CfnApplication.ApplicationCodeConfigurationProperty(
+                    code_content_type="ZIPFILE",
+                    code_content=flink.CfnApplication.CodeContentProperty(
+                        s3_content_location=flink.CfnApplication.S3ContentLocationProperty(
+                            bucket_arn=bound.bucket_arn, file_key=bound.key, object_version=bound.object_version
+                        )
+                    ),
+                ),
+                application_snapshot_configuration=flink.CfnApplication.ApplicationSnapshotConfigurationProperty(
+                    snapshots_enabled=True
+                ),
+                application_system_rollback_configuration=(
+                    flink.CfnApplication.ApplicationSystemRollbackConfigurationProperty(
+                        rollback_enabled=settings.system_rollback
+                    )
+                ),
+                flink_application_configuration=flink_configuration,
+                environment_properties=(
+                    flink.CfnApplication.EnvironmentPropertiesProperty(property_groups=property_groups)
+                    if property_groups
+                    else None
+                ),
+            ),
+            run_configuration=flink.CfnApplication.RunConfigurationProperty(
+                application_restore_configuration=flink.CfnApplication.ApplicationRestoreConfigurationProperty(
+                    application_restore_type="RESTORE_FROM_LATEST_SNAPSHOT"
+                ),
+                flink_run_configuration=flink.CfnApplication.FlinkRunConfigurationProperty(
+                    allow_non_restored_state=settings.allow_non_restored_state
+                ),
+            ),
+        )
+        self.cfn_application.apply_removal_policy(removal_policy)
+        # The service checks, at creation, that the role can read the code and write the logs.
+        self.cfn_application.node.add_dependency(self.policy)
+        #: The CloudWatch logging option (a separate resource in CloudFormation).
+        self.logging_option = flink.CfnApplicationCloudWatchLoggingOption(
+            self,
+            "Logging",
+            application_name=self.cfn_application.ref,
+            cloud_watch_logging_option=flink.CfnApplicationCloudWatchLoggingOption.CloudWatchLoggingOptionProperty(
+                log_stream_arn=log_stream_arn
+            ),
+        )
+
+    @property
+    def application_name(self) -> str:
+        """The application's name."""
+        return self.cfn_application.ref
+
+    @property
+    def application_arn(self) -> str:
+        """The application's ARN."""
+        return cdk.Stack.of(self).format_arn(
+            service="kinesisanalytics", resource="application", resource_name=self.application_name
+        )
+
+    def add_to_role_policy(self, statement: iam.PolicyStatement) -> None:
+        """Grant the application's service role ``statement`` (in its managed policy)."""
+        self.policy.add_statements(statement)
