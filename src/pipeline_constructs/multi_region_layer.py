@@ -137,6 +137,7 @@ def default_build_commands(
     *,
     layer_directory: str = ".",
     output_directory: str = "layer-build",
+    where: str = "default_build_commands",
 ) -> list[str]:
     """Commands that build a layer from lock files into ``output_directory``.
 
@@ -152,9 +153,9 @@ def default_build_commands(
 
     :raises ValueError: when runtimes mix families, are neither Node.js nor
         Python, or a Python layer targets two architectures (wheels are per
-        architecture): pass your own ``build_commands`` then.
+        architecture): pass your own ``build_commands`` then. ``where`` names
+        the caller in the message.
     """
-    where = "default_build_commands"
     families = {r.family for r in runtimes}
     src = shlex.quote(layer_directory.rstrip("/") or ".")
     out = shlex.quote(output_directory)
@@ -354,12 +355,9 @@ class MultiRegionLayerPipeline(Construct):
                 raise invalid(where, "build_commands", build_commands, "expected a non-empty list of shell commands")
             commands = list(build_commands)
         else:
-            try:
-                commands = default_build_commands(
-                    runtimes, architectures, layer_directory=layer_directory, output_directory=output_directory
-                )
-            except ValueError as err:
-                raise invalid(where, "build_commands", None, str(err).split("is invalid: ", 1)[-1]) from None
+            commands = default_build_commands(
+                runtimes, architectures, layer_directory=layer_directory, output_directory=output_directory, where=where
+            )
         timeout = distributor_timeout or cdk.Duration.minutes(15)
         if not 1 <= timeout.to_seconds() <= 900:
             raise invalid(where, "distributor_timeout", timeout.to_human_string(), "expected 1 second to 15 minutes")
@@ -815,7 +813,6 @@ class MultiRegionLayerPipeline(Construct):
         reason_dlq = (
             "This queue is the distributor function's dead-letter queue; a dead-letter queue needs none of its own."
         )
-        acknowledge(queue, "AwsSolutions-SQS3", reason_dlq)
         acknowledge(queue, "Serverless-SQSRedrivePolicy", reason_dlq)
 
 
