@@ -705,6 +705,7 @@ class RedshiftMigrationPipeline(Construct):
         else:
             approval = pipelines.ManualApprovalStep(f"PromoteTo{target.name}", comment=comment)
             self.approvals[target.name] = approval
+            step.add_step_dependency(approval)  # a wave without stages would run pre and post side by side
             self.pipeline.add_wave(target.name, pre=[approval], post=[step])
 
     def _secret_reference(self, secret: secretsmanager.ISecret) -> tuple[str, str, str]:
