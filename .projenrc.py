@@ -129,6 +129,8 @@ pyproject.add_override(
     },
 )
 
-project.gitignore.add_patterns("cdk.out/", "examples/*/cdk.out/", "/site/", "/build/", "/.uv/", "benchmarks/out/")
+project.gitignore.add_patterns(
+    "cdk.out/", "examples/*/cdk.out/", "/site/", "/build/", "/.uv/", "/.tools/", "benchmarks/out/", "/demo-out/"
+)
 
 project.synth()

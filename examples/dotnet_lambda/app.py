@@ -54,8 +54,9 @@ if __name__ == "__main__":
     # In the pipeline the synth action has the .NET SDK, so the function is packaged
     # (local bundling). On a laptop or in CI without dotnet, skip bundling: the asset
     # is then the project source, which is fine for synth, tests and review.
-    context = {} if shutil.which("dotnet") else {"aws:cdk:bundling-stacks": []}
-    app = cdk.App(outdir=os.environ.get("CDK_OUTDIR") or str(HERE / "cdk.out"), context=context)
+    app = cdk.App(outdir=os.environ.get("CDK_OUTDIR") or str(HERE / "cdk.out"))
+    if not shutil.which("dotnet"):
+        app.node.set_context("aws:cdk:bundling-stacks", [])  # wins over the cdk CLI's default ["**"]
     add_compliance_checks(app)
     build_app(app)
     app.synth()
