@@ -40,6 +40,7 @@ MAX_INPUTS = 5
 MAX_USER_PARAMETERS_LENGTH = 1000
 # CodePipeline: namespaces match [A-Za-z0-9@\-_]+ (at most 100 characters).
 _NAMESPACE = re.compile(r"^[A-Za-z0-9@\-_]{1,100}$")
+_FUNCTION_ARN = re.compile(r":function:([A-Za-z0-9_-]{1,64})$")
 
 
 @jsii.implements(pipelines.ICodePipelineActionFactory)
@@ -107,6 +108,7 @@ class LambdaInvokeStep(pipelines.Step):
         rendered = _render_user_parameters(where, user_parameters, user_parameters_string)
         if region is not None:
             require_region(where, "region", region)
+        self._retarget_name = _retarget_name(where, function, region)
         if variables_namespace is not None and not _NAMESPACE.match(variables_namespace):
             raise invalid(
                 where,
@@ -170,31 +172,49 @@ class LambdaInvokeStep(pipelines.Step):
 
     def _function_in_region(self, scope: Construct) -> lambda_.IFunction:
         """The function as CodePipeline must see it: re-imported in ``region`` when that differs."""
-        if self.region is None:
+        if self._retarget_name is None or self.region is None:
             return self.function
-        function_region = self.function.env.region
-        if function_region == self.region:
-            return self.function
-        name = self.function.function_name
-        if is_token(name):
-            raise invalid(
-                f"LambdaInvokeStep({self.id})",
-                "region",
-                self.region,
-                f"the function is defined in region {function_region!r}; 'region' only re-targets a function "
-                "imported by a literal name (Function.from_function_name) that lives in another region",
-            )
-        stack = cdk.Stack.of(scope)
-        arn = stack.format_arn(
+        arn = cdk.Stack.of(scope).format_arn(
             service="lambda",
             region=self.region,
             resource="function",
-            resource_name=name,
+            resource_name=self._retarget_name,
             arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
         )
         return lambda_.Function.from_function_attributes(
             scope, f"{self.id}Function", function_arn=arn, same_environment=False, skip_permissions=True
         )
+
+
+def _retarget_name(where: str, function: lambda_.IFunction, region: str | None) -> str | None:
+    """The literal function name to re-import in ``region``, or ``None`` when no re-targeting is needed."""
+    if region is None or function.env.region == region:
+        return None
+    match = _FUNCTION_ARN.search(_literal_tail(cdk.Stack.of(function).resolve(function.function_arn)))
+    if match is None or not _is_imported(function):
+        raise invalid(
+            where,
+            "region",
+            region,
+            f"the function is defined in region {function.env.region!r}; 'region' only re-targets a function "
+            "imported by name or ARN (Function.from_function_name / from_function_arn) that lives in another region",
+        )
+    return match.group(1)
+
+
+def _is_imported(function: lambda_.IFunction) -> bool:
+    return not isinstance(function.node.default_child, lambda_.CfnFunction)
+
+
+def _literal_tail(resolved: Any) -> str:
+    """The literal end of a resolved ARN (a string, or the last string of an ``Fn::Join``)."""
+    if isinstance(resolved, str):
+        return resolved
+    if isinstance(resolved, dict) and "Fn::Join" in resolved:
+        parts = resolved["Fn::Join"][1]
+        if parts and isinstance(parts[-1], str):
+            return str(parts[-1])
+    return ""
 
 
 def _render_user_parameters(where: str, parameters: Mapping[str, Any] | None, raw: str | None) -> str | None:
