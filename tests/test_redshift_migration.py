@@ -612,6 +612,20 @@ def test_production_before_any_test_target():
         _construct(targets=lambda s: [_target(s, "Prod", production=True)])
 
 
+def test_vpc_outside_the_pipeline_account():
+    stack, _ = _stack()
+    other = cdk.Stack(stack.node.root, "Other", env=cdk.Environment(account="222222222222", region="eu-west-1"))
+    vpc = ec2.Vpc.from_vpc_attributes(
+        other, "Vpc", vpc_id="vpc-2", availability_zones=["eu-west-1a"], private_subnet_ids=["subnet-2"]
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"S/M: vpc = '222222222222/eu-west-1' is invalid: expected a VPC in the pipeline's account and region "
+        r"\(111111111111/eu-west-1\): CodeBuild runs the migration builds there",
+    ):
+        RedshiftMigrationPipeline(stack, "M", source=_source(), vpc=vpc, targets=[_target(stack)])
+
+
 def test_public_build_subnets():
     with pytest.raises(ValueError, match=r"S/M: subnet_selection = .* is invalid: expected private subnets"):
         _construct(subnet_selection=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PUBLIC))

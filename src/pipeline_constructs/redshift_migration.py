@@ -28,6 +28,7 @@ from typing import Any
 import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_secretsmanager as secretsmanager
@@ -38,7 +39,6 @@ from pipeline_constructs.core.compliance import acknowledge
 from pipeline_constructs.core.iam_idioms import acknowledge_cdk_idioms, wildcard_findings
 from pipeline_constructs.core.pipeline import SecurePipeline
 from pipeline_constructs.core.reports import TestReportFormat, TestReports
-from pipeline_constructs.core.targets import DeploymentTarget
 from pipeline_constructs.core.validation import invalid, is_token, require_email, require_unique
 from pipeline_constructs.stages.security_gated import SecurityGatedStage
 
@@ -473,6 +473,16 @@ class RedshiftMigrationPipeline(Construct):
             raise invalid(
                 where, "vpc", vpc, "expected an ec2.IVpc (no lookups: create it or use Vpc.from_vpc_attributes)"
             )
+        stack = cdk.Stack.of(self)
+        here, there = (stack.account, stack.region), (vpc.env.account, vpc.env.region)
+        if not any(is_token(x) for x in (*here, *there)) and there != here:
+            raise invalid(
+                where,
+                "vpc",
+                "/".join(there),
+                f"expected a VPC in the pipeline's account and region ({stack.account}/{stack.region}): "
+                "CodeBuild runs the migration builds there",
+            )
         self._validate_targets(targets)
         if commands is None:
             commands = MigrationCommands.maven()
@@ -526,7 +536,6 @@ class RedshiftMigrationPipeline(Construct):
         self._build_environment = build_environment
         self._timeout = timeout
         self._removal_policy = removal_policy
-        stack = cdk.Stack.of(self)
         self._stack = stack
 
         props = dict(secure_pipeline_props or {})
@@ -535,7 +544,6 @@ class RedshiftMigrationPipeline(Construct):
                 raise invalid(
                     where, f"secure_pipeline_props[{reserved!r}]", props[reserved], f"use the {reserved} prop"
                 )
-        props.setdefault("targets", self._deployment_targets(stack))
         # A customer-managed, rotating key for the artifacts (the source, with the migrations) and every
         # CodeBuild project, also for a single-account pipeline.
         props.setdefault("cross_account_keys", True)
@@ -568,7 +576,7 @@ class RedshiftMigrationPipeline(Construct):
         cdk.Aspects.of(self.pipeline).add(_AcknowledgeBuildPolicies(self))
 
     @property
-    def code_pipeline(self) -> Any:
+    def code_pipeline(self) -> codepipeline.Pipeline:
         """The built ``codepipeline.Pipeline`` (builds the pipeline: add no stages after this)."""
         return self.secure_pipeline.code_pipeline
 
@@ -612,20 +620,6 @@ class RedshiftMigrationPipeline(Construct):
                 "expected a test target (production=False) before the first production target: "
                 "migrations reach production only after they passed the tests",
             )
-
-    def _deployment_targets(self, stack: cdk.Stack) -> list[DeploymentTarget]:
-        """The stages' environments, so SecurePipeline turns on cross-account keys when one needs them."""
-        out: list[DeploymentTarget] = []
-        for target in self.targets:
-            stage = target.stage
-            if stage is None:
-                continue
-            account = stage.account if stage.account and not is_token(stage.account) else stack.account
-            region = stage.region if stage.region and not is_token(stage.region) else stack.region
-            if is_token(account) or is_token(region):
-                continue
-            out.append(DeploymentTarget(target.name, account, region))
-        return out
 
     # -- per target -------------------------------------------------------------------------------
 
