@@ -1,0 +1,109 @@
+"""MultiRegionLayerPipeline at 1 and 30 regions: within CloudFormation and CodePipeline limits, flat critical path."""
+
+from __future__ import annotations
+
+import json
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Template
+from conftest import load_example
+
+from pipeline_constructs.core.compliance import unacknowledged_findings
+from pipeline_constructs.testing import deterministic_app
+
+EXAMPLE = load_example("multi_region_layer")
+THIRTY = [
+    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "ca-west-1", "mx-central-1", "sa-east-1",
+    "eu-west-1", "eu-west-2", "eu-west-3", "eu-central-1", "eu-central-2", "eu-north-1", "eu-south-1", "eu-south-2",
+    "il-central-1", "me-south-1", "me-central-1", "af-south-1", "ap-south-1", "ap-south-2", "ap-east-1",
+    "ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-southeast-1", "ap-southeast-2", "ap-southeast-3",
+    "ap-southeast-4",
+]  # fmt: skip
+
+# CloudFormation: 500 resources per stack; 1 MB template via S3, 51,200 bytes inline (bootstrapless regional
+# stacks are sent inline). IAM: 6,144 characters per managed policy. Lambda: 4 KB of environment variables.
+# CodePipeline: 50 actions per stage.
+MAX_RESOURCES = 500
+MAX_TEMPLATE_BYTES = 1_000_000
+MAX_INLINE_TEMPLATE_BYTES = 51_200
+MAX_MANAGED_POLICY_CHARS = 6_144
+MAX_ENVIRONMENT_BYTES = 4_096
+MAX_ACTIONS_PER_STAGE = 50
+
+
+def _size(template: dict) -> int:
+    return len(json.dumps(template, separators=(",", ":")))
+
+
+@pytest.fixture(scope="module", params=[1, 30], ids=["1-region", "30-regions"])
+def synthesized(request) -> tuple[int, cdk.App, dict, dict[str, dict]]:
+    regions = ["us-east-1"] if request.param == 1 else THIRTY
+    app = deterministic_app()
+    EXAMPLE.build_app(app, regions=regions)
+    assembly = app.synth()
+    pipeline = assembly.get_stack_by_name("LayerPipeline").template
+    regional = {s.stack_name: s.template for s in assembly.stacks if s.stack_name != "LayerPipeline"}
+    return request.param, app, pipeline, regional
+
+
+def _layer_stage(template: dict) -> dict:
+    (pipeline,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::CodePipeline::Pipeline"]
+    return next(s for s in pipeline["Properties"]["Stages"] if s["Name"] == "Layer")
+
+
+def test_one_action_per_region_all_parallel(synthesized):
+    n, _app, pipeline, _regional = synthesized
+    actions = _layer_stage(pipeline)["Actions"]
+    assert len(actions) == n + 1 <= MAX_ACTIONS_PER_STAGE
+    # the critical path is build -> publish whatever the number of regions: two run orders, four stages
+    assert sorted({a["RunOrder"] for a in actions}) == [1, 2]
+    (stages,) = [r["Properties"]["Stages"] for r in pipeline["Resources"].values() if "Stages" in r["Properties"]]
+    assert [s["Name"] for s in stages] == ["Source", "Build", "UpdatePipeline", "Layer"]
+
+
+def test_pipeline_stack_is_the_same_size_class_at_any_region_count(synthesized):
+    n, _app, pipeline, _regional = synthesized
+    resources = pipeline["Resources"]
+    # adding a region adds no resource to the pipeline stack, only an action and a small stack
+    assert len(resources) == 33
+    assert len(resources) < MAX_RESOURCES
+    assert _size(pipeline) < (40_000 if n == 1 else 60_000) < MAX_TEMPLATE_BYTES
+    (store_owner,) = [r for r in resources.values() if r["Type"] == "AWS::CodePipeline::Pipeline"]
+    assert "ArtifactStores" not in store_owner["Properties"]  # no cross-region replication buckets to harden
+
+
+def test_policies_and_configuration_fit_their_limits(synthesized):
+    _n, _app, pipeline, _regional = synthesized
+    for resource in pipeline["Resources"].values():
+        if resource["Type"] == "AWS::IAM::ManagedPolicy":
+            assert _size(resource["Properties"]["PolicyDocument"]) < MAX_MANAGED_POLICY_CHARS
+        if resource["Type"] == "AWS::Lambda::Function" and "Environment" in resource["Properties"]:
+            assert _size(resource["Properties"]["Environment"]["Variables"]) < MAX_ENVIRONMENT_BYTES
+
+
+def test_one_small_staging_stack_per_region(synthesized):
+    n, _app, _pipeline, regional = synthesized
+    assert len(regional) == n
+    for template in regional.values():
+        assert len(template["Resources"]) == 4  # access-log bucket + policy, staging bucket + policy
+        assert _size(template) < MAX_INLINE_TEMPLATE_BYTES
+
+
+def test_no_unacknowledged_findings_at_thirty_regions(synthesized):
+    n, app, _pipeline, _regional = synthesized
+    if n != 30:
+        pytest.skip("the example's compliance test covers the small case")
+    assert [str(f) for f in unacknowledged_findings(app)] == []
+
+
+def test_staging_bucket_names_fit_s3_rules_in_every_region(synthesized):
+    _n, app, _pipeline, _regional = synthesized
+    construct = app.node.find_child("LayerPipeline").node.find_child("SharedDeps")
+    for region, name in construct.staging_buckets.items():
+        assert 3 <= len(name) <= 63
+        assert name == name.lower()
+        assert name.endswith(region)
+        assert Template.from_stack(construct.regional_stacks[region]).find_resources(
+            "AWS::S3::Bucket", {"Properties": {"BucketName": name}}
+        )
