@@ -54,7 +54,7 @@ from pipeline_constructs.core.buckets import secure_bucket
 from pipeline_constructs.core.compliance import acknowledge
 from pipeline_constructs.core.defaults import resolve_default
 from pipeline_constructs.core.encryption import new_key
-from pipeline_constructs.core.iam_idioms import acknowledge_cdk_idioms, flatten_cfn_reference
+from pipeline_constructs.core.iam_idioms import flatten_cfn_reference, idiom_reason, wildcard_findings
 from pipeline_constructs.core.pipeline import DEFAULT_BUILD_IMAGE, SecurePipeline
 from pipeline_constructs.core.reports import TestReportFormat, TestReports
 from pipeline_constructs.core.targets import DeploymentTarget, validate_targets
@@ -742,9 +742,7 @@ class _AcknowledgeApplicationPipeline:
                 and child.node.scope is not None
                 and child.node.scope.node.id == "DefaultPolicy"
             ):
-                _acknowledge_invoke_action(child)
-                _acknowledge_release_upload(child, self._owner._release_objects)
-                acknowledge_cdk_idioms(child)
+                _acknowledge_generated_policy(child, self._owner._release_objects)
             elif isinstance(child, codebuild.CfnProject):
                 for pack in ("HIPAA.Security", "PCI.DSS.321"):
                     acknowledge(
@@ -755,29 +753,42 @@ class _AcknowledgeApplicationPipeline:
                     )
 
 
-def _acknowledge_release_upload(policy: iam.CfnPolicy, release_objects: str) -> None:
-    """The build role's ``s3:PutObject`` on the release prefix (the statement this construct adds)."""
-    document = cdk.Stack.of(policy).resolve(policy.policy_document)
-    finding = flatten_cfn_reference(cdk.Stack.of(policy).resolve(release_objects))
+def _acknowledge_generated_policy(policy: iam.CfnPolicy, release_objects: str) -> None:
+    """Acknowledge the wildcards of a generated ``DefaultPolicy`` that are idioms, each with its own reason.
+
+    The application pipeline's own cases come first (the build's release upload, the Lambda-invoke
+    action's grants); then CDK's grant idioms (:func:`idiom_reason`). Anything else stays a finding.
+    """
+    stack = cdk.Stack.of(policy)
+    document = stack.resolve(policy.policy_document)
+    release_finding = f"Resource::{flatten_cfn_reference(stack.resolve(release_objects))}"
+    findings: dict[str, list[dict[str, Any]]] = {}
     for statement in document.get("Statement", []):
-        if statement.get("Action") == "s3:PutObject" and flatten_cfn_reference(statement.get("Resource")) == finding:
-            acknowledge(
-                policy,
-                f"AwsSolutions-IAM5[Resource::{finding}]",
+        for finding, _ in wildcard_findings({"Statement": [statement]}):
+            findings.setdefault(finding, []).append(statement)
+    for finding, statements in findings.items():
+        actions_ = {a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+        reason: str | None = None
+        if finding == release_finding and actions_ == {"s3:PutObject"}:
+            reason = (
                 "The build uploads each release to a new key naming its commit and pipeline execution, unknown "
-                "at synth: s3:PutObject only, on the release bucket's release prefix only.",
+                "at synth: s3:PutObject only, on the release bucket's release prefix only."
             )
-
-
-def _acknowledge_invoke_action(policy: iam.CfnPolicy) -> None:
-    """The Lambda-invoke action role's ``lambda:ListFunctions`` on ``*`` (added by CDK's LambdaInvokeAction)."""
-    document = cdk.Stack.of(policy).resolve(policy.policy_document)
-    for statement in document.get("Statement", []):
-        action = statement.get("Action")
-        if action == "lambda:ListFunctions" and statement.get("Resource") == "*":
-            acknowledge(
-                policy,
-                "AwsSolutions-IAM5[Resource::*]",
-                "CodePipeline's Lambda invoke action role lists functions (lambda:ListFunctions, a list action "
-                "with no resource-level permissions); it can invoke only the update function.",
+        elif finding == "Resource::*" and actions_ == {"lambda:ListFunctions"}:
+            reason = (
+                "CodePipeline's Lambda invoke action lists functions (lambda:ListFunctions, a list action with no "
+                "resource-level permissions); it can invoke only the update function."
             )
+        elif finding.endswith(".Arn>:*") and actions_ == {"lambda:InvokeFunction"}:
+            reason = "Invokes the update function's versions and aliases only (lambda:InvokeFunction, one function)."
+        elif not any(a.startswith("lambda:") for a in actions_):
+            reason = idiom_reason(finding, statements)
+        if reason is not None:
+            acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
+    for pack in ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321"):
+        acknowledge(
+            policy,
+            f"{pack}-IAMNoInlinePolicy",
+            "CDK's generated DefaultPolicy: a policy attached to exactly one generated role and scoped to the "
+            "resources that role uses; a managed policy would make it attachable elsewhere.",
+        )
