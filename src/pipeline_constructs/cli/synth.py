@@ -35,6 +35,8 @@ class SynthResult:
     outdir: Path
     returncode: int
     seconds: float
+    #: The app's standard error, when ``capture`` was asked.
+    stderr: str | None = None
 
 
 def _cdk_json(app_dir: Path) -> dict[str, Any]:
@@ -72,6 +74,7 @@ def synth(
     output: str | Path | None = None,
     context: dict[str, Any] | None = None,
     quiet: bool = False,
+    capture: bool = False,
 ) -> SynthResult:
     """Synthesize the app in ``app_dir`` into a cloud assembly.
 
@@ -79,6 +82,7 @@ def synth(
         ``cdk.json`` (relative to the app), else ``APP_DIR/cdk.out``.
     :param context: extra context, over ``cdk.json`` and ``cdk.context.json``.
     :param quiet: hide the app's standard output (errors still show).
+    :param capture: capture standard output and error instead (``SynthResult.stderr``).
     :raises AssemblyError: when ``app_dir`` is not a CDK app folder.
     """
     app = Path(app_dir).resolve()
@@ -98,12 +102,17 @@ def synth(
         merged.update(config["context"])
     merged.update(context or {})
     env = synth_env(outdir, merged)
-    stdout = subprocess.DEVNULL if quiet else None
+    stdout = subprocess.PIPE if capture else subprocess.DEVNULL if quiet else None
+    stderr = subprocess.PIPE if capture else None
     start = time.perf_counter()
-    if isinstance(config.get("build"), str) and config["build"].strip():
-        build = subprocess.run(app_command(config["build"]), shell=True, cwd=app, env=env, stdout=stdout, check=False)
-        if build.returncode != 0:
-            return SynthResult(outdir, build.returncode, time.perf_counter() - start)
-    outdir.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run(app_command(config["app"]), shell=True, cwd=app, env=env, stdout=stdout, check=False)
-    return SynthResult(outdir, proc.returncode, time.perf_counter() - start)
+    for key in ("build", "app"):
+        command = config.get(key)
+        if not isinstance(command, str) or not command.strip():
+            continue
+        outdir.mkdir(parents=True, exist_ok=True)
+        proc = subprocess.run(
+            app_command(command), shell=True, cwd=app, env=env, stdout=stdout, stderr=stderr, text=True, check=False
+        )
+        if proc.returncode != 0 or key == "app":
+            return SynthResult(outdir, proc.returncode, time.perf_counter() - start, proc.stderr)
+    raise AssertionError("unreachable: cdk.json has an app command")  # pragma: no cover

@@ -1,0 +1,374 @@
+"""mkdocs hook: navigation from the pages present, generated pictures, compliance and performance pages.
+
+* ``on_config``: builds the nav from the pages in ``docs/`` (guides appear as
+  they land), and finds or synthesizes each example's cloud assembly.
+* ``on_files``: adds ``assets/pipelines/<example>-<pipeline>.svg``, drawn by
+  ``pipeline-constructs graph``'s SVG renderer (pure Python, offline).
+* ``on_page_markdown``:
+    - a guide ``docs/<example>.md`` gets the picture and stage table of
+      ``examples/<example>/``'s pipeline(s), where it says
+      ``<!-- pipeline-picture -->`` or else at the end;
+    - ``<!-- compliance-table -->`` becomes every acknowledgment of every example;
+    - ``<!-- benchmark-results -->`` becomes the tables of ``benchmarks/out/results.json``.
+
+Assemblies: a fresh ``examples/<name>/cdk.out`` (``make examples``) or
+``demo-out/<name>/cdk.out`` (``make demo``) is reused; otherwise the example is
+synthesized into ``.cache/docs-assemblies/<name>`` (two at a time, Node 24).
+``PIPELINE_DOCS_SYNTH=0`` disables synthesis (stale assemblies are used).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from mkdocs.structure.files import File, Files
+
+from pipeline_constructs.cli.assembly import AssemblyError, CloudAssembly
+from pipeline_constructs.cli.model import Pipeline, pipelines_in
+from pipeline_constructs.cli.nag import PACK_ORDER, NagResults, read_nag
+from pipeline_constructs.cli.render import markdown_table, show_markdown
+from pipeline_constructs.cli.svg import to_svg
+from pipeline_constructs.cli.synth import synth
+
+log = logging.getLogger("mkdocs.hooks.pipeline_docs")
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+CACHE = ROOT / ".cache" / "docs-assemblies"
+BENCHMARK = ROOT / "benchmarks" / "out" / "results.json"
+SYNTH_TIMEOUT_NOTE = "set PIPELINE_DOCS_SYNTH=0 to skip synthesis"
+
+#: Pages in nav order; guides (one per example) in the order below, then any other page.
+HEAD = [("Home", "index.md"), ("Getting started", "getting-started.md")]
+GUIDES = [
+    "security_gated.md",
+    "dotnet_lambda.md",
+    "glue_etl.md",
+    "kda_app.md",
+    "redshift_migration.md",
+    "multi_region_layer.md",
+]
+TAIL = [
+    ("Testing", "testing.md"),
+    ("CLI", "cli.md"),
+    ("Compliance", "compliance.md"),
+    ("Performance", "performance.md"),
+    ("API reference", "api.md"),
+    ("Release", "release.md"),
+]
+
+_state: dict[str, Any] = {"pipelines": {}, "nag": {}, "svgs": {}}
+
+
+# --- navigation -------------------------------------------------------------------
+
+
+def _title(path: Path) -> str:
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("# "):
+            return line[2:].strip().strip("`")
+    return path.stem.replace("_", " ").capitalize()
+
+
+def build_nav(docs: Path) -> list[Any]:
+    known = {p for _, p in HEAD + TAIL}
+    present = {p.name for p in docs.glob("*.md")}
+    guides = [g for g in GUIDES if g in present]
+    guides += sorted(p for p in present if p not in known and p not in GUIDES)
+    nav: list[Any] = [{t: p} for t, p in HEAD if p in present]
+    if guides:
+        nav.append({"Guides": [{_title(docs / g): g} for g in guides]})
+    nav += [{t: p} for t, p in TAIL if p in present]
+    return nav
+
+
+# --- assemblies -----------------------------------------------------------------------
+
+
+#: Folders that do not change what an example synthesizes (build output, the CLI and the test helpers).
+_NOT_SOURCES = {"cdk.out", "__pycache__", "bin", "obj", "target", "node_modules", "cli", "testing"}
+
+
+def _newest_source(example: Path) -> float:
+    newest = 0.0
+    roots = [example, ROOT / "src" / "pipeline_constructs"]
+    for root in roots:
+        for path in root.rglob("*"):
+            parts = set(path.relative_to(root).parts)
+            if parts & _NOT_SOURCES or not path.is_file():
+                continue
+            newest = max(newest, path.stat().st_mtime)
+    return newest
+
+
+def _fresh(assembly: Path, newest: float) -> bool:
+    manifest = assembly / "manifest.json"
+    return manifest.is_file() and manifest.stat().st_mtime >= newest
+
+
+def find_assemblies() -> dict[str, Path]:
+    """Example name -> its cloud assembly (reused when fresh, else synthesized)."""
+    if not EXAMPLES.is_dir():
+        return {}
+    examples = sorted(d for d in EXAMPLES.iterdir() if (d / "cdk.json").is_file())
+    found: dict[str, Path] = {}
+    todo: list[Path] = []
+    allow_synth = os.environ.get("PIPELINE_DOCS_SYNTH", "1") != "0"
+    for example in examples:
+        candidates = [example / "cdk.out", ROOT / "demo-out" / example.name / "cdk.out", CACHE / example.name]
+        newest = _newest_source(example)
+        fresh = next((c for c in candidates if _fresh(c, newest)), None)
+        if fresh is not None:
+            found[example.name] = fresh
+        elif allow_synth:
+            todo.append(example)
+        else:
+            stale = next((c for c in candidates if (c / "manifest.json").is_file()), None)
+            if stale is not None:
+                found[example.name] = stale
+
+    def run(example: Path) -> tuple[str, Path | None, str]:
+        result = synth(example, output=CACHE / example.name, capture=True)
+        if result.returncode != 0:
+            return example.name, None, (result.stderr or "").strip()[-800:]
+        return example.name, result.outdir, ""
+
+    if todo:
+        log.info("synthesizing %d example(s) for the docs: %s", len(todo), ", ".join(e.name for e in todo))
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for name, outdir, error in pool.map(run, todo):
+                if outdir is None:
+                    log.warning("example %s does not synthesize; its guide has no picture:\n%s", name, error)
+                else:
+                    found[name] = outdir
+    return found
+
+
+# --- mkdocs events -------------------------------------------------------------------------
+
+
+def on_config(config: Any) -> Any:
+    docs = Path(config["docs_dir"])
+    config["nav"] = build_nav(docs)
+    pipelines: dict[str, list[Pipeline]] = {}
+    nag: dict[str, NagResults] = {}
+    for name, path in find_assemblies().items():
+        try:
+            assembly = CloudAssembly.load(path)
+        except AssemblyError as e:
+            log.warning("example %s: %s", name, e)
+            continue
+        pipelines[name] = pipelines_in(assembly)
+        nag[name] = read_nag(assembly)
+    _state["pipelines"], _state["nag"] = pipelines, nag
+    return config
+
+
+def _svg_uri(example: str, pipeline: Pipeline) -> str:
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", pipeline.name).strip("-") or "pipeline"
+    return f"assets/pipelines/{example}-{slug}.svg"
+
+
+def on_files(files: Files, config: Any) -> Files:
+    for example, pipelines in _state["pipelines"].items():
+        for pipeline in pipelines:
+            uri = _svg_uri(example, pipeline)
+            files.append(File.generated(config, uri, content=to_svg(pipeline)))
+    return files
+
+
+def on_page_markdown(markdown: str, page: Any, config: Any, files: Files) -> str:
+    name = page.file.src_uri
+    if "<!-- api-reference -->" in markdown:
+        markdown = markdown.replace("<!-- api-reference -->", api_markdown())
+    if "<!-- cli-show-example -->" in markdown:
+        markdown = markdown.replace("<!-- cli-show-example -->", cli_example_markdown(_state["pipelines"]))
+    if "<!-- compliance-table -->" in markdown:
+        markdown = markdown.replace("<!-- compliance-table -->", compliance_markdown(_state["nag"]))
+    if "<!-- benchmark-results -->" in markdown:
+        markdown = markdown.replace("<!-- benchmark-results -->", benchmark_markdown(BENCHMARK))
+    example = name.removesuffix(".md")
+    if "/" not in name and example in _state["pipelines"]:
+        block = picture_markdown(example, _state["pipelines"][example])
+        if "<!-- pipeline-picture -->" in markdown:
+            markdown = markdown.replace("<!-- pipeline-picture -->", block)
+        else:
+            markdown = markdown.rstrip() + "\n\n## The example's pipeline (generated)\n\n" + block
+    return markdown
+
+
+# --- generated content --------------------------------------------------------------------------
+
+#: Modules of the API reference, in order; those not (yet) in the source tree are left out.
+API_MODULES = [
+    ("Core", "pipeline_constructs"),
+    ("DotnetLambdaPipeline", "pipeline_constructs.dotnet_lambda"),
+    ("GlueEtlPipeline", "pipeline_constructs.glue_etl"),
+    ("KdaAppPipeline", "pipeline_constructs.kda_app"),
+    ("RedshiftMigrationPipeline", "pipeline_constructs.redshift_migration"),
+    ("MultiRegionLayerPipeline", "pipeline_constructs.multi_region_layer"),
+    ("Steps", "pipeline_constructs.steps"),
+    ("Compliance", "pipeline_constructs.core.compliance"),
+    ("Testing", "pipeline_constructs.testing"),
+    ("CLI", "pipeline_constructs.cli"),
+]
+
+
+def api_markdown() -> str:
+    src = ROOT / "src"
+    out = []
+    for title, module in API_MODULES:
+        path = src / module.replace(".", "/")
+        if not (path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()):
+            continue
+        out += [
+            f"## {title}",
+            "",
+            f"::: {module}",
+            "    options:",
+            "      show_root_heading: false",
+            "      show_submodules: false",
+            "      heading_level: 3",
+            "",
+        ]
+    return "\n".join(out)
+
+
+def cli_example_markdown(pipelines: dict[str, list[Pipeline]]) -> str:
+    from pipeline_constructs.cli.graph import to_mermaid
+    from pipeline_constructs.cli.render import show_text
+
+    name = "security_gated" if pipelines.get("security_gated") else next((k for k, v in pipelines.items() if v), None)
+    if name is None:
+        return ""
+    chosen = pipelines[name][:1]
+    return "\n".join(
+        [
+            f"For the `{name}` example (generated when these docs were built):",
+            "",
+            "```console",
+            f"$ pipeline-constructs show examples/{name}/cdk.out",
+            show_text(chosen).rstrip(),
+            "```",
+            "",
+            f"and `pipeline-constructs graph examples/{name}/cdk.out` (Mermaid):",
+            "",
+            "```mermaid",
+            to_mermaid(chosen[0]).rstrip(),
+            "```",
+            "",
+        ]
+    )
+
+
+def picture_markdown(example: str, pipelines: list[Pipeline]) -> str:
+    if not pipelines:
+        return f"*The example `examples/{example}` has no pipeline in its cloud assembly.*\n"
+    out = [
+        f"Drawn at build time from `examples/{example}` with `pipeline-constructs graph --format svg`; "
+        "gates are red hexagons, the critical path has a bold border.",
+        "",
+    ]
+    for p in pipelines:
+        out += [f"![Pipeline {p.name}]({_svg_uri(example, p)})", ""]
+        out += ['??? info "Stages, actions, gates and critical path (`pipeline-constructs show`)"', ""]
+        out += ["    " + line if line else "" for line in show_markdown([p], heading_level=4).splitlines()]
+        out.append("")
+    return "\n".join(out)
+
+
+def _short_path(path: str) -> str:
+    return path.split("/", 1)[1] if "/" in path else path
+
+
+def compliance_markdown(results: dict[str, NagResults]) -> str:
+    if not results:
+        return "!!! warning\n    No example assembly was available when these docs were built.\n"
+    out = ["### Per example", ""]
+    rows = []
+    for example, r in sorted(results.items()):
+        counts = r.counts()
+        cells = [f"{counts.get(p, (0, 0))[0]} / {counts.get(p, (0, 0))[1]}" for p in PACK_ORDER]
+        rows.append([f"`{example}`", *cells])
+    out.append(markdown_table(["example", *PACK_ORDER], rows))
+    out += ["", "Each cell: unacknowledged findings / acknowledgments.", ""]
+    findings = [(e, f) for e, r in sorted(results.items()) for f in r.findings]
+    if findings:
+        out += ['!!! danger "Unacknowledged findings"', ""]
+        out += [f"    - `{e}`: `{f.rule}` at `{f.path}`: {f.description}" for e, f in findings]
+        out.append("")
+    grouped: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for example, r in sorted(results.items()):
+        for a in r.acknowledgments:
+            rule = re.sub(r"^[^-]+-", "", a.rule)
+            entry = grouped.setdefault((a.pack, rule, a.reason), {"examples": set(), "paths": set()})
+            entry["examples"].add(example)
+            entry["paths"].add(_short_path(a.path))
+    out += ["### Every acknowledgment, with its reason", ""]
+    for pack in [p for p in PACK_ORDER if any(k[0] == p for k in grouped)] + sorted(
+        {k[0] for k in grouped} - set(PACK_ORDER)
+    ):
+        keys = sorted(k for k in grouped if k[0] == pack)
+        out += [f"#### {pack} ({len(keys)})", ""]
+        table = []
+        for _, rule, reason in keys:
+            entry = grouped[(pack, rule, reason)]
+            paths = sorted(entry["paths"])
+            where = ", ".join(f"`{p}`" for p in paths[:2]) + (f" and {len(paths) - 2} more" if len(paths) > 2 else "")
+            table.append([f"`{rule}`", reason, where, ", ".join(sorted(entry["examples"]))])
+        out += [markdown_table(["rule[finding]", "reason", "where", "examples"], table), ""]
+    return "\n".join(out)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    if isinstance(value, dict):
+        if value and all(isinstance(v, (int, float)) for v in value.values()):
+            if all(isinstance(v, int) for v in value.values()) and set(value) <= set(PACK_ORDER):
+                return str(sum(value.values()))
+            return ", ".join(f"{k}: {_fmt(v)}" for k, v in value.items())
+        return json.dumps(value)
+    return "" if value is None else str(value)
+
+
+def benchmark_markdown(path: Path) -> str:
+    if not path.is_file():
+        return (
+            '!!! note "Not run yet"\n'
+            "    The benchmark has not been run for this build: `make bench` writes\n"
+            "    `benchmarks/out/results.json`, and the next docs build shows it here.\n"
+        )
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        log.warning("benchmark results %s unreadable: %s", path, e)
+        return f"!!! warning\n    `{path.name}` could not be read: {e}\n"
+    out: list[str] = []
+    meta = {k: v for k, v in data.items() if not isinstance(v, (dict, list))} if isinstance(data, dict) else {}
+    nodes = data.get("nodes") if isinstance(data, dict) else None
+    if meta or isinstance(nodes, dict):
+        facts = [f"{k}: {_fmt(v)}" for k, v in meta.items()]
+        if isinstance(nodes, dict):
+            facts.append("Node.js: " + ", ".join(f"{k} = {v}" for k, v in nodes.items()))
+        out += ["*" + "; ".join(facts) + "*", ""]
+    examples = data.get("examples") if isinstance(data, dict) else None
+    if not isinstance(examples, dict):
+        return "\n".join([*out, "```json", json.dumps(data, indent=2), "```", ""])
+    for name, variants in examples.items():
+        out += [f"### `{name}`", ""]
+        if not isinstance(variants, dict) or not all(isinstance(v, dict) for v in variants.values()):
+            out += ["```json", json.dumps(variants, indent=2), "```", ""]
+            continue
+        metrics: list[str] = []
+        for v in variants.values():
+            metrics += [k for k in v if k not in metrics]
+        rows = [[m.replace("_", " "), *(_fmt(v.get(m)) for v in variants.values())] for m in metrics]
+        out += [markdown_table(["metric", *variants], rows), ""]
+    return "\n".join(out)
