@@ -96,7 +96,17 @@ assert pyproject is not None
 # Version comes from the git tag (hatch-vcs); projen's static version is dropped.
 pyproject.add_deletion_override("project.version")
 pyproject.add_override("tool.hatch.version", {"source": "vcs", "fallback-version": "0.0.0"})
-pyproject.add_override("tool.hatch.build.targets.wheel", {"packages": ["src/pipeline_constructs"]})
+pyproject.add_override(
+    "tool.hatch.build.targets.wheel",
+    {
+        "packages": ["src/pipeline_constructs"],
+        # Startup hook: selects Node 24 for jsii even when an app imports aws_cdk first.
+        "force-include": {
+            "src/pipeline_constructs_node.pth": "pipeline_constructs_node.pth",
+            "src/_pipeline_constructs_node.py": "_pipeline_constructs_node.py",
+        },
+    },
+)
 pyproject.add_override(
     "tool.hatch.build.targets.sdist",
     {"include": ["src/", "tests/", "examples/", "docs/", "README.md", "CHANGELOG.md", "LICENSE"]},

@@ -40,7 +40,18 @@ def test_an_explicit_choice_wins(tmp_path):
     assert proc.stdout.strip() == str(mine)
 
 
-def test_importing_aws_cdk_first_warns_with_the_fix():
-    proc = _run("import aws_cdk, pipeline_constructs", JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION="1")
+def test_startup_hook_selects_node_24_even_when_aws_cdk_is_imported_first():
+    proc = _run(
+        "import os, subprocess, aws_cdk;"
+        "print(subprocess.run([os.environ['JSII_NODE'], '--version'], capture_output=True, text=True).stdout)"
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip().startswith("v24.")
+    assert "end-of-life" not in proc.stderr
+
+
+def test_kernel_started_before_selection_warns_with_the_fix():
+    code = "import os; os.environ.pop('JSII_NODE', None); import aws_cdk, pipeline_constructs"
+    proc = _run(code, JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION="1")
     assert "NodeSelectionWarning" in proc.stderr
     assert "import pipeline_constructs before aws_cdk" in proc.stderr

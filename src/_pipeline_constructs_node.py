@@ -1,0 +1,36 @@
+"""Interpreter-startup hook (loaded by ``pipeline_constructs_node.pth``): select Node 24 for jsii.
+
+jsii reads ``JSII_NODE`` once, when the first jsii package (``aws_cdk``) is
+imported, so a CDK app that imports ``aws_cdk`` before ``pipeline_constructs``
+would otherwise run the machine's Node. This hook runs
+:func:`pipeline_constructs.core.node.use_project_node` at interpreter start,
+without importing the ``pipeline_constructs`` package (which imports
+``aws_cdk``): it loads only the stdlib-only ``core/node.py``. It never raises,
+and it leaves an existing ``JSII_NODE`` alone.
+"""
+
+from __future__ import annotations
+
+
+def _select() -> None:
+    import importlib.util
+    import os
+
+    if os.environ.get("JSII_NODE"):
+        return
+    package = importlib.util.find_spec("pipeline_constructs")
+    if package is None or not package.submodule_search_locations:
+        return
+    path = os.path.join(next(iter(package.submodule_search_locations)), "core", "node.py")
+    spec = importlib.util.spec_from_file_location("_pipeline_constructs_node_select", path)
+    if spec is None or spec.loader is None:
+        return
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.use_project_node()
+
+
+try:
+    _select()
+except Exception:  # noqa: BLE001, S110 - a startup hook must never break the interpreter
+    pass
