@@ -11,6 +11,8 @@ and it leaves an existing ``JSII_NODE`` alone.
 
 from __future__ import annotations
 
+import contextlib
+
 
 def _select() -> None:
     import importlib.util
@@ -30,7 +32,6 @@ def _select() -> None:
     module.use_project_node()
 
 
-try:
+# A startup hook must never break the interpreter.
+with contextlib.suppress(Exception):
     _select()
-except Exception:  # noqa: BLE001, S110 - a startup hook must never break the interpreter
-    pass
