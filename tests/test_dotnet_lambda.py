@@ -286,3 +286,30 @@ def test_escape_hatches_let_a_team_add_a_stage():
     p.pipeline.add_stage(extra)
     names = [s.stage_name for s in p.secure_pipeline.code_pipeline.stages]
     assert names[-2:] == ["Dev", "Extra"]
+
+
+# ---------------------------------------------------------------- local bundling
+
+
+def test_local_bundling_runs_dotnet_lambda_package_when_dotnet_is_on_path(tmp_path, monkeypatch):
+    from pipeline_constructs.dotnet_lambda import _LocalDotnetBundling
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "argv.txt"
+    fake = bin_dir / "dotnet"
+    fake.write_text(f'#!/bin/sh\necho "$PWD $@" > {log}\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
+    out = tmp_path / "out"
+    assert _LocalDotnetBundling(PROJECT).try_bundle(str(out), image=cdk.DockerImage.from_registry("x")) is True
+    cwd, *argv = log.read_text().split()
+    assert cwd == str(PROJECT)
+    assert argv == ["lambda", "package", "--configuration", "Release", "--output-package", f"{out}/function.zip"]
+
+
+def test_local_bundling_defers_to_docker_without_dotnet(monkeypatch, tmp_path):
+    from pipeline_constructs.dotnet_lambda import _LocalDotnetBundling
+
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert _LocalDotnetBundling(PROJECT).try_bundle(str(tmp_path), image=cdk.DockerImage.from_registry("x")) is False
