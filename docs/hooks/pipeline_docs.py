@@ -257,11 +257,15 @@ def cli_example_markdown(pipelines: dict[str, list[Pipeline]]) -> str:
             show_text(chosen).rstrip(),
             "```",
             "",
-            f"and `pipeline-constructs graph examples/{name}/cdk.out` (Mermaid):",
+            f"`pipeline-constructs graph examples/{name}/cdk.out -f svg` draws:",
             "",
-            "```mermaid",
-            to_mermaid(chosen[0]).rstrip(),
-            "```",
+            f"![Pipeline {chosen[0].name}]({_svg_uri(name, chosen[0])})",
+            "",
+            f'??? example "`pipeline-constructs graph examples/{name}/cdk.out` (Mermaid source)"',
+            "",
+            "    ```text",
+            *("    " + line for line in to_mermaid(chosen[0]).rstrip().splitlines()),
+            "    ```",
             "",
         ]
     )
@@ -284,7 +288,9 @@ def picture_markdown(example: str, pipelines: list[Pipeline]) -> str:
 
 
 def _short_path(path: str) -> str:
-    return path.split("/", 1)[1] if "/" in path else path
+    """``Stack/A/B/C/D/Resource`` -> ``…/B/C/D``: the part that names the resource."""
+    parts = [p for p in path.split("/")[1:] if p not in ("Resource", "Default")] or [path]
+    return "/".join(parts) if len(parts) <= 3 else "…/" + "/".join(parts[-3:])
 
 
 def compliance_markdown(results: dict[str, NagResults]) -> str:
@@ -320,7 +326,7 @@ def compliance_markdown(results: dict[str, NagResults]) -> str:
         for _, rule, reason in keys:
             entry = grouped[(pack, rule, reason)]
             paths = sorted(entry["paths"])
-            where = ", ".join(f"`{p}`" for p in paths[:2]) + (f" and {len(paths) - 2} more" if len(paths) > 2 else "")
+            where = f"`{paths[0]}`" + (f" and {len(paths) - 1} more" if len(paths) > 1 else "")
             table.append([f"`{rule}`", reason, where, ", ".join(sorted(entry["examples"]))])
         out += [markdown_table(["rule[finding]", "reason", "where", "examples"], table), ""]
     return "\n".join(out)
