@@ -755,6 +755,14 @@ def test_secret_fields_must_differ():
         ({"migrate": ["mvn -B process-resources || true"]}, r"must not hide its exit code"),
         ({"test": ["set +e", "mvn test"]}, r"test\[0\] = 'set \+e' is invalid: a command must not hide its exit code"),
         ({"test": ["mvn test; exit 0"]}, r"must not hide its exit code"),
+        (
+            {"test": ["mvn -B test -Dmaven.test.failure.ignore=true"]},
+            r"test\[0\] = .* is invalid: -Dmaven.test.failure.ignore=true would let production migrate",
+        ),
+        (
+            {"test": ["cd db", "./mvnw clean test -DskipTests"]},
+            r"test\[1\] = .* is invalid: -DskipTests would let production",
+        ),
         ({"test": []}, r"MigrationCommands: test = \[\] is invalid: expected at least one command"),
         ({"test": "mvn test"}, r"MigrationCommands: test = 'mvn test' is invalid: expected a list of shell commands"),
         ({"test": ["  "]}, r"test\[0\] = '  ' is invalid: expected a non-empty shell command"),

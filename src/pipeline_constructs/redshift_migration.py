@@ -100,6 +100,10 @@ _TEST_PHASES = frozenset(
         "deploy",
     }
 )
+# Maven flags that skip the tests or ignore their failures.
+_TEST_GATE_BYPASS = frozenset(
+    {"-DskipTests", "-Dmaven.test.skip", "-Dmaven.test.failure.ignore", "-DtestFailureIgnore", "-Dsurefire.skip"}
+)
 _SKIP_TESTS = frozenset({"-DskipTests", "-DskipTests=true", "-Dmaven.test.skip=true", "-Dmaven.test.skip"})
 
 
@@ -268,6 +272,17 @@ class MigrationCommands:
         object.__setattr__(self, "test", _commands(where, "test", self.test, required=True))
         object.__setattr__(self, "migrate", _commands(where, "migrate", self.migrate, required=True))
         object.__setattr__(self, "install", _commands(where, "install", self.install, required=False))
+        for i, command in enumerate(self.test):
+            for _, flags in _maven_phases(command):
+                hidden = sorted(f for f in flags if f.split("=")[0] in _TEST_GATE_BYPASS and not f.endswith("=false"))
+                if hidden:
+                    raise invalid(
+                        where,
+                        f"test[{i}]",
+                        command,
+                        f"{hidden[0]} would let production migrate without passing tests: the tests gate "
+                        "production, so they must run and their failures must fail the build",
+                    )
         for i, command in enumerate(self.migrate):
             for goals, flags in _maven_phases(command):
                 skips = bool(_SKIP_TESTS.intersection(flags))
