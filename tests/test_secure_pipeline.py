@@ -1,0 +1,108 @@
+"""SecurePipeline: the hardened CDK Pipelines factory, its automatic choices and overrides."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_logs as logs
+from aws_cdk import pipelines
+from aws_cdk.assertions import Match, Template
+
+from pipeline_constructs import DeploymentTarget, SecurePipeline
+from pipeline_constructs.testing import deterministic_app
+
+ENV = cdk.Environment(account="111111111111", region="eu-west-1")
+
+
+def _build(targets=(), app=None, **kwargs) -> tuple[cdk.Stack, SecurePipeline]:
+    app = app or deterministic_app()
+    stack = cdk.Stack(app, "S", env=ENV)
+    synth = pipelines.ShellStep("Synth", input=pipelines.CodePipelineSource.git_hub("o/r", "main"), commands=["x"])
+    pipeline = SecurePipeline(stack, "P", synth=synth, targets=targets, **kwargs)
+    stage = cdk.Stage(app, "Dev", env=ENV)
+    logs.LogGroup(cdk.Stack(stage, "Svc"), "L", retention=logs.RetentionDays.ONE_DAY)
+    pipeline.pipeline.add_stage(stage)
+    return stack, pipeline
+
+
+def _bucket_encryption(template: Template, bucket_logical_id: str) -> dict:
+    bucket = template.find_resources("AWS::S3::Bucket")[bucket_logical_id]
+    return bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"][0][
+        "ServerSideEncryptionByDefault"
+    ]
+
+
+def test_same_account_targets_use_the_aws_managed_kms_key():
+    stack, p = _build([DeploymentTarget(name="Dev", account="111111111111", region="eu-west-1")])
+    assert p.cross_account_keys is False
+    assert p.artifact_key is None
+    template = Template.from_stack(stack)
+    enc = _bucket_encryption(template, stack.get_logical_id(p.artifact_bucket.node.default_child))
+    assert enc == {"SSEAlgorithm": "aws:kms"}
+
+
+def test_cross_account_target_gets_a_rotating_customer_key():
+    stack, p = _build([DeploymentTarget(name="Prod", account="222222222222", region="eu-west-1")])
+    assert p.cross_account_keys is True
+    template = Template.from_stack(stack)
+    enc = _bucket_encryption(template, stack.get_logical_id(p.artifact_bucket.node.default_child))
+    key_id = stack.get_logical_id(p.artifact_key.node.default_child)
+    assert enc == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": {"Fn::GetAtt": [key_id, "Arn"]}}
+    assert template.find_resources("AWS::KMS::Key")[key_id]["Properties"]["EnableKeyRotation"] is True
+
+
+def test_explicit_cross_account_keys_wins():
+    _, p = _build([DeploymentTarget(name="Prod", account="222222222222", region="eu-west-1")], cross_account_keys=False)
+    assert p.artifact_key is None
+
+
+def test_defaults_v2_no_docker_one_asset_action_per_type():
+    stack, _ = _build()
+    template = Template.from_stack(stack)
+    template.has_resource_properties("AWS::CodePipeline::Pipeline", {"PipelineType": "V2"})
+    for project in template.find_resources("AWS::CodeBuild::Project").values():
+        assert project["Properties"]["Environment"]["PrivilegedMode"] is False
+
+
+def test_docker_for_synth_only_when_asked():
+    stack, _ = _build(docker_enabled_for_synth=True)
+    projects = Template.from_stack(stack).find_resources("AWS::CodeBuild::Project")
+    privileged = [p for p in projects.values() if p["Properties"]["Environment"]["PrivilegedMode"]]
+    assert len(privileged) == 1
+    assert '"x"' in str(privileged[0]["Properties"]["Source"]["BuildSpec"])  # the synth project
+
+
+def test_team_defaults_from_context_and_explicit_overrides():
+    app = deterministic_app(
+        context={"pipeline-constructs:logRetentionDays": 731, "pipeline-constructs:computeType": "MEDIUM"}
+    )
+    stack, _ = _build(app=app)
+    template = Template.from_stack(stack)
+    template.has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": 731, "KmsKeyId": Match.any_value()})
+    template.has_resource_properties(
+        "AWS::CodeBuild::Project", {"Environment": Match.object_like({"ComputeType": "BUILD_GENERAL1_MEDIUM"})}
+    )
+    stack2, _ = _build(log_retention=logs.RetentionDays.TEN_YEARS, compute_type=codebuild.ComputeType.LARGE)
+    t2 = Template.from_stack(stack2)
+    t2.has_resource_properties("AWS::Logs::LogGroup", {"RetentionInDays": 3653})
+    t2.has_resource_properties(
+        "AWS::CodeBuild::Project", {"Environment": Match.object_like({"ComputeType": "BUILD_GENERAL1_LARGE"})}
+    )
+
+
+def test_pipeline_props_pass_through_and_win():
+    stack, p = _build(pipeline_props={"self_mutation": False})
+    assert p.code_pipeline.stages[2].stage_name != "UpdatePipeline"
+
+
+def test_code_pipeline_escape_hatch_builds_once():
+    _, p = _build()
+    first = p.code_pipeline
+    assert p.code_pipeline is first or p.code_pipeline.node.path == first.node.path
+
+
+def test_synth_is_required():
+    stack = cdk.Stack(deterministic_app(), "S", env=ENV)
+    with pytest.raises(ValueError, match=r"S/P: synth = None is invalid: expected a pipelines.IFileSetProducer"):
+        SecurePipeline(stack, "P", synth=None)  # type: ignore[arg-type]
