@@ -92,14 +92,17 @@ def test_team_defaults_from_context_and_explicit_overrides():
 
 
 def test_pipeline_props_pass_through_and_win():
-    stack, p = _build(pipeline_props={"self_mutation": False})
-    assert p.code_pipeline.stages[2].stage_name != "UpdatePipeline"
+    _, p = _build(pipeline_props={"self_mutation": False})
+    assert [s.stage_name for s in p.code_pipeline.stages] == ["Source", "Build", "Dev"]
+    _, default = _build()
+    assert [s.stage_name for s in default.code_pipeline.stages] == ["Source", "Build", "UpdatePipeline", "Dev"]
 
 
 def test_code_pipeline_escape_hatch_builds_once():
     _, p = _build()
     first = p.code_pipeline
-    assert p.code_pipeline is first or p.code_pipeline.node.path == first.node.path
+    p.build()  # idempotent: a second build would raise in CDK Pipelines
+    assert p.code_pipeline.node.path == first.node.path == "S/P/Pipeline/Pipeline"
 
 
 def test_synth_is_required():
