@@ -225,7 +225,7 @@ def test_update_function_runs_the_packaged_handler_on_current_python(template, o
         if f["Properties"].get("Handler") == "kda_update.handler"
     ]
     assert function["Runtime"] == "python3.14"
-    assert function["Timeout"] == 60
+    assert function["Timeout"] == 120
     assert function["LoggingConfig"]["LogFormat"] == "JSON"
     asset = outdir / f"asset.{function['Code']['S3Key'].removesuffix('.zip')}"
     assert sorted(p.name for p in asset.iterdir()) == ["kda_update.py"]  # no other handler, no aws_cdk

@@ -89,6 +89,10 @@ _RETRYABLE = frozenset(
 )
 _PERMISSION_ERRORS = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
 
+# Bounded AWS calls: a few per invocation, so an invocation ends (and reports) well within the
+# function's timeout even when an endpoint hangs.
+_CONFIG = Config(connect_timeout=5, read_timeout=15, retries={"max_attempts": 3, "mode": "standard"})
+
 _logger = logging.getLogger("kda_update")
 _logger.setLevel(logging.INFO)
 
@@ -226,11 +230,11 @@ class Clients:
         self._session = session or boto3.session.Session()
 
     def codepipeline(self) -> CodePipelineClient:
-        return self._session.client("codepipeline")
+        return self._session.client("codepipeline", config=_CONFIG)
 
     def s3(self) -> S3Client:
         """The function's own credentials: checks release objects."""
-        return self._session.client("s3", config=Config(signature_version="s3v4"))
+        return self._session.client("s3", config=_CONFIG.merge(Config(signature_version="s3v4")))
 
     def artifact_s3(self, credentials: Mapping[str, str]) -> S3Client:
         """The job's temporary artifact credentials: reads the input artifact."""
@@ -239,11 +243,11 @@ class Clients:
             aws_access_key_id=credentials["accessKeyId"],
             aws_secret_access_key=credentials["secretAccessKey"],
             aws_session_token=credentials["sessionToken"],
-            config=Config(signature_version="s3v4"),
+            config=_CONFIG.merge(Config(signature_version="s3v4")),
         )
 
     def sts(self) -> STSClient:
-        return self._session.client("sts")
+        return self._session.client("sts", config=_CONFIG)
 
     def kda(self, role_arn: str, region: str, session_name: str) -> KinesisAnalyticsV2Client:
         """A client in the target account and region, through the target's updater role."""
@@ -263,6 +267,7 @@ class Clients:
             aws_access_key_id=creds["AccessKeyId"],
             aws_secret_access_key=creds["SecretAccessKey"],
             aws_session_token=creds["SessionToken"],
+            config=_CONFIG,
         )
 
 
