@@ -647,7 +647,7 @@ class RedshiftMigrationPipeline(Construct):
             "BuildSecurityGroup",
             vpc=self.vpc,
             allow_all_outbound=False,
-            description=(f"Migration builds of {target.name}: the database on port {database.port} and HTTPS only"),
+            description=f"Migration builds of {target.name}: the database on port {database.port} and HTTPS only",
         )
         security_group.add_egress_rule(
             self._https_egress,
@@ -717,8 +717,7 @@ class RedshiftMigrationPipeline(Construct):
             step.add_step_dependency(approval)  # a wave without stages would run pre and post side by side
             self.pipeline.add_wave(target.name, pre=[approval], post=[step])
 
-    def _secret_reference(self, secret: secretsmanager.ISecret) -> tuple[str, str, str]:
-        """(what CodeBuild's variable names, the secret ARN pattern for IAM, account:region of the secret)."""
+    def _secret_reference(self, secret: secretsmanager.ISecret) -> _SecretReference:
         stack = self._stack
         full = secret.secret_full_arn
         arn = full or secret.secret_arn
@@ -726,10 +725,12 @@ class RedshiftMigrationPipeline(Construct):
         account = parts.account or stack.account
         region = parts.region or stack.region
         if full:
-            return full, full, f"{account}:{region}"
-        same_env = account == stack.account and region == stack.region
+            return _SecretReference(full, full, exact=True, account=account, region=region)
         # CodeBuild resolves a bare name in the build's own account and region; elsewhere it needs the ARN.
-        return (secret.secret_name if same_env else arn), f"{arn}-??????", f"{account}:{region}"
+        same_env = account == stack.account and region == stack.region
+        return _SecretReference(
+            secret.secret_name if same_env else arn, f"{arn}-??????", exact=False, account=account, region=region
+        )
 
     def _grant_secret(self, role: iam.Role, secret: secretsmanager.ISecret) -> None:
         secret.grant_read(role)
@@ -737,21 +738,19 @@ class RedshiftMigrationPipeline(Construct):
             return  # grant_read granted kms:Decrypt on that key, via Secrets Manager only
         # Key unknown here (an imported secret): decrypt only through Secrets Manager, only this
         # secret's data (the encryption context names the secret), with keys of the secret's account.
-        _, arn_pattern, account_region = self._secret_reference(secret)
-        account, region = account_region.split(":")
-        operator = "StringEquals" if secret.secret_full_arn else "StringLike"
+        ref = self._secret_reference(secret)
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 sid=_DECRYPT_SID,
                 actions=["kms:Decrypt"],
                 resources=[
                     self._stack.format_arn(
-                        service="kms", resource="key", resource_name="*", account=account, region=region
+                        service="kms", resource="key", resource_name="*", account=ref.account, region=ref.region
                     )
                 ],
                 conditions={
-                    "StringEquals": {"kms:ViaService": f"secretsmanager.{region}.amazonaws.com"},
-                    operator: {"kms:EncryptionContext:SecretARN": arn_pattern},
+                    "StringEquals": {"kms:ViaService": f"secretsmanager.{ref.region}.amazonaws.com"},
+                    "StringEquals" if ref.exact else "StringLike": {"kms:EncryptionContext:SecretARN": ref.iam_arn},
                 },
             )
         )
@@ -763,7 +762,7 @@ class RedshiftMigrationPipeline(Construct):
         security_group: ec2.SecurityGroup,
         reports: TestReports | None,
     ) -> pipelines.CodeBuildStep:
-        secret_id, _, _ = self._secret_reference(target.secret)
+        secret_id = self._secret_reference(target.secret).build_value
         fields = target.secret_fields
         variables = {
             name: codebuild.BuildEnvironmentVariable(
@@ -814,6 +813,17 @@ class RedshiftMigrationPipeline(Construct):
         )
 
 
+@dataclass(frozen=True)
+class _SecretReference:
+    """How a build names a target's secret, and how IAM matches it."""
+
+    build_value: str  # CodeBuild's <secret-id>: the name in the build's environment, else the ARN
+    iam_arn: str  # the full ARN, or the partial ARN with Secrets Manager's 6-character suffix pattern
+    exact: bool  # iam_arn is the full ARN
+    account: str
+    region: str
+
+
 def _select_subnets(vpc: ec2.IVpc, selection: ec2.SubnetSelection) -> ec2.SelectedSubnets:
     """``vpc.select_subnets`` with a ``SubnetSelection`` struct (jsii takes its fields as keywords)."""
     fields = ("availability_zones", "one_per_az", "subnet_filters", "subnet_group_name", "subnet_type", "subnets")
@@ -825,8 +835,9 @@ class _AcknowledgeBuildPolicies:
     """After CDK Pipelines built the pipeline: acknowledge the CDK idioms in the migration builds' policies.
 
     * each build role's ``DefaultPolicy``: CDK's grant idioms (artifact bucket,
-      log group, report groups; judged by core's :func:`idiom_reason`) and the
-      scoped ``kms:Decrypt`` for an imported secret;
+      log group, report groups; judged by core's ``acknowledge_cdk_idioms``),
+      CodeBuild's subnet-conditioned ENI permission and the scoped
+      ``kms:Decrypt`` for an imported secret;
     * each build project's ``PolicyDocument``: CodeBuild's VPC policy
       (ENI management, which EC2 does not scope by resource).
 
