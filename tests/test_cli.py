@@ -180,6 +180,14 @@ def test_show_nested_assembly_and_critical_path():
     ]
 
 
+def test_show_pipeline_in_a_nested_stack():
+    (p,) = pipelines_in(CloudAssembly.load(ASSEMBLIES / "nested_stack"))
+    assert p.name == "nested-one"
+    assert p.stack_name == "Outer (nested OuterInner590FD8F7)"
+    assert (p.account, p.region) == ("111111111111", "eu-west-1")
+    assert [(g.stage, g.kind) for g in p.gates] == [("Approve", GATE_APPROVAL)]
+
+
 def test_show_json_and_markdown(capsys):
     status, out, _ = run(capsys, "show", NESTED, "--format", "json")
     assert status == 0

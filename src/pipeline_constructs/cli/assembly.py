@@ -12,6 +12,7 @@ Nothing here imports ``aws_cdk``: reading an assembly takes milliseconds.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -218,24 +219,52 @@ def _read(directory: Path, stacks: list[StackArtifact], nested: list[str], *, de
                 continue
             account, region = _environment(artifact.get("environment"))
             metadata_file = artifact.get("additionalMetadataFile")
-            stacks.append(
-                StackArtifact(
-                    artifact_id=artifact_id,
-                    display_name=str(artifact.get("displayName") or artifact_id),
-                    stack_name=str(props.get("stackName") or artifact_id),
-                    account=account,
-                    region=region,
-                    template_path=directory / template_file,
-                    assembly_dir=directory,
-                    _metadata=inline,
-                    _metadata_file=directory / metadata_file if isinstance(metadata_file, str) else None,
-                )
+            stack = StackArtifact(
+                artifact_id=artifact_id,
+                display_name=str(artifact.get("displayName") or artifact_id),
+                stack_name=str(props.get("stackName") or artifact_id),
+                account=account,
+                region=region,
+                template_path=directory / template_file,
+                assembly_dir=directory,
+                _metadata=inline,
+                _metadata_file=directory / metadata_file if isinstance(metadata_file, str) else None,
             )
+            stacks.append(stack)
+            stacks.extend(_nested_stacks(stack, artifacts))
         elif kind == "cdk:cloud-assembly":
             sub = props.get("directoryName")
             if isinstance(sub, str) and (directory / sub / "manifest.json").is_file():
                 nested.append(str(props.get("displayName") or artifact.get("displayName") or artifact_id))
                 _read(directory / sub, stacks, nested, depth=depth + 1, seen=seen)
+
+
+def _nested_stacks(parent: StackArtifact, artifacts: dict[str, Any]) -> list[StackArtifact]:
+    """Nested stacks (``cdk.NestedStack``): their templates are file assets of the parent stack."""
+    manifest = artifacts.get(f"{parent.artifact_id}.assets")
+    props = manifest.get("properties") if isinstance(manifest, dict) else None
+    file = props.get("file") if isinstance(props, dict) else None
+    if not isinstance(file, str) or not (parent.assembly_dir / file).is_file():
+        return []
+    assets = load_json(parent.assembly_dir / file, "asset manifest")
+    files = assets.get("files") if isinstance(assets, dict) else None
+    nested = []
+    for entry in files.values() if isinstance(files, dict) else []:
+        source = entry.get("source") if isinstance(entry, dict) else None
+        path = source.get("path") if isinstance(source, dict) else None
+        if isinstance(path, str) and path.endswith(".nested.template.json"):
+            name = path.removesuffix(".nested.template.json")
+            if (parent.assembly_dir / path).is_file():
+                nested.append(
+                    dataclasses.replace(
+                        parent,
+                        artifact_id=name,
+                        display_name=f"{parent.display_name} (nested {name})",
+                        stack_name=f"{parent.stack_name} (nested {name})",
+                        template_path=parent.assembly_dir / path,
+                    )
+                )
+    return nested
 
 
 def _environment(value: Any) -> tuple[str | None, str | None]:
