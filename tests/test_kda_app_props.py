@@ -319,3 +319,19 @@ def test_bad_flink_application_props(tmp_path):
 
 def test_bootstrap_code_ships_with_the_package():
     assert (Path(FlinkCode.bootstrap()._path) / "README.txt").is_file()  # type: ignore[attr-defined]
+
+
+def test_sources_of_the_post_and_codecommit():
+    stack = _stack()
+    uploads = s3.Bucket(stack, "Uploads", versioned=True)
+    from aws_cdk import aws_codecommit as codecommit
+
+    repo = codecommit.Repository(stack, "Repo", repository_name="flink-app")
+    for i, source in enumerate((ApplicationSource.s3(uploads, "source.zip"), ApplicationSource.code_commit(repo))):
+        pipeline = KdaAppPipeline(stack, f"P{i}", **_props(application_name=f"orders{i}", application_source=source))
+        action = pipeline.application_pipeline.stages[0].actions[0].action_properties
+        assert action.provider == ("S3" if i == 0 else "CodeCommit")
+    with pytest.raises(
+        ValueError, match=r"ApplicationSource.s3: object_key = 'dir/' is invalid: expected the key of a zip"
+    ):
+        ApplicationSource.s3(uploads, "dir/")
