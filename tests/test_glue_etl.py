@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import collections
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import aws_cdk as cdk
 import pytest
@@ -15,7 +18,7 @@ from conftest import EXAMPLES, load_example
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from pipeline_constructs import DeploymentTarget
-from pipeline_constructs.core.compliance import acknowledgments, unacknowledged_findings
+from pipeline_constructs.core.compliance import acknowledgments, suspended_acknowledgments, unacknowledged_findings
 from pipeline_constructs.glue_etl import GlueEtlPipeline, GlueEtlSpec, GlueSparkJob
 from pipeline_constructs.testing import deterministic_app, normalize_template
 
@@ -446,3 +449,38 @@ def test_escape_hatches_let_a_team_add_a_stage_and_reach_the_pipeline():
     synth = _project(template, "Synth")
     assert _buildspec(synth)["phases"]["build"]["commands"][0] == "cd etl"
     assert "pytest etl/tests" in json.dumps(_buildspec(_project(template, "JobTests")))
+
+
+def test_every_acknowledgment_matches_a_finding_it_silences(app):
+    with suspended_acknowledgments():
+        bare = deterministic_app()
+        EXAMPLE.build_app(bare)
+        raised = {(f.path, f.rule) for f in unacknowledged_findings(bare)}
+    stale = sorted(
+        (path, rule)
+        for path, rule, _ in acknowledgments(app)
+        if not any(rule == r and (p == path or p.startswith(path + "/")) for p, r in raised)
+    )
+    assert stale == [], f"acknowledgments without a finding (remove them): {stale}"
+
+
+def test_cfn_lint_reports_no_errors_on_the_example_templates(app):
+    templates = sorted(str(p) for p in Path(app.outdir).rglob("*.template.json"))
+    assert len(templates) == 3  # pipeline, Dev and Prod workloads
+    proc = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "cfn-lint"),
+            "--format",
+            "parseable",
+            "--ignore-checks",
+            "E3703",
+            "--",
+            *templates,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    errors = [line for line in proc.stdout.splitlines() if ":E" in line]
+    assert errors == [], "\n".join(errors)
+    assert proc.returncode in (0, 4, 8, 12), (proc.returncode, proc.stderr)  # bitmask: 2 means errors
