@@ -150,3 +150,13 @@ def test_check_dist_catches_a_bad_wheel(tmp_path):
     assert "console script" in text
     assert "pytest11" in text
     assert "version '0.0.0' is the fallback" in text
+
+
+@pytest.mark.parametrize("page", ["getting-started.md", "testing.md", "index.md", "cli.md", "release.md"])
+def test_python_snippets_in_docs_parse(page):
+    import ast
+    import re
+
+    text = (ROOT / "docs" / page).read_text()
+    for block in re.findall(r"```python\n(.*?)```", text, re.S):
+        ast.parse(block)
