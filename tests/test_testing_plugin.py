@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import aws_cdk as cdk
@@ -33,13 +34,22 @@ def docs_example() -> tuple[str, str]:
     return match[1], match[2]
 
 
-def run_pytest(where: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """A separate pytest session in ``where`` (its own rootdir), with plugins loaded from entry points."""
+def run_pytest(where: Path, *args: str, no_site: bool = False) -> subprocess.CompletedProcess[str]:
+    """A separate pytest session in ``where`` (its own rootdir), with plugins loaded from entry points.
+
+    ``no_site``: run without ``site`` (``python -S``), so no ``.pth`` file of the
+    environment runs, with site-packages and ``src`` on ``PYTHONPATH`` instead:
+    only the plugin can select the Node then.
+    """
     (where / "pytest.ini").write_text("[pytest]\n")
-    clean = {k: v for k, v in (env or os.environ).items() if k not in ("JSII_NODE", "PYTEST_ADDOPTS")}
-    clean.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
+    drop = ("JSII_NODE", "PYTEST_ADDOPTS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD", "PYTHONPATH")
+    clean = {k: v for k, v in os.environ.items() if k not in drop}
+    python = [sys.executable]
+    if no_site:
+        python.append("-S")
+        clean["PYTHONPATH"] = os.pathsep.join([sysconfig.get_paths()["purelib"], str(ROOT / "src")])
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
+        [*python, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args],
         cwd=where,
         env=clean,
         capture_output=True,
@@ -84,10 +94,10 @@ def test_plugin_selects_node_24_before_tests_import_the_cdk(tmp_path):
     from pipeline_constructs.core.node import project_node
 
     (tmp_path / "test_node.py").write_text(NODE_TEST)
-    on = run_pytest(tmp_path, "-s")
+    on = run_pytest(tmp_path, "-s", no_site=True)
     assert on.returncode == 0, on.stdout + on.stderr
     assert f"JSII_NODE={project_node()}" in on.stdout
-    off = run_pytest(tmp_path, "-s", "-p", "no:pipeline_constructs")
+    off = run_pytest(tmp_path, "-s", "-p", "no:pipeline_constructs", no_site=True)
     assert off.returncode == 0, off.stdout + off.stderr
     assert "JSII_NODE=None" in off.stdout
 
