@@ -1,8 +1,11 @@
 """Fixtures for the Glue job tests: the job scripts on sys.path and a local Spark session.
 
 No test reaches AWS: EventBridge is stubbed with botocore's Stubber and Spark
-runs in local mode on in-memory rows. The pipeline runs these tests without
-any AWS credentials in the environment.
+runs in local mode on in-memory rows. The pipeline runs these tests in the
+aws-glue-libs image without any AWS credentials in the environment; locally,
+any Python with ``pyspark``, ``boto3`` and ``pytest`` runs them. A missing
+``pyspark`` is an error, never a skip: a pipeline must not pass on tests that
+did not run.
 """
 
 from __future__ import annotations
@@ -23,9 +26,10 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "eu-west-1")
 
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
-    pyspark_sql = pytest.importorskip("pyspark.sql", reason="the Spark job tests run in the aws-glue-libs image")
+    from pyspark.sql import SparkSession
+
     session = (
-        pyspark_sql.SparkSession.builder.master("local[1]")
+        SparkSession.builder.master("local[1]")
         .appName("glue-job-tests")
         .config("spark.sql.shuffle.partitions", "1")
         .config("spark.ui.enabled", "false")

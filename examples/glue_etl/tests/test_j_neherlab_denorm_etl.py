@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
-pytest.importorskip("pyspark", reason="the Spark job tests run in the aws-glue-libs image")
-
 import j_neherlab_denorm_etl as job
+import pytest
 
 CASES = [
     # location, date, cases, deaths, hospitalized, icu, recovered
