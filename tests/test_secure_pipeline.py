@@ -6,6 +6,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_ssm as ssm
 from aws_cdk import pipelines
 from aws_cdk.assertions import Match, Template
 
@@ -21,7 +22,7 @@ def _build(targets=(), app=None, **kwargs) -> tuple[cdk.Stack, SecurePipeline]:
     synth = pipelines.ShellStep("Synth", input=pipelines.CodePipelineSource.git_hub("o/r", "main"), commands=["x"])
     pipeline = SecurePipeline(stack, "P", synth=synth, targets=targets, **kwargs)
     stage = cdk.Stage(app, "Dev", env=ENV)
-    logs.LogGroup(cdk.Stack(stage, "Svc"), "L", retention=logs.RetentionDays.ONE_DAY)
+    ssm.StringParameter(cdk.Stack(stage, "Svc"), "Version", string_value="1")
     pipeline.pipeline.add_stage(stage)
     return stack, pipeline
 
@@ -109,3 +110,28 @@ def test_synth_is_required():
     stack = cdk.Stack(deterministic_app(), "S", env=ENV)
     with pytest.raises(ValueError, match=r"S/P: synth = None is invalid: expected a pipelines.IFileSetProducer"):
         SecurePipeline(stack, "P", synth=None)  # type: ignore[arg-type]
+
+
+def test_same_account_pipeline_has_no_unacknowledged_findings():
+    from pipeline_constructs.core.compliance import acknowledgments, unacknowledged_findings
+
+    stack, p = _build([DeploymentTarget(name="Dev", account="111111111111", region="eu-west-1")])
+    app = stack.node.root
+    assert [str(f) for f in unacknowledged_findings(app)] == []
+    cb4 = [(path, reason) for path, rule, reason in acknowledgments(app) if rule == "AwsSolutions-CB4"]
+    assert cb4, "the AWS-managed-key choice must be acknowledged on the generated projects"
+    assert all("cross_account_keys=True" in reason for _, reason in cb4)
+
+
+def test_lambda_invoke_idiom_requires_invoke_only():
+    from pipeline_constructs.core.iam_idioms import idiom_reason
+
+    invoke = {
+        "Effect": "Allow",
+        "Action": "lambda:InvokeFunction",
+        "Resource": {"Fn::Join": ["", [{"Fn::GetAtt": ["F", "Arn"]}, ":*"]]},
+    }
+    update = {**invoke, "Action": "lambda:UpdateFunctionCode"}
+    assert idiom_reason("Resource::<F.Arn>:*", [invoke]) is not None
+    assert idiom_reason("Resource::<F.Arn>:*", [update]) is None
+    assert idiom_reason("Resource::arn:aws:lambda:eu-west-1:111111111111:function:*", [update]) is None

@@ -109,8 +109,8 @@ def idiom_reason(finding: str, statements: list[dict[str, Any]]) -> str | None:
         return "Log streams of this CodeBuild project's own log group (CDK's default CodeBuild logging grant)."
     if ":report-group/<" in value and value.endswith(">-*"):
         return "CodeBuild's automatic grant: report groups named after this project only."
-    if ":lambda:" in value or (value.endswith(".Arn>:*") and actions <= {"lambda:InvokeFunction"}):
-        return "Invokes versions and aliases of the one auto-approve function (lambda:InvokeFunction only)."
+    if value.endswith(".Arn>:*") and actions and actions <= {"lambda:InvokeFunction"}:
+        return "lambda:InvokeFunction on the versions and aliases of one named function (CDK's grantInvoke idiom)."
     tagged_roles = all("iam:ResourceTag/aws-cdk:bootstrap-role" in str(c) for c in conditions)
     if actions == {"sts:AssumeRole"} and tagged_roles:
         return (

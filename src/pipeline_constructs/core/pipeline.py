@@ -167,7 +167,7 @@ class SecurePipeline(Construct):
         props.update(pipeline_props or {})
         #: The CDK Pipelines pipeline (escape hatch): add waves, stages and steps to it.
         self.pipeline = pipelines.CodePipeline(self, "Pipeline", **props)
-        harden_pipeline_internals(self.pipeline, log_group=self.log_group)
+        harden_pipeline_internals(self.pipeline, log_group=self.log_group, customer_key=cross_account_keys)
 
     @property
     def code_pipeline(self) -> codepipeline.Pipeline:

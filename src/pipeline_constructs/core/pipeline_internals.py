@@ -43,6 +43,16 @@ def _log_to_pipeline_group(project: codebuild.CfnProject, log_group: logs.ILogGr
         log_group.grant_write(owner)
 
 
+def _acknowledge_aws_managed_key(project: codebuild.CfnProject) -> None:
+    if cdk.Stack.of(project).resolve(project.encryption_key) in (None, "alias/aws/s3"):
+        acknowledge(
+            project,
+            "AwsSolutions-CB4",
+            "Every target is in the pipeline's account, so artifacts use the AWS-managed aws/s3 KMS key "
+            "(no key to share across accounts); pass cross_account_keys=True for a customer-managed key.",
+        )
+
+
 def _acknowledge_project(project: codebuild.CfnProject) -> None:
     source = cdk.Stack.of(project).resolve(project.source)
     kind = (source.get("type") or source.get("Type")) if isinstance(source, dict) else None
@@ -96,9 +106,10 @@ def _acknowledge_service_role(role: iam.CfnRole) -> None:
 
 @jsii.implements(cdk.IAspect)
 class _PipelineInternals:
-    def __init__(self, pipeline: pipelines.CodePipeline, log_group: logs.ILogGroup | None) -> None:
+    def __init__(self, pipeline: pipelines.CodePipeline, log_group: logs.ILogGroup | None, customer_key: bool) -> None:
         self._pipeline = pipeline
         self._log_group = log_group
+        self._customer_key = customer_key
         self._done = False
 
     def visit(self, node: IConstruct) -> None:
@@ -115,17 +126,25 @@ class _PipelineInternals:
             elif isinstance(child, codebuild.CfnProject):
                 _log_to_pipeline_group(child, self._log_group)
                 _acknowledge_project(child)
+                if not self._customer_key:
+                    _acknowledge_aws_managed_key(child)
             elif isinstance(child, lambda_.CfnFunction) and "CDKPipelinesAutoApprove" in child.node.path:
                 _harden_auto_approve(child)
             elif isinstance(child, iam.CfnRole) and "CDKPipelinesAutoApprove" in child.node.path:
                 _acknowledge_service_role(child)
 
 
-def harden_pipeline_internals(pipeline: pipelines.CodePipeline, *, log_group: logs.ILogGroup | None = None) -> None:
+def harden_pipeline_internals(
+    pipeline: pipelines.CodePipeline, *, log_group: logs.ILogGroup | None = None, customer_key: bool = True
+) -> None:
     """Register the post-build hardening on ``pipeline`` (call once, before synth).
 
     :param log_group: where generated CodeBuild projects without a logging
         configuration (the ``ConfirmPermissionsBroadening`` check) send their
         logs. Default: leave them on CodeBuild's default log group.
+    :param customer_key: whether artifacts use a customer-managed KMS key. When
+        ``False`` (a same-account pipeline chose the AWS-managed key),
+        ``AwsSolutions-CB4`` is acknowledged on each generated project with that
+        reason. Default: ``True``.
     """
-    cdk.Aspects.of(pipeline).add(_PipelineInternals(pipeline, log_group))
+    cdk.Aspects.of(pipeline).add(_PipelineInternals(pipeline, log_group, customer_key))
