@@ -14,6 +14,7 @@ from pipeline_constructs.glue_etl import (
     GlueCondition,
     GlueCrawler,
     GlueEtlSpec,
+    GlueJob,
     GlueShellJob,
     GlueSparkJob,
     GlueStreamingJob,
@@ -185,9 +186,11 @@ def test_bad_database_name(name):
         spec(database=name)
 
 
-def test_jobs_must_be_job_objects():
-    with raises("jobs[0]", "expected a GlueJob"):
+def test_jobs_must_be_job_objects_of_a_concrete_type():
+    with raises("jobs[0]", "expected a GlueShellJob, GlueSparkJob or GlueStreamingJob"):
         spec(jobs=["j_a"])
+    with raises("jobs[0]", "expected a GlueShellJob, GlueSparkJob or GlueStreamingJob"):
+        spec(jobs=[GlueJob(name="j", script=SCRIPT)])
 
 
 # -- value objects --------------------------------------------------------------------------------

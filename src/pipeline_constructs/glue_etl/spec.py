@@ -611,8 +611,9 @@ class GlueEtlSpec:
             values = _as_tuple(where, prop, getattr(self, prop))
             object.__setattr__(self, prop, values)
             for i, value in enumerate(values):
-                if not isinstance(value, kind):
-                    raise invalid(where, f"{prop}[{i}]", value, f"expected a {kind.__name__}")
+                if not isinstance(value, kind) or type(value) is GlueJob:
+                    expected = "GlueShellJob, GlueSparkJob or GlueStreamingJob" if kind is GlueJob else kind.__name__
+                    raise invalid(where, f"{prop}[{i}]", value, f"expected a {expected}")
         scripts = Path(self.scripts_dir)
         if not scripts.is_dir():
             raise invalid(
