@@ -39,6 +39,7 @@ from constructs import Construct, IConstruct
 from pipeline_constructs.core.buckets import access_log_bucket, secure_bucket
 from pipeline_constructs.core.compliance import acknowledge
 from pipeline_constructs.core.encryption import new_key
+from pipeline_constructs.core.iam_idioms import flatten_cfn_reference
 from pipeline_constructs.core.targets import DeploymentTarget
 from pipeline_constructs.core.validation import invalid
 from pipeline_constructs.glue_etl.spec import (
@@ -51,6 +52,7 @@ from pipeline_constructs.glue_etl.spec import (
     GlueTrigger,
     GlueWorkflow,
     S3Location,
+    parse_location,
 )
 
 __all__ = ["SCRIPTS_PREFIX", "TEMP_PREFIX", "GlueEtlStage", "GlueEtlWorkload"]
@@ -84,7 +86,9 @@ class GlueEtlWorkload(Construct):
 
     :param spec: the workload (see :class:`GlueEtlSpec`).
     :param encryption_key: KMS key for the buckets, the security configuration and
-        the logs. Default: a new key with rotation on.
+        the logs; its key policy must let CloudWatch Logs use it (as
+        ``core.encryption.new_key(allow_cloudwatch_logs=True)`` does). Default: a new
+        key with rotation on.
     :param removal_policy: what happens to the key, buckets and database when the
         stack is deleted. Default: ``RETAIN``.
     :param data_lifecycle_rules: lifecycle rules of the data bucket. Default: noncurrent
@@ -240,14 +244,11 @@ class GlueEtlWorkload(Construct):
 
     def _role_statements(self, stack: cdk.Stack) -> list[iam.PolicyStatement]:
         spec = self.spec
-        statements = [
-            iam.PolicyStatement(
-                sid="ReadJobScripts",
-                actions=["s3:GetObject"],
-                resources=sorted({self.scripts_bucket.arn_for_objects(SCRIPTS_PREFIX + j.script) for j in spec.jobs})
-                or [self.scripts_bucket.arn_for_objects(SCRIPTS_PREFIX + "none")],
-            )
-        ]
+        statements: list[iam.PolicyStatement] = []
+        if spec.jobs:
+            names = sorted({j.script for j in spec.jobs})
+            scripts = [self.scripts_bucket.arn_for_objects(SCRIPTS_PREFIX + name) for name in names]
+            statements.append(iam.PolicyStatement(sid="ReadJobScripts", actions=["s3:GetObject"], resources=scripts))
         locations = list(spec.locations())
         if any(isinstance(j, GlueSparkJob) for j in spec.jobs):
             locations.append((S3Location(None, TEMP_PREFIX), True))
@@ -464,8 +465,6 @@ class GlueEtlWorkload(Construct):
         raise invalid(self.node.path, "spec.jobs", job, "expected GlueShellJob, GlueSparkJob or GlueStreamingJob")
 
     def _crawler(self, scope: Construct, crawler: GlueCrawler) -> glue.CfnCrawler:
-        from pipeline_constructs.glue_etl.spec import parse_location
-
         targets = [
             glue.CfnCrawler.S3TargetProperty(
                 path=self.s3_url(parse_location("", "", t)),
@@ -574,8 +573,6 @@ _S3_OBJECT_ACTIONS = {"s3:GetObject", "s3:PutObject", "s3:DeleteObject"}
 
 def _iam5_reasons(document: Mapping[str, Any], database: str) -> list[tuple[str, str]]:
     """Each wildcard of the job policy with why it cannot be narrower (nothing else is acknowledged)."""
-    from pipeline_constructs.core.iam_idioms import flatten_cfn_reference
-
     out: list[tuple[str, str]] = []
     for statement in document.get("Statement", []):
         resources = statement.get("Resource")
