@@ -205,16 +205,21 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Files) -> str
 
 # --- generated content --------------------------------------------------------------------------
 
-#: Modules of the API reference, in order; those not (yet) in the source tree are left out.
+#: Sections of the API reference, in order; modules not (yet) in the source tree are left out.
+#: The package itself re-exports every public name lazily: it is documented once, in its defining module.
 API_MODULES = [
-    ("Core", "pipeline_constructs"),
+    ("Package", "pipeline_constructs"),
+    ("SecurePipeline", "pipeline_constructs.core.pipeline"),
+    ("SecurityGatedStage", "pipeline_constructs.stages.security_gated"),
+    ("Deployment targets", "pipeline_constructs.core.targets"),
+    ("Test reports", "pipeline_constructs.core.reports"),
+    ("Compliance", "pipeline_constructs.core.compliance"),
     ("DotnetLambdaPipeline", "pipeline_constructs.dotnet_lambda"),
     ("GlueEtlPipeline", "pipeline_constructs.glue_etl"),
     ("KdaAppPipeline", "pipeline_constructs.kda_app"),
     ("RedshiftMigrationPipeline", "pipeline_constructs.redshift_migration"),
     ("MultiRegionLayerPipeline", "pipeline_constructs.multi_region_layer"),
     ("Steps", "pipeline_constructs.steps"),
-    ("Compliance", "pipeline_constructs.core.compliance"),
     ("Testing", "pipeline_constructs.testing"),
     ("CLI", "pipeline_constructs.cli"),
 ]
@@ -227,16 +232,12 @@ def api_markdown() -> str:
         path = src / module.replace(".", "/")
         if not (path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()):
             continue
-        out += [
-            f"## {title}",
-            "",
-            f"::: {module}",
-            "    options:",
-            "      show_root_heading: false",
-            "      show_submodules: false",
-            "      heading_level: 3",
-            "",
-        ]
+        out += [f"## {title}", "", f"::: {module}", "    options:", "      show_root_heading: false"]
+        if module == "pipeline_constructs":
+            out += ["      members: false", ""]
+            out += ["Every public name below can be imported from `pipeline_constructs` directly.", ""]
+            continue
+        out += ["      show_submodules: false", "      heading_level: 3", ""]
     return "\n".join(out)
 
 
