@@ -56,41 +56,50 @@ def templates(outdir: Path) -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
+DEPLOY_PROVIDERS = {"CloudFormation", "CloudFormationStackSet", "Lambda", "S3", "CodeDeploy", "ECS"}
+
+
+def codebuild_before_first_deploy(stages: list[dict[str, Any]]) -> int:
+    """CodeBuild actions one after another (distinct run orders) before the first deploying action."""
+    before = 0
+    for stage in stages:
+        actions = stage["Actions"]
+        deploys = [a["RunOrder"] for a in actions if a["ActionTypeId"]["Provider"] in DEPLOY_PROVIDERS]
+        limit = min(deploys) if deploys else float("inf")
+        before += len(
+            {a["RunOrder"] for a in actions if a["ActionTypeId"]["Provider"] == "CodeBuild" and a["RunOrder"] < limit}
+        )
+        if deploys:
+            break
+    return before
+
+
 def pipeline_shape(outdir: Path) -> dict[str, Any]:
-    result: dict[str, Any] = {}
+    pipelines: list[dict[str, Any]] = []
     resources = 0
-    for name, template in templates(outdir):
+    for _name, template in templates(outdir):
         resources += len(template.get("Resources", {}))
-        for resource in template.get("Resources", {}).values():
+        for logical_id, resource in template.get("Resources", {}).items():
             if resource["Type"] != "AWS::CodePipeline::Pipeline":
                 continue
             stages = resource["Properties"]["Stages"]
-            actions = [a for s in stages for a in s["Actions"]]
-            before = 0
-            for stage in stages:
-                providers = {a["ActionTypeId"]["Provider"] for a in stage["Actions"]}
-                if providers & {"CloudFormation", "CloudFormationStackSet"}:
-                    deploy_orders = [
-                        a["RunOrder"] for a in stage["Actions"] if a["ActionTypeId"]["Provider"] == "CloudFormation"
-                    ]
-                    first = min(deploy_orders)
-                    before += len(
-                        {
-                            a["RunOrder"]
-                            for a in stage["Actions"]
-                            if a["ActionTypeId"]["Provider"] == "CodeBuild" and a["RunOrder"] < first
-                        }
-                    )
-                    break
-                before += len({a["RunOrder"] for a in stage["Actions"] if a["ActionTypeId"]["Provider"] == "CodeBuild"})
-            result = {
-                "stages": len(stages),
-                "actions": len(actions),
-                "codebuild_before_first_deploy": before,
-                "pipeline_template_bytes": len(json.dumps(template)),
-            }
-    result["resources"] = resources
-    return result
+            pipelines.append(
+                {
+                    "pipeline": logical_id,
+                    "stages": len(stages),
+                    "actions": sum(len(s["Actions"]) for s in stages),
+                    "codebuild_before_first_deploy": codebuild_before_first_deploy(stages),
+                    "pipeline_template_bytes": len(json.dumps(template)),
+                }
+            )
+    return {
+        "stages": sum(p["stages"] for p in pipelines),
+        "actions": sum(p["actions"] for p in pipelines),
+        "codebuild_before_first_deploy": max((p["codebuild_before_first_deploy"] for p in pipelines), default=0),
+        "pipeline_template_bytes": sum(p["pipeline_template_bytes"] for p in pipelines),
+        "pipelines": pipelines,
+        "resources": resources,
+    }
 
 
 def nag_counts(app_py: Path, outdir: Path) -> dict[str, Any]:

@@ -7,18 +7,22 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-import pipeline_constructs.testing  # noqa: F401  (selects Node 24 before aws_cdk loads)
 import pytest
+
+import pipeline_constructs.testing  # noqa: F401  (selects Node 24 before aws_cdk loads)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
+#: Every example app (examples/<name>/app.py exposing build_app(app)).
+EXAMPLE_NAMES = sorted(p.parent.name for p in EXAMPLES.glob("*/app.py"))
 
 
 def load_example(name: str) -> ModuleType:
     """Import examples/<name>/app.py as a module (without running its __main__ block)."""
     path = EXAMPLES / name / "app.py"
     spec = importlib.util.spec_from_file_location(f"example_{name}", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)

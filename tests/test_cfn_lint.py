@@ -7,11 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import EXAMPLE_NAMES as EXAMPLES
 from conftest import load_example
 
 from pipeline_constructs.testing import deterministic_app
-
-EXAMPLES = ["dotnet_lambda", "security_gated"]
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
@@ -22,8 +21,19 @@ def test_cfn_lint_has_no_errors(name, tmp_path):
     templates = sorted(str(p) for p in Path(tmp_path).rglob("*.template.json"))
     assert len(templates) >= 2
     proc = subprocess.run(
-        [str(Path(sys.executable).parent / "cfn-lint"), "--format", "parseable", "--ignore-checks", "E3703", "W", "I", "--", *templates],
-        capture_output=True, text=True,
+        [
+            str(Path(sys.executable).parent / "cfn-lint"),
+            "--format",
+            "parseable",
+            "--ignore-checks",
+            "E3703",
+            "W",
+            "I",
+            "--",
+            *templates,
+        ],
+        capture_output=True,
+        text=True,
     )
     errors = [line for line in proc.stdout.splitlines() if ":E" in line]
     assert errors == [], "\n".join(errors)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_iam as iam
+from conftest import EXAMPLE_NAMES as EXAMPLES
 from conftest import load_example
 
 from pipeline_constructs import acknowledge
@@ -16,8 +17,6 @@ from pipeline_constructs.core.compliance import (
 )
 from pipeline_constructs.core.iam_idioms import flatten_cfn_reference, idiom_reason, wildcard_findings
 from pipeline_constructs.testing import deterministic_app
-
-EXAMPLES = ["dotnet_lambda", "security_gated"]
 
 
 @pytest.mark.parametrize("name", EXAMPLES)

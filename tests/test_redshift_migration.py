@@ -33,6 +33,7 @@ from pipeline_constructs.redshift_migration import (
     RedshiftTarget,
     SecretFields,
 )
+from pipeline_constructs.core.compliance import add_compliance_checks
 from pipeline_constructs.testing import deterministic_app, normalize_template
 
 EXAMPLE = load_example("redshift_migration")
@@ -110,7 +111,8 @@ def readable_secrets(template: dict[str, Any], role_id: str) -> set[str]:
 @pytest.fixture(scope="module")
 def app() -> cdk.App:
     app = deterministic_app()
-    EXAMPLE.build_app(app)  # registers the five packs: synth fails on any unacknowledged finding
+    add_compliance_checks(app)  # synth fails on any unacknowledged finding
+    EXAMPLE.build_app(app)
     app.synth()
     return app
 
