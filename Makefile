@@ -28,8 +28,8 @@ test: $(VENV)/.synced  ## the test suite
 	$(VENV)/bin/pytest -q
 
 lint: $(VENV)/.synced
-	$(VENV)/bin/ruff check src
-	$(VENV)/bin/ruff format --check src
+	$(VENV)/bin/ruff check src tests examples benchmarks tools docs/hooks
+	$(VENV)/bin/ruff format --check src tools docs/hooks
 
 typecheck: $(VENV)/.synced
 	$(VENV)/bin/mypy --strict src
@@ -56,14 +56,14 @@ cdk-synth: .tools/node_modules/.bin/cdk  ## synthesize every example with the cd
 	@for app in examples/*/app.py; do d=$$(dirname $$app); echo "== cdk synth $$d"; \
 	  (cd $$d && PATH="$(abspath $(VENV))/bin:$(NODE_BIN):$$PATH" ../../.tools/node_modules/.bin/cdk synth -q --no-notices -o cdk.out) || exit 1; done
 
-docs: $(VENV)/.synced
-	$(VENV)/bin/mkdocs build --strict
+docs: $(VENV)/.synced  ## the docs site, strict (guides get their example pipeline's picture at build time)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 bench: $(VENV)/.synced
 	$(VENV)/bin/python benchmarks/run.py
 
-build: $(VENV)/.synced
-	rm -rf dist && $(UV) build && $(VENV)/bin/twine check --strict dist/*
+build: $(VENV)/.synced  ## wheel + sdist: uv build, twine check --strict, contents checked
+	$(VENV)/bin/python tools/check_dist.py
 
 pr: lint typecheck check-projen test examples docs  ## everything CI runs
 

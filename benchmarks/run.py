@@ -169,12 +169,16 @@ def main() -> int:
 
 def print_row(name: str, row: dict[str, Any]) -> None:
     print(f"\n== {name}")
-    header = f"{'variant':<12} {'node24 s':>9} {'node20 s':>9} {'stages':>6} {'actions':>7} {'CB<deploy':>9} {'tmpl KB':>8} {'res':>5} {'nag findings (AwsS/NIST/HIPAA/PCI/Srvl)':>40} {'acks':>5}"
+    header = (
+        f"{'variant':<12} {'node24 s':>9} {'node20 s':>9} {'stages':>6} {'actions':>7} {'CB<deploy':>9} "
+        f"{'tmpl KB':>8} {'res':>5} {'nag findings (AwsS/NIST/HIPAA/PCI/Srvl)':>40} {'acks':>5}"
+    )
     print(header)
     for variant, r in row.items():
         f = r["findings"]
+        t = r["synth_median_s"]
         print(
-            f"{variant:<12} {r['synth_median_s'].get('node24', float('nan')):>9.2f} {r['synth_median_s'].get('node20', float('nan')):>9.2f} "
+            f"{variant:<12} {t.get('node24', float('nan')):>9.2f} {t.get('node20', float('nan')):>9.2f} "
             f"{r.get('stages', 0):>6} {r.get('actions', 0):>7} {r.get('codebuild_before_first_deploy', 0):>9} "
             f"{r.get('pipeline_template_bytes', 0) / 1024:>8.1f} {r['resources']:>5} "
             f"{'/'.join(str(v) for v in f.values()):>40} {sum(r['acks'].values()):>5}"

@@ -21,6 +21,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 
 from pipeline_constructs.core.compliance import (
     acknowledgments,
+    add_compliance_checks,
     suspended_acknowledgments,
     unacknowledged_findings,
 )
@@ -33,7 +34,6 @@ from pipeline_constructs.redshift_migration import (
     RedshiftTarget,
     SecretFields,
 )
-from pipeline_constructs.core.compliance import add_compliance_checks
 from pipeline_constructs.testing import deterministic_app, normalize_template
 
 EXAMPLE = load_example("redshift_migration")

@@ -115,7 +115,7 @@ def test_synth_is_required():
 def test_same_account_pipeline_has_no_unacknowledged_findings():
     from pipeline_constructs.core.compliance import acknowledgments, unacknowledged_findings
 
-    stack, p = _build([DeploymentTarget(name="Dev", account="111111111111", region="eu-west-1")])
+    stack, _p = _build([DeploymentTarget(name="Dev", account="111111111111", region="eu-west-1")])
     app = stack.node.root
     assert [str(f) for f in unacknowledged_findings(app)] == []
     cb4 = [(path, reason) for path, rule, reason in acknowledgments(app) if rule == "AwsSolutions-CB4"]
