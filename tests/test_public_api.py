@@ -26,7 +26,8 @@ def test_importing_one_construct_does_not_load_the_others():
     code = (
         "import sys; from pipeline_constructs import DotnetLambdaPipeline;"
         "print(sorted(m for m in ('pipeline_constructs.kda_app', 'pipeline_constructs.redshift_migration',"
-        " 'aws_cdk.aws_kinesisanalyticsv2', 'aws_cdk.aws_redshiftserverless') if m in sys.modules))"
+        " 'pipeline_constructs.glue_etl', 'pipeline_constructs.multi_region_layer',"
+        " 'aws_cdk.aws_kinesisanalyticsv2', 'aws_cdk.aws_redshiftserverless', 'aws_cdk.aws_glue') if m in sys.modules))"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr

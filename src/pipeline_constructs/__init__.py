@@ -40,6 +40,21 @@ _EXPORTS: dict[str, str] = {
     "FlinkCode": "pipeline_constructs.kda_app",
     "FlinkRuntime": "pipeline_constructs.kda_app",
     "FlinkSettings": "pipeline_constructs.kda_app",
+    # Glue ETL
+    "GlueEtlPipeline": "pipeline_constructs.glue_etl",
+    "GlueEtlSpec": "pipeline_constructs.glue_etl",
+    "GlueShellJob": "pipeline_constructs.glue_etl",
+    "GlueSparkJob": "pipeline_constructs.glue_etl",
+    "GlueStreamingJob": "pipeline_constructs.glue_etl",
+    "GlueCrawler": "pipeline_constructs.glue_etl",
+    "GlueWorkflow": "pipeline_constructs.glue_etl",
+    "GlueTrigger": "pipeline_constructs.glue_etl",
+    "GlueCondition": "pipeline_constructs.glue_etl",
+    "GlueEtlWorkload": "pipeline_constructs.glue_etl",
+    "GlueEtlStage": "pipeline_constructs.glue_etl",
+    # Lambda layers across regions
+    "MultiRegionLayerPipeline": "pipeline_constructs.multi_region_layer",
+    "LayerSharing": "pipeline_constructs.multi_region_layer",
     # Redshift migrations
     "RedshiftMigrationPipeline": "pipeline_constructs.redshift_migration",
     "RedshiftTarget": "pipeline_constructs.redshift_migration",
@@ -60,8 +75,21 @@ __all__ = [
     "FlinkCode",
     "FlinkRuntime",
     "FlinkSettings",
+    "GlueCondition",
+    "GlueCrawler",
+    "GlueEtlPipeline",
+    "GlueEtlSpec",
+    "GlueEtlStage",
+    "GlueEtlWorkload",
+    "GlueShellJob",
+    "GlueSparkJob",
+    "GlueStreamingJob",
+    "GlueTrigger",
+    "GlueWorkflow",
     "KdaAppPipeline",
+    "LayerSharing",
     "MigrationCommands",
+    "MultiRegionLayerPipeline",
     "RedshiftMigrationPipeline",
     "RedshiftTarget",
     "SecretFields",
@@ -94,6 +122,19 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from pipeline_constructs.core.reports import TestReportFormat, TestReports
     from pipeline_constructs.core.targets import DeploymentTarget
     from pipeline_constructs.dotnet_lambda import DotnetLambdaFunction, DotnetLambdaPipeline, DotnetLambdaStage
+    from pipeline_constructs.glue_etl import (
+        GlueCondition,
+        GlueCrawler,
+        GlueEtlPipeline,
+        GlueEtlSpec,
+        GlueEtlStage,
+        GlueEtlWorkload,
+        GlueShellJob,
+        GlueSparkJob,
+        GlueStreamingJob,
+        GlueTrigger,
+        GlueWorkflow,
+    )
     from pipeline_constructs.kda_app import (
         ApplicationBuild,
         ApplicationSource,
@@ -103,6 +144,7 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         FlinkSettings,
         KdaAppPipeline,
     )
+    from pipeline_constructs.multi_region_layer import LayerSharing, MultiRegionLayerPipeline
     from pipeline_constructs.redshift_migration import (
         DatabaseEndpoint,
         MigrationCommands,
