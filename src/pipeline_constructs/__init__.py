@@ -26,6 +26,8 @@ _EXPORTS: dict[str, str] = {
     "acknowledge": "pipeline_constructs.core.compliance",
     "add_compliance_checks": "pipeline_constructs.core.compliance",
     "unacknowledged_findings": "pipeline_constructs.core.compliance",
+    # steps
+    "LambdaInvokeStep": "pipeline_constructs.steps.lambda_invoke",
     # stages
     "SecurityGatedStage": "pipeline_constructs.stages.security_gated",
     # .NET Lambda
@@ -87,6 +89,7 @@ __all__ = [
     "GlueTrigger",
     "GlueWorkflow",
     "KdaAppPipeline",
+    "LambdaInvokeStep",
     "LayerSharing",
     "MigrationCommands",
     "MultiRegionLayerPipeline",
@@ -153,3 +156,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         SecretFields,
     )
     from pipeline_constructs.stages.security_gated import SecurityGatedStage
+    from pipeline_constructs.steps.lambda_invoke import LambdaInvokeStep
