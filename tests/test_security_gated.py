@@ -161,3 +161,23 @@ def test_example_has_no_unacknowledged_findings(example_app):
 def test_example_snapshot(example_app, snapshot):
     template = Template.from_stack(example_app.node.find_child("GatedPipeline")).to_json()
     assert normalize_template(template) == snapshot.use_extension(JSONSnapshotExtension)
+
+
+def test_add_target_stage_applies_the_targets_gates():
+    from pipeline_constructs import DeploymentTarget
+    from pipeline_constructs.stages.security_gated import add_target_stage
+
+    app, stack, pipeline = _team_pipeline()
+    plain = DeploymentTarget(name="Dev", account="111111111111", region="eu-west-1")
+    approved = DeploymentTarget(name="Qa", account="111111111111", region="eu-west-1", manual_approval=True)
+    gated = DeploymentTarget(name="Prod", account="222222222222", region="eu-west-1", security_gated=True)
+    _, none1 = add_target_stage(stack, pipeline, plain, _stage(app, "Dev"))
+    _, none2 = add_target_stage(stack, pipeline, approved, _stage(app, "Qa"))
+    _, gate = add_target_stage(stack, pipeline, gated, _stage(app, "Prod"))
+    assert none1 is None
+    assert none2 is None
+    assert isinstance(gate, SecurityGatedStage)
+    assert gate.approval is None  # the target did not ask for a manual approval
+    assert [a for a, _, _ in _actions(stack, "Dev")] == ["Svc.Prepare", "Svc.Deploy"]
+    assert [a for a, _, _ in _actions(stack, "Qa")] == ["PromoteToQa", "Svc.Prepare", "Svc.Deploy"]
+    assert [a for a, _, _ in _actions(stack, "Prod")][:2] == ["PermissionCheck.Check", "PermissionCheck.Confirm"]

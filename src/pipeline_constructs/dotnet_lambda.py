@@ -37,7 +37,7 @@ from pipeline_constructs.core.pipeline import SecurePipeline
 from pipeline_constructs.core.reports import TestReportFormat, TestReports
 from pipeline_constructs.core.targets import DeploymentTarget, validate_targets
 from pipeline_constructs.core.validation import invalid
-from pipeline_constructs.stages.security_gated import SecurityGatedStage
+from pipeline_constructs.stages.security_gated import SecurityGatedStage, add_target_stage
 
 __all__ = [
     "DOTNET_HANDLER_PATTERN",
@@ -322,24 +322,10 @@ class DotnetLambdaPipeline(Construct):
         self.gates: dict[str, SecurityGatedStage] = {}
         stage_scope = cdk.Stage.of(self) or self
         for target in targets:
-            stage = factory(stage_scope, target.name, target)
-            if target.security_gated:
-                gate = SecurityGatedStage(
-                    self,
-                    f"{target.name}Gate",
-                    pipeline=self.pipeline,
-                    stage=stage,
-                    notification_emails=target.notification_emails,
-                    manual_approval=target.manual_approval,
-                    approval_comment=target.approval_comment,
-                )
+            deployment, gate = add_target_stage(self, self.pipeline, target, factory(stage_scope, target.name, target))
+            self.deployments[target.name] = deployment
+            if gate is not None:
                 self.gates[target.name] = gate
-                self.deployments[target.name] = gate.deployment
-            elif target.manual_approval:
-                approval = pipelines.ManualApprovalStep(f"PromoteTo{target.name}", comment=target.approval_comment)
-                self.deployments[target.name] = self.pipeline.add_stage(stage, pre=[approval])
-            else:
-                self.deployments[target.name] = self.pipeline.add_stage(stage)
 
 
 def _install_dotnet(channel: str) -> list[str]:

@@ -38,7 +38,7 @@ from pipeline_constructs.core.targets import DeploymentTarget, validate_targets
 from pipeline_constructs.core.validation import invalid
 from pipeline_constructs.glue_etl.spec import GlueEtlSpec
 from pipeline_constructs.glue_etl.workload import GlueEtlStage
-from pipeline_constructs.stages.security_gated import SecurityGatedStage
+from pipeline_constructs.stages.security_gated import SecurityGatedStage, add_target_stage
 
 __all__ = ["GLUE_LIBS_IMAGES", "REPORTS_DIR", "GlueEtlPipeline", "glue_libs_image"]
 
@@ -207,23 +207,10 @@ class GlueEtlPipeline(Construct):
         for target in targets:
             stage = factory(self, target.name, target)
             self.stages[target.name] = stage
-            if target.security_gated:
-                gate = SecurityGatedStage(
-                    self,
-                    f"{target.name}Gate",
-                    pipeline=self.pipeline,
-                    stage=stage,
-                    notification_emails=target.notification_emails,
-                    manual_approval=target.manual_approval,
-                    approval_comment=target.approval_comment,
-                )
+            deployment, gate = add_target_stage(self, self.pipeline, target, stage)
+            self.deployments[target.name] = deployment
+            if gate is not None:
                 self.gates[target.name] = gate
-                self.deployments[target.name] = gate.deployment
-            elif target.manual_approval:
-                approval = pipelines.ManualApprovalStep(f"PromoteTo{target.name}", comment=target.approval_comment)
-                self.deployments[target.name] = self.pipeline.add_stage(stage, pre=[approval])
-            else:
-                self.deployments[target.name] = self.pipeline.add_stage(stage)
 
     def _default_test_image(self) -> codebuild.IBuildImage:
         versions = self.spec.spark_glue_versions

@@ -63,7 +63,7 @@ from pipeline_constructs.kda_app.application_stack import KdaApplicationStack, K
 from pipeline_constructs.kda_app.flink import FlinkCode, FlinkSettings
 from pipeline_constructs.kda_app.sources import ApplicationBuild, ApplicationSource
 from pipeline_constructs.runtime.kda_update import DEFAULT_TIMEOUT_SECONDS, MANIFEST_NAME, MAX_TIMEOUT_SECONDS
-from pipeline_constructs.stages.security_gated import SecurityGatedStage
+from pipeline_constructs.stages.security_gated import SecurityGatedStage, add_target_stage
 
 __all__ = ["KdaAppPipeline", "KdaNames", "StackExtension"]
 
@@ -335,22 +335,10 @@ class KdaAppPipeline(Construct):
         cdk.Aspects.of(self).add(_AcknowledgeApplicationPipeline(self))
 
     def _deploy_infrastructure(self, target: DeploymentTarget, stage: cdk.Stage) -> pipelines.StageDeployment:
-        if target.security_gated:
-            gate = SecurityGatedStage(
-                self,
-                f"{target.name}Gate",
-                pipeline=self.pipeline,
-                stage=stage,
-                notification_emails=target.notification_emails,
-                manual_approval=target.manual_approval,
-                approval_comment=target.approval_comment,
-            )
+        deployment, gate = add_target_stage(self, self.pipeline, target, stage)
+        if gate is not None:
             self.gates[target.name] = gate
-            return gate.deployment
-        if target.manual_approval:
-            approval = pipelines.ManualApprovalStep(f"PromoteTo{target.name}", comment=target.approval_comment)
-            return self.pipeline.add_stage(stage, pre=[approval])
-        return self.pipeline.add_stage(stage)
+        return deployment
 
     def _build_application_pipeline(
         self,

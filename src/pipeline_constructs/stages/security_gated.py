@@ -14,9 +14,10 @@ from constructs import Construct
 
 from pipeline_constructs.core.compliance import acknowledge
 from pipeline_constructs.core.encryption import new_key
+from pipeline_constructs.core.targets import DeploymentTarget
 from pipeline_constructs.core.validation import invalid, require_email
 
-__all__ = ["SecurityGatedStage"]
+__all__ = ["SecurityGatedStage", "add_target_stage"]
 
 
 class SecurityGatedStage(Construct):
@@ -133,3 +134,44 @@ def _chain(steps: Sequence[pipelines.Step]) -> None:
     """Make each step depend on the one before, so they run in the order given."""
     for before, after in itertools.pairwise(steps):
         after.add_step_dependency(before)
+
+
+def add_target_stage(
+    scope: Construct,
+    pipeline: pipelines.CodePipeline | pipelines.Wave,
+    target: DeploymentTarget,
+    stage: cdk.Stage,
+    *,
+    pre: Sequence[pipelines.Step] = (),
+    post: Sequence[pipelines.Step] = (),
+) -> tuple[pipelines.StageDeployment, SecurityGatedStage | None]:
+    """Deploy ``stage`` to ``target`` behind the gates the target asks for.
+
+    ``security_gated`` targets go through a :class:`SecurityGatedStage` (id
+    ``<name>Gate`` under ``scope``, manual approval as the target says); a
+    target with only ``manual_approval`` gets ``PromoteTo<name>``; others
+    deploy directly. ``pre`` steps run after the gates, ``post`` after the stage.
+
+    :returns: the stage deployment and the gate (``None`` if not security-gated).
+    """
+    if target.security_gated:
+        gate = SecurityGatedStage(
+            scope,
+            f"{target.name}Gate",
+            pipeline=pipeline,
+            stage=stage,
+            notification_emails=target.notification_emails,
+            manual_approval=target.manual_approval,
+            approval_comment=target.approval_comment,
+            pre=pre,
+            post=post,
+        )
+        return gate.deployment, gate
+    pre_steps: list[pipelines.Step] = []
+    if target.manual_approval:
+        pre_steps.append(pipelines.ManualApprovalStep(f"PromoteTo{target.name}", comment=target.approval_comment))
+    pre_steps.extend(pre)
+    _chain(pre_steps)
+    post_steps = list(post)
+    _chain(post_steps)
+    return pipeline.add_stage(stage, pre=pre_steps, post=post_steps), None
