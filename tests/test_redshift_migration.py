@@ -652,9 +652,9 @@ def test_subnet_selection_matching_nothing():
             r"S/M: synth_commands = 'cdk synth' is invalid: expected a list of shell commands",
         ),
         (
-            "secure_pipeline_props",
+            "pipeline_options",
             {"synth": None},
-            r"secure_pipeline_props\['synth'\] = None is invalid: use the synth prop",
+            r"pipeline_options\['synth'\] = None is invalid: use the synth prop",
         ),
         ("pipeline_name", "no spaces", r"S/M/Pipeline: pipeline_name = 'no spaces' is invalid"),
     ],

@@ -267,7 +267,7 @@ class MultiRegionLayerPipeline(Construct):
         team default ``pipeline-constructs:logRetentionDays``, else one year.
     :param removal_policy: what happens to buckets, keys and logs on stack
         deletion. Default: ``RETAIN``.
-    :param secure_pipeline_options: extra keyword arguments for
+    :param pipeline_options: extra keyword arguments for
         :class:`~pipeline_constructs.core.pipeline.SecurePipeline` (e.g.
         ``compute_type``, ``code_build_defaults``, ``pipeline_props``). Default: none.
 
@@ -301,7 +301,7 @@ class MultiRegionLayerPipeline(Construct):
         distributor_timeout: cdk.Duration | None = None,
         log_retention: logs.RetentionDays | None = None,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
-        secure_pipeline_options: Mapping[str, Any] | None = None,
+        pipeline_options: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(scope, id)
         where = self.node.path
@@ -378,7 +378,7 @@ class MultiRegionLayerPipeline(Construct):
         options: dict[str, Any] = {
             "cli_version": DEFAULT_CDK_CLI_VERSION,
             "cross_account_keys": True,
-            **(secure_pipeline_options or {}),
+            **(pipeline_options or {}),
         }
         #: The hardened CDK Pipelines pipeline this construct builds on.
         self.secure_pipeline = SecurePipeline(

@@ -457,7 +457,7 @@ class RedshiftMigrationPipeline(Construct):
     :param timeout: timeout of each migration build. Default: CodeBuild's (60 minutes).
     :param removal_policy: what happens to the report groups, buckets, keys
         and logs on stack deletion. Default: ``RETAIN``.
-    :param secure_pipeline_props: more :class:`SecurePipeline` keyword
+    :param pipeline_options: more :class:`SecurePipeline` keyword
         arguments (``compute_type``, ``log_retention``, ``pipeline_props``...). Default: none.
     """
 
@@ -478,7 +478,7 @@ class RedshiftMigrationPipeline(Construct):
         build_environment: codebuild.BuildEnvironment | None = None,
         timeout: cdk.Duration | None = None,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
-        secure_pipeline_props: Mapping[str, Any] | None = None,
+        pipeline_options: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(scope, id)
         where = self.node.path
@@ -553,12 +553,10 @@ class RedshiftMigrationPipeline(Construct):
         self._removal_policy = removal_policy
         self._stack = stack
 
-        props = dict(secure_pipeline_props or {})
+        props = dict(pipeline_options or {})
         for reserved in ("synth", "pipeline_name", "removal_policy"):
             if reserved in props:
-                raise invalid(
-                    where, f"secure_pipeline_props[{reserved!r}]", props[reserved], f"use the {reserved} prop"
-                )
+                raise invalid(where, f"pipeline_options[{reserved!r}]", props[reserved], f"use the {reserved} prop")
         # A customer-managed, rotating key for the artifacts (the source, with the migrations) and every
         # CodeBuild project, also for a single-account pipeline.
         props.setdefault("cross_account_keys", True)
