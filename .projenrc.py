@@ -140,7 +140,7 @@ pyproject.add_override(
 )
 
 project.gitignore.add_patterns(
-    "cdk.out/", "examples/*/cdk.out/", "/site/", "/build/", "/.uv/", "/.tools/", "benchmarks/out/", "/demo-out/"
+    "cdk.out/", "examples/*/cdk.out/", "/site/", "/build/", "/.uv/", "/.tools/", "/demo-out/"
 )
 
 project.synth()

@@ -82,3 +82,11 @@ def test_idioms_are_recognised_only_when_scoped():
     assert idiom_reason("Resource::*", [{"Effect": "Allow", "Action": ["iam:PassRole"], "Resource": "*"}]) is None
     findings = [f for f, _ in wildcard_findings({"Statement": [everywhere, {"Effect": "Deny", "Action": "*"}]})]
     assert findings == ["Action::s3:GetObject*", "Resource::*"]
+
+
+@pytest.mark.parametrize(("value", "registered"), [(None, 5), ("false", 0), (False, 0), ("true", 5)])
+def test_nag_context_switch(value, registered):
+    from pipeline_constructs import add_compliance_checks
+
+    context = {} if value is None else {"pipeline-constructs:nag": value}
+    assert len(add_compliance_checks(cdk.App(context=context))) == registered

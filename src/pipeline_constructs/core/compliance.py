@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -29,11 +29,14 @@ if TYPE_CHECKING:  # pragma: no cover
     import cdk_nag
 
 __all__ = [
+    "NAG_CONTEXT_KEY",
     "PACK_NAMES",
     "Finding",
     "acknowledge",
+    "acknowledge_all",
     "acknowledgments",
     "add_compliance_checks",
+    "in_packs",
     "nag_packs",
     "suspended_acknowledgments",
     "unacknowledged_findings",
@@ -51,6 +54,8 @@ _RULE_ID = re.compile(
     r"^(AwsSolutions|NIST\.800\.53\.R[45]|HIPAA\.Security|PCI\.DSS\.321|Serverless)-[A-Za-z0-9]+(\[.+\])?$"
 )
 _MIN_REASON = 20
+#: Context key that turns :func:`add_compliance_checks` off when ``false``.
+NAG_CONTEXT_KEY = "pipeline-constructs:nag"
 _SUSPENDED = False
 
 
@@ -94,6 +99,20 @@ def acknowledge(construct: IConstruct, rule_id: str, reason: str) -> None:
         in the template's ``Metadata.cdk_nag.rules_to_suppress``.
     :raises ValueError: on a malformed rule id or a reason too short to be specific.
     """
+    acknowledge_all(construct, [(rule_id, reason)])
+
+
+def acknowledge_all(construct: IConstruct, rules: Iterable[tuple[str, str]]) -> None:
+    """Acknowledge several ``(rule_id, reason)`` pairs on ``construct`` in one call (one jsii round trip).
+
+    Each pair is checked as in :func:`acknowledge`.
+    """
+    checked = [_checked(construct, rule_id, reason) for rule_id, reason in rules]
+    if checked and not _SUSPENDED:
+        cdk.Validations.of(construct).acknowledge(*checked)
+
+
+def _checked(construct: IConstruct, rule_id: str, reason: str) -> cdk.Acknowledgment:
     if not _RULE_ID.match(rule_id):
         raise ValueError(
             f"{construct.node.path}: rule_id = {rule_id!r} is invalid: expected '<Pack>-<Rule>' or "
@@ -104,8 +123,12 @@ def acknowledge(construct: IConstruct, rule_id: str, reason: str) -> None:
             f"{construct.node.path}: reason = {reason!r} is invalid: expected a specific reason "
             f"of at least {_MIN_REASON} characters"
         )
-    if not _SUSPENDED:
-        cdk.Validations.of(construct).acknowledge(cdk.Acknowledgment(id=rule_id, reason=reason))
+    return cdk.Acknowledgment(id=rule_id, reason=reason)
+
+
+def in_packs(rule: str, packs: Iterable[str], reason: str) -> list[tuple[str, str]]:
+    """``[(f"{pack}-{rule}", reason) for pack in packs]``: one reason for the same rule in several packs."""
+    return [(f"{pack}-{rule}", reason) for pack in packs]
 
 
 def nag_packs(scope: IConstruct | None = None, *, write_to_template: bool = True) -> list[cdk_nag.NagPack]:
@@ -133,7 +156,14 @@ def nag_packs(scope: IConstruct | None = None, *, write_to_template: bool = True
 
 
 def add_compliance_checks(app: cdk.App | cdk.Stage) -> list[cdk_nag.NagPack]:
-    """Register the five packs on ``app``: ``cdk synth`` then fails on any unacknowledged finding."""
+    """Register the five packs on ``app``: ``cdk synth`` then fails on any unacknowledged finding.
+
+    Turned off (returns ``[]``) by the context value ``pipeline-constructs:nag``
+    set to ``false`` (``cdk synth -c pipeline-constructs:nag=false``), e.g. for
+    a quick local synth; CI should leave it on.
+    """
+    if str(app.node.try_get_context(NAG_CONTEXT_KEY)).lower() in ("false", "0", "off"):
+        return []
     packs = nag_packs(app)
     cdk.Validations.of(app).add_plugins(*packs)
     return packs

@@ -15,7 +15,7 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 
-from pipeline_constructs.core.compliance import acknowledge
+from pipeline_constructs.core.compliance import acknowledge_all, in_packs
 
 __all__ = ["acknowledge_cdk_idioms", "flatten_cfn_reference", "idiom_reason", "wildcard_findings"]
 
@@ -156,17 +156,18 @@ def acknowledge_cdk_idioms(policy: iam.CfnPolicy) -> None:
     by_finding: dict[str, list[dict[str, Any]]] = {}
     for finding, statement in wildcard_findings(document):
         by_finding.setdefault(finding, []).append(statement)
+    rules: list[tuple[str, str]] = []
     for finding, statements in by_finding.items():
         all_statements = [
             s for s in document.get("Statement", []) if finding in {f for f, _ in wildcard_findings({"Statement": [s]})}
         ]
         reason = idiom_reason(finding, all_statements or statements)
         if reason is not None:
-            acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
-    for pack in _INLINE_PACKS:
-        acknowledge(
-            policy,
-            f"{pack}-IAMNoInlinePolicy",
-            "CDK's generated DefaultPolicy: a policy attached to exactly one generated role and scoped to "
-            "the resources that role uses; a managed policy would make it attachable elsewhere.",
-        )
+            rules.append((f"AwsSolutions-IAM5[{finding}]", reason))
+    rules += in_packs(
+        "IAMNoInlinePolicy",
+        _INLINE_PACKS,
+        "CDK's generated DefaultPolicy: a policy attached to exactly one generated role and scoped to "
+        "the resources that role uses; a managed policy would make it attachable elsewhere.",
+    )
+    acknowledge_all(policy, rules)

@@ -21,9 +21,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import pipelines
-from constructs import IConstruct
+from constructs import Construct, IConstruct
 
-from pipeline_constructs.core.compliance import acknowledge
+from pipeline_constructs.core.compliance import acknowledge, acknowledge_all, in_packs
 from pipeline_constructs.core.iam_idioms import acknowledge_cdk_idioms
 
 __all__ = ["harden_pipeline_internals"]
@@ -43,56 +43,60 @@ def _log_to_pipeline_group(project: codebuild.CfnProject, log_group: logs.ILogGr
         log_group.grant_write(owner)
 
 
-def _acknowledge_aws_managed_key(project: codebuild.CfnProject) -> None:
-    if cdk.Stack.of(project).resolve(project.encryption_key) in (None, "alias/aws/s3"):
-        acknowledge(
-            project,
+def _aws_managed_key_rules(project: codebuild.CfnProject) -> list[tuple[str, str]]:
+    if cdk.Stack.of(project).resolve(project.encryption_key) not in (None, "alias/aws/s3"):
+        return []
+    return [
+        (
             "AwsSolutions-CB4",
             "Every target is in the pipeline's account, so artifacts use the AWS-managed aws/s3 KMS key "
             "(no key to share across accounts); pass cross_account_keys=True for a customer-managed key.",
         )
+    ]
 
 
-def _acknowledge_project(project: codebuild.CfnProject) -> None:
+def _project_rules(project: codebuild.CfnProject) -> list[tuple[str, str]]:
     source = cdk.Stack.of(project).resolve(project.source)
     kind = (source.get("type") or source.get("Type")) if isinstance(source, dict) else None
-    if kind in ("CODEPIPELINE", "NO_SOURCE"):
-        for pack in ("HIPAA.Security", "PCI.DSS.321"):
-            acknowledge(
-                project,
-                f"{pack}-CodeBuildProjectSourceRepoUrl",
-                f"Source type {kind}: the project has no repository URL and no credentials; its input is "
-                "the pipeline's encrypted artifact (or none).",
-            )
+    if kind not in ("CODEPIPELINE", "NO_SOURCE"):
+        return []
+    return in_packs(
+        "CodeBuildProjectSourceRepoUrl",
+        ("HIPAA.Security", "PCI.DSS.321"),
+        f"Source type {kind}: the project has no repository URL and no credentials; its input is "
+        "the pipeline's encrypted artifact (or none).",
+    )
 
 
 def _harden_auto_approve(fn: lambda_.CfnFunction) -> None:
     fn.memory_size = 256
-    for pack in ("NIST.800.53.R5", "HIPAA.Security", "Serverless"):
-        acknowledge(
-            fn,
-            f"{pack}-LambdaDLQ",
-            "Invoked synchronously by the security-check build, which fails the action on error; "
-            "a dead-letter queue only applies to asynchronous invocations.",
-        )
-    for pack in ("NIST.800.53.R5", "HIPAA.Security"):
-        acknowledge(
-            fn,
-            f"{pack}-LambdaConcurrency",
-            "CDK Pipelines' auto-approve function runs once per gated deployment; a reserved concurrency "
-            "limit could only make a gate fail.",
-        )
-    for pack in ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321"):
-        acknowledge(
-            fn,
-            f"{pack}-LambdaInsideVPC",
-            "Only calls the public CodePipeline API to approve its own pipeline; it reaches no data and no "
-            "VPC resource.",
-        )
-    acknowledge(
+    acknowledge_all(
         fn,
-        "Serverless-LambdaTracing",
-        "A single short control-plane call per gate; its outcome is recorded in the pipeline execution history.",
+        [
+            *in_packs(
+                "LambdaDLQ",
+                ("NIST.800.53.R5", "HIPAA.Security", "Serverless"),
+                "Invoked synchronously by the security-check build, which fails the action on error; "
+                "a dead-letter queue only applies to asynchronous invocations.",
+            ),
+            *in_packs(
+                "LambdaConcurrency",
+                ("NIST.800.53.R5", "HIPAA.Security"),
+                "CDK Pipelines' auto-approve function runs once per gated deployment; a reserved concurrency "
+                "limit could only make a gate fail.",
+            ),
+            *in_packs(
+                "LambdaInsideVPC",
+                ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321"),
+                "Only calls the public CodePipeline API to approve its own pipeline; it reaches no data and no "
+                "VPC resource.",
+            ),
+            (
+                "Serverless-LambdaTracing",
+                "A single short control-plane call per gate; its outcome is recorded in the pipeline execution "
+                "history.",
+            ),
+        ],
     )
 
 
@@ -113,23 +117,28 @@ class _PipelineInternals:
         self._done = False
 
     def visit(self, node: IConstruct) -> None:
-        if self._done or node is not self._pipeline:
+        # Registered on a leaf marker, so this runs once, after CDK Pipelines' own build aspect
+        # (which is on the marker's parent) and before any generated resource is visited.
+        if self._done:
             return
         self._done = True
-        for child in node.node.find_all():
-            if (
-                isinstance(child, iam.CfnPolicy)
-                and child.node.scope is not None
-                and child.node.scope.node.id == "DefaultPolicy"
-            ):
-                acknowledge_cdk_idioms(child)
+        try:
+            self._pipeline.pipeline  # noqa: B018 - raises until the pipeline is built
+        except RuntimeError:
+            self._pipeline.build_pipeline()
+        for child in self._pipeline.node.find_all():
+            if isinstance(child, iam.CfnPolicy):
+                if child.node.scope is not None and child.node.scope.node.id == "DefaultPolicy":
+                    acknowledge_cdk_idioms(child)
             elif isinstance(child, codebuild.CfnProject):
                 _log_to_pipeline_group(child, self._log_group)
-                _acknowledge_project(child)
+                rules = _project_rules(child)
                 if not self._customer_key:
-                    _acknowledge_aws_managed_key(child)
-            elif isinstance(child, lambda_.CfnFunction) and "CDKPipelinesAutoApprove" in child.node.path:
-                _harden_auto_approve(child)
+                    rules += _aws_managed_key_rules(child)
+                acknowledge_all(child, rules)
+            elif isinstance(child, lambda_.CfnFunction):
+                if "CDKPipelinesAutoApprove" in child.node.path:
+                    _harden_auto_approve(child)
             elif isinstance(child, iam.CfnRole) and "CDKPipelinesAutoApprove" in child.node.path:
                 _acknowledge_service_role(child)
 
@@ -147,4 +156,7 @@ def harden_pipeline_internals(
         ``AwsSolutions-CB4`` is acknowledged on each generated project with that
         reason. Default: ``True``.
     """
-    cdk.Aspects.of(pipeline).add(_PipelineInternals(pipeline, log_group, customer_key))
+    # An aspect on the pipeline itself would be called back from Node once per generated construct;
+    # on a leaf it is called once.
+    marker = Construct(pipeline, "Hardening")
+    cdk.Aspects.of(marker).add(_PipelineInternals(pipeline, log_group, customer_key))
