@@ -170,6 +170,11 @@ def main() -> int:
         print_row(name, row)
     out = ROOT / "benchmarks" / "out"
     out.mkdir(parents=True, exist_ok=True)
+    previous = out / "results.json"
+    if args.only and previous.exists():  # keep the other examples' rows of the last full run
+        merged = json.loads(previous.read_text())
+        merged.setdefault("examples", {}).update(results["examples"])
+        results["examples"] = merged["examples"]
     (out / "results.json").write_text(json.dumps(results, indent=2))
     print(f"\nwrote {out / 'results.json'}")
     return 0
