@@ -179,6 +179,6 @@ def test_add_target_stage_applies_the_targets_gates():
     assert isinstance(gate, SecurityGatedStage)
     assert gate.approval is None  # the target did not ask for a manual approval
     assert [p for _, p, _ in _actions(stack, "Dev")] == ["CloudFormation", "CloudFormation"]
-    assert [(a, p) for a, p, _ in _actions(stack, "Qa")][0] == ("PromoteToQa", "Manual")
+    assert next((a, p) for a, p, _ in _actions(stack, "Qa")) == ("PromoteToQa", "Manual")
     assert [p for _, p, _ in _actions(stack, "Qa")][1:] == ["CloudFormation", "CloudFormation"]
     assert [a for a, _, _ in _actions(stack, "Prod")][:2] == ["PermissionCheck.Check", "PermissionCheck.Confirm"]
