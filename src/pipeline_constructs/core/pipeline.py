@@ -23,7 +23,8 @@ from pipeline_constructs.core.validation import invalid, is_token, require_pipel
 
 __all__ = ["DEFAULT_BUILD_IMAGE", "SecurePipeline"]
 
-#: CodeBuild image for every action: Amazon Linux 2023 standard 5.0 (Node 22/24, Python 3.13, .NET 8/9, Java 21).
+#: CodeBuild image for every action (aws/codebuild/amazonlinux2-x86_64-standard:5.0); override with
+#: ``code_build_defaults=pipelines.CodeBuildOptions(build_environment=...)``.
 DEFAULT_BUILD_IMAGE = codebuild.LinuxBuildImage.AMAZON_LINUX_2_5
 
 
