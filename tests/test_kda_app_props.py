@@ -226,7 +226,10 @@ def test_synth_and_source_together_are_rejected():
 
 
 def test_env_agnostic_stack_is_rejected():
-    with pytest.raises(ValueError, match=r"S/P: scope = 'S' is invalid: expected a stack with a concrete env"):
+    with pytest.raises(
+        ValueError,
+        match=r"S/P: scope = 'S' is invalid: expected a stack with an explicit env \(account and region\): targets",
+    ):
         _pipeline(_stack(env=None))
 
 

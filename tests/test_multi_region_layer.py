@@ -528,5 +528,8 @@ def test_bad_props(overrides, prop, allowed):
 
 
 def test_pipeline_stack_needs_an_explicit_environment():
-    with pytest.raises(ValueError, match=r"S/P: scope = .* is invalid: the pipeline stack needs an explicit env"):
+    with pytest.raises(
+        ValueError,
+        match=r"S/P: scope = 'S' is invalid: expected a stack with an explicit env \(account and region\): the"
+    ):
         _pipeline(_stack(env=False))

@@ -32,7 +32,7 @@ from constructs import Construct
 
 from pipeline_constructs.core.compliance import acknowledge
 from pipeline_constructs.core.encryption import new_key
-from pipeline_constructs.core.iam_idioms import acknowledge_cdk_idioms
+from pipeline_constructs.core.iam_idioms import acknowledge_basic_execution_role, acknowledge_cdk_idioms
 from pipeline_constructs.core.pipeline import SecurePipeline
 from pipeline_constructs.core.reports import TestReportFormat, TestReports
 from pipeline_constructs.core.targets import DeploymentTarget, validate_targets
@@ -173,18 +173,20 @@ def _acknowledge_function(fn: lambda_.Function, props: Mapping[str, Any]) -> Non
             )
     role = fn.role
     if isinstance(role, iam.Role):
-        acknowledge(
-            role.node.default_child,  # type: ignore[arg-type]
-            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
-            "AWS-managed policy that only allows writing the function's own CloudWatch logs.",
-        )
+        acknowledge_basic_execution_role(role.node.default_child)  # type: ignore[arg-type]
         policy = role.node.try_find_child("DefaultPolicy")
         if isinstance(policy, iam.Policy):
             acknowledge_cdk_idioms(policy.node.default_child)  # type: ignore[arg-type]
 
 
 class DotnetLambdaStage(cdk.Stage):
-    """The default application stage: one ``Service`` stack holding a :class:`DotnetLambdaFunction`."""
+    """The default application stage: one ``Service`` stack holding a :class:`DotnetLambdaFunction`.
+
+    :param target: where the stage deploys (its ``env``).
+    :param project_dir: the Lambda ``.csproj`` directory (see :class:`DotnetLambdaFunction`).
+    :param handler: ``Assembly::Namespace.Class::Method``.
+    :param function_options: other :class:`DotnetLambdaFunction` keyword arguments. Default: none.
+    """
 
     def __init__(
         self,

@@ -38,6 +38,7 @@ from pipeline_constructs.core.validation import (
     invalid,
     is_token,
     require_account,
+    require_concrete_env,
     require_region,
 )
 from pipeline_constructs.steps.lambda_invoke import LambdaInvokeStep
@@ -312,14 +313,7 @@ class MultiRegionLayerPipeline(Construct):
             raise invalid(where, "source", source, "expected a pipelines.IFileSetProducer such as CodePipelineSource")
         if not isinstance(layer_name, str) or not _LAYER_NAME.match(layer_name):
             raise invalid(where, "layer_name", layer_name, "expected 1-64 characters from A-Z, a-z, 0-9, '_', '-'")
-        if is_token(stack.account) or is_token(stack.region):
-            raise invalid(
-                where,
-                "scope",
-                f"{stack.stack_name} (env account={stack.account!r}, region={stack.region!r})",
-                "the pipeline stack needs an explicit env (account and region): the construct creates "
-                "regional stacks in the same account",
-            )
+        require_concrete_env(where, stack, "the construct creates regional stacks in the same account")
         require_account(where, "scope.account", stack.account)
         runtimes = self._validate_runtimes(where, compatible_runtimes)
         architectures = self._validate_architectures(where, compatible_architectures)

@@ -17,7 +17,13 @@ from aws_cdk import aws_iam as iam
 
 from pipeline_constructs.core.compliance import acknowledge_all, in_packs
 
-__all__ = ["acknowledge_cdk_idioms", "flatten_cfn_reference", "idiom_reason", "wildcard_findings"]
+__all__ = [
+    "acknowledge_basic_execution_role",
+    "acknowledge_cdk_idioms",
+    "flatten_cfn_reference",
+    "idiom_reason",
+    "wildcard_findings",
+]
 
 _CODEBUILD_REPORT_ACTIONS = (
     "codebuild:CreateReportGroup",
@@ -171,3 +177,16 @@ def acknowledge_cdk_idioms(policy: iam.CfnPolicy) -> None:
         "the resources that role uses; a managed policy would make it attachable elsewhere.",
     )
     acknowledge_all(policy, rules)
+
+
+_BASIC_EXECUTION_ROLE = (
+    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]"
+)
+
+
+def acknowledge_basic_execution_role(role: iam.CfnRole) -> None:
+    """Acknowledge the ``AWSLambdaBasicExecutionRole`` managed policy CDK attaches to a function's role."""
+    acknowledge_all(
+        role,
+        [(_BASIC_EXECUTION_ROLE, "AWS-managed policy that only allows writing the function's own CloudWatch logs.")],
+    )

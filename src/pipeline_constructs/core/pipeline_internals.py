@@ -23,8 +23,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import pipelines
 from constructs import Construct, IConstruct
 
-from pipeline_constructs.core.compliance import acknowledge, acknowledge_all, in_packs
-from pipeline_constructs.core.iam_idioms import acknowledge_cdk_idioms
+from pipeline_constructs.core.compliance import acknowledge_all, in_packs
+from pipeline_constructs.core.iam_idioms import acknowledge_basic_execution_role, acknowledge_cdk_idioms
 
 __all__ = ["harden_pipeline_internals"]
 
@@ -100,14 +100,6 @@ def _harden_auto_approve(fn: lambda_.CfnFunction) -> None:
     )
 
 
-def _acknowledge_service_role(role: iam.CfnRole) -> None:
-    acknowledge(
-        role,
-        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]",
-        "AWS-managed policy that only allows writing the function's own CloudWatch logs.",
-    )
-
-
 @jsii.implements(cdk.IAspect)
 class _PipelineInternals:
     def __init__(self, pipeline: pipelines.CodePipeline, log_group: logs.ILogGroup | None, customer_key: bool) -> None:
@@ -140,7 +132,7 @@ class _PipelineInternals:
                 if "CDKPipelinesAutoApprove" in child.node.path:
                     _harden_auto_approve(child)
             elif isinstance(child, iam.CfnRole) and "CDKPipelinesAutoApprove" in child.node.path:
-                _acknowledge_service_role(child)
+                acknowledge_basic_execution_role(child)
 
 
 def harden_pipeline_internals(

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from aws_cdk import Token
+from aws_cdk import Stack, Token
 from aws_cdk.region_info import RegionInfo
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "is_token",
     "known_regions",
     "require_account",
+    "require_concrete_env",
     "require_email",
     "require_one_of",
     "require_pipeline_name",
@@ -64,6 +65,17 @@ def require_account(where: str, prop: str, value: str) -> str:
     if not isinstance(value, str) or not (ACCOUNT_PATTERN.match(value) or is_token(value)):
         raise invalid(where, prop, value, "expected a 12-digit AWS account id, e.g. '111111111111'")
     return value
+
+
+def require_concrete_env(where: str, stack: Stack, why: str) -> None:
+    """Require ``stack`` to have an explicit account and region (``env=``), saying ``why`` the construct needs it."""
+    if is_token(stack.account) or is_token(stack.region):
+        raise invalid(
+            where,
+            "scope",
+            stack.stack_name,
+            f"expected a stack with an explicit env (account and region): {why}",
+        )
 
 
 def require_region(where: str, prop: str, value: str) -> str:

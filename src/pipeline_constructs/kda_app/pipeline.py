@@ -58,7 +58,7 @@ from pipeline_constructs.core.iam_idioms import flatten_cfn_reference, idiom_rea
 from pipeline_constructs.core.pipeline import DEFAULT_BUILD_IMAGE, SecurePipeline
 from pipeline_constructs.core.reports import TestReportFormat, TestReports
 from pipeline_constructs.core.targets import DeploymentTarget, validate_targets
-from pipeline_constructs.core.validation import invalid, is_token
+from pipeline_constructs.core.validation import invalid, require_concrete_env
 from pipeline_constructs.kda_app.application_stack import KdaApplicationStack, KdaApplicationStage, ReleaseChannel
 from pipeline_constructs.kda_app.flink import FlinkCode, FlinkSettings
 from pipeline_constructs.kda_app.sources import ApplicationBuild, ApplicationSource
@@ -219,14 +219,7 @@ class KdaAppPipeline(Construct):
         super().__init__(scope, id)
         where = self.node.path
         stack = cdk.Stack.of(self)
-        if is_token(stack.account) or is_token(stack.region):
-            raise invalid(
-                where,
-                "scope",
-                stack.stack_name,
-                "expected a stack with a concrete env (account and region): targets and the update function "
-                "find each other by name",
-            )
+        require_concrete_env(where, stack, "targets and the update function find each other by name")
         if not isinstance(application_name, str) or not _APPLICATION_NAME.match(application_name):
             raise invalid(
                 where,
