@@ -20,6 +20,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,7 +37,18 @@ from pipeline_constructs.cli.render import markdown_table, text_table
 if TYPE_CHECKING:  # pragma: no cover
     from pipeline_constructs.core.compliance.audit import AckEntry, AuditFinding, TemplateAudit
 
-__all__ = ["ACKNOWLEDGMENT_SCOPES", "CHECK_FORMATS", "CheckResult", "RuleCount", "render_check", "run_check"]
+__all__ = [
+    "ACKNOWLEDGMENT_SCOPES",
+    "CHECK_FORMATS",
+    "CheckResult",
+    "RuleCount",
+    "check_in_subprocess",
+    "check_json",
+    "junit_xml",
+    "render_check",
+    "run_check",
+    "summary_line",
+]
 
 CHECK_FORMATS = ("text", "json", "markdown", "junit")
 #: ``template``: only each template's ``Metadata.cdk_nag`` (what an auditor sees). ``assembly``: also
@@ -172,6 +186,24 @@ def run_check(
     else:
         only = [f for f, _ in manifest_only]
     return CheckResult(assembly.directory, result, app, acknowledgments, only, time.perf_counter() - start)
+
+
+def check_in_subprocess(cdk_out: str | Path, *, packs: Sequence[str] = ()) -> dict[str, Any]:
+    """:func:`check_json` of ``cdk_out`` computed in a fresh interpreter (its own jsii kernel): safe from threads.
+
+    :raises AssemblyError: when the check could not run (its one-line message).
+    """
+    with tempfile.TemporaryDirectory(prefix="pipeline-constructs-check-") as tmp:
+        target = Path(tmp) / "check.json"
+        argv = [sys.executable, "-m", "pipeline_constructs.cli", "check", str(cdk_out), "-f", "json", "-o", str(target)]
+        for pack in packs:
+            argv += ["--pack", pack]
+        proc = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if not target.is_file():
+            lines = proc.stderr.strip().splitlines()
+            raise AssemblyError(lines[-1] if lines else f"check of {cdk_out} failed (exit status {proc.returncode})")
+        data: dict[str, Any] = json.loads(target.read_text(encoding="utf-8"))
+        return data
 
 
 def _manifest_acknowledged(

@@ -374,7 +374,7 @@ def _text(x: float, y: float, text: str, style: str, fill: str, *, anchor: str =
         attrs += f' font-family="{MONO}"'
     if anchor != "start":
         attrs += f' text-anchor="{anchor}"'
-    attrs += f' class="{cls or style}"'
+    attrs += f' class="{style} {cls}"' if cls else f' class="{style}"'
     return f"<text {attrs}>{escape(text)}</text>"
 
 
