@@ -8,6 +8,7 @@ without HTML labels and ports), and SVG geometry (boxes, texts, arrow segments).
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import re
 import shutil
@@ -31,7 +32,8 @@ def jsii_tarballs() -> list[Path]:
     found: list[Path] = []
     for module in ("aws_cdk", "constructs"):
         spec = importlib.util.find_spec(module)
-        assert spec is not None and spec.submodule_search_locations, module
+        assert spec is not None, module
+        assert spec.submodule_search_locations, module
         root = Path(next(iter(spec.submodule_search_locations)))
         found += sorted(root.rglob("_jsii/*.tgz"))
     return found
@@ -91,7 +93,10 @@ def write_unhardened_assembly(outdir: Path, *, stacks: int, pairs_per_stack: int
                     {"id": "AwsSolutions-S10", "reason": "synthetic: SSL enforced by an SCP"},
                 ]
                 if i % 2:
-                    rules = [{"id": "AwsSolutions-S1", "reason": "synthetic"}, {"id": "AwsSolutions-S10", "reason": "x"}]
+                    rules = [
+                        {"id": "AwsSolutions-S1", "reason": "synthetic"},
+                        {"id": "AwsSolutions-S10", "reason": "x"},
+                    ]
                 bucket["Metadata"] = {"cdk_nag": {"rules_to_suppress": rules}}
             resources[f"Bucket{i}"] = bucket
             resources[f"Role{i}"] = {
@@ -202,7 +207,8 @@ def parse_dot(text: str) -> DotGraph:
         if text[pos:].strip() == "":
             break
         m = _DOT_TOKEN.match(text, pos)
-        assert m is not None and m.end() > pos, f"bad DOT at {text[pos : pos + 40]!r}"
+        assert m is not None, f"bad DOT at {text[pos : pos + 40]!r}"
+        assert m.end() > pos, f"bad DOT at {text[pos : pos + 40]!r}"
         pos = m.end()
         if m.group("comment") is None:
             tokens.append(m.group().strip())
@@ -368,7 +374,7 @@ def shape_box(element: ET.Element) -> Rect:
 def segments(d: str) -> list[tuple[float, float, float, float]]:
     out = []
     for sub in path_points(d):
-        for (x1, y1), (x2, y2) in zip(sub, sub[1:]):
+        for (x1, y1), (x2, y2) in itertools.pairwise(sub):
             out.append((x1, y1, x2, y2))
     return out
 
@@ -379,8 +385,5 @@ def segment_crosses(seg: tuple[float, float, float, float], rect: Rect, margin: 
     assert x1 == x2 or y1 == y2, f"arrow segment not axis-parallel: {seg}"
     lo_x, hi_x, lo_y, hi_y = min(x1, x2), max(x1, x2), min(y1, y2), max(y1, y2)
     return (
-        lo_x < rect.right - margin
-        and hi_x > rect.x + margin
-        and lo_y < rect.bottom - margin
-        and hi_y > rect.y + margin
+        lo_x < rect.right - margin and hi_x > rect.x + margin and lo_y < rect.bottom - margin and hi_y > rect.y + margin
     )

@@ -45,6 +45,10 @@ def check_json(capsys, *argv: str | Path) -> tuple[int, dict]:
     return status, json.loads(out)
 
 
+def as_counts(pair: tuple[int, int]) -> dict[str, int]:
+    return {"unacknowledged": pair[0], "acknowledged": pair[1]}
+
+
 def keyed(findings) -> dict[tuple[str, str, str], bool]:
     return {(f["rule"], f["template"], f["logical_id"]): f["acknowledged"] for f in findings}
 
@@ -84,12 +88,12 @@ def test_strict_reading_of_bare_rule_ids(capsys):
     expected[("AwsSolutions-IAM5[Resource::*]", "assembly-Stage/StageB.template.json", "Deployer")] = False
     assert keyed(data["findings"]) == expected
     audit = audit_assembly(HAND, packs=["AwsSolutions"], bare_rule_covers_findings=False)
-    assert data["summary"]["AwsSolutions"] == dict(zip(("unacknowledged", "acknowledged"), audit.counts()["AwsSolutions"]))
+    assert data["summary"]["AwsSolutions"] == as_counts(audit.counts()["AwsSolutions"])
 
 
 def test_manifest_only_acknowledgments_are_shown_and_counted_on_request(capsys):
-    status, out, _ = main(["check", str(HAND), "--pack", "AwsSolutions"]), *capsys.readouterr()
-    assert status == 1
+    assert main(["check", str(HAND), "--pack", "AwsSolutions"]) == 1
+    out = capsys.readouterr().out
     assert "1 of the unacknowledged findings are acknowledged in the manifest only" in out
     status, data = check_json(capsys, HAND, "--pack", "AwsSolutions", "--acknowledgments", "assembly")
     assert status == 1
@@ -120,10 +124,12 @@ def test_other_plugins_and_the_apps_own_output_are_kept_apart(capsys):
 
 def test_every_pack_by_default_and_several_packs(capsys):
     status, data = check_json(capsys, HAND)
+    assert status == 1
     assert data["packs"] == list(PACK_NAMES)
     audit = audit_assembly(HAND)
-    assert data["summary"] == {p: dict(zip(("unacknowledged", "acknowledged"), c)) for p, c in audit.counts().items()}
+    assert data["summary"] == {p: as_counts(c) for p, c in audit.counts().items()}
     status, data = check_json(capsys, HAND, "--pack", "NIST.800.53.R5", "--pack", "HIPAA.Security")
+    assert status == 1
     assert list(data["summary"]) == ["NIST.800.53.R5", "HIPAA.Security"]
     assert all(f["rule"].startswith(("NIST.800.53.R5-", "HIPAA.Security-")) for f in data["findings"])
 
@@ -143,7 +149,11 @@ def test_exit_0_exactly_when_nothing_is_unacknowledged(tmp_path, capsys):
     acked = {"rules_to_suppress": [{"id": "AwsSolutions-S1", "reason": "r"}, {"id": "AwsSolutions-S10", "reason": "r"}]}
     out = _one_template(tmp_path, {"B": {"Type": "AWS::S3::Bucket", "Metadata": {"cdk_nag": acked}}})
     status, data = check_json(capsys, out, "--pack", "AwsSolutions")
-    assert (status, data["verdict"], data["summary"]) == (0, "ok", {"AwsSolutions": {"unacknowledged": 0, "acknowledged": 2}})
+    assert (status, data["verdict"], data["summary"]) == (
+        0,
+        "ok",
+        {"AwsSolutions": {"unacknowledged": 0, "acknowledged": 2}},
+    )
     # the same bucket with one acknowledgment less fails
     acked["rules_to_suppress"].pop()
     _one_template(tmp_path, {"B": {"Type": "AWS::S3::Bucket", "Metadata": {"cdk_nag": acked}}})
@@ -233,7 +243,7 @@ def test_counts_equal_the_audit_on_our_waves_app(waves_out, capsys):
     assert status == 1
     assert len(data["templates"]) == len(audit.templates) == 23  # stage assemblies, nested stacks, support stacks
     assert keyed(data["findings"]) == {(f.rule, f.template, f.logical_id): f.acknowledged for f in audit.findings}
-    assert data["summary"] == {p: dict(zip(("unacknowledged", "acknowledged"), c)) for p, c in audit.counts().items()}
+    assert data["summary"] == {p: as_counts(c) for p, c in audit.counts().items()}
     nested = [t for t in data["templates"] if t.endswith(".nested.template.json")]
     assert len(nested) == 8
     # v2-style suppressions written as template metadata count: resource level (with applies_to regexes)...

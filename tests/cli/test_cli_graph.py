@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -171,7 +172,7 @@ def assert_readable_svg(svg: str, pipeline: Pipeline) -> None:
     # every box of a step leaves towards every box of the next step, wrapped groups included
     drawn = {id(a): r for a, r in zip(pipeline.actions, rects, strict=True)}
     network = [s for e in edges if "critical" not in e.get("class").split() for s in segments(e.get("d"))]
-    for upper, lower in zip(pipeline.steps, pipeline.steps[1:]):
+    for upper, lower in itertools.pairwise(pipeline.steps):
         for u in upper.actions:
             for d in lower.actions:
                 assert _connected(network, drawn[id(u)], drawn[id(d)]), (u.qualified_name, d.qualified_name)
@@ -245,7 +246,11 @@ def test_svg_shows_wrapped_waves_accounts_and_synth_steps(waves_out):
 def test_yaml_buildspec_commands_and_reports(plain_cp_out):
     (p,) = load(plain_cp_out)
     build = p.stages[1].actions[0]
-    assert build.commands == ("pip install -r requirements-dev.txt", "pytest --junitxml=reports/junit.xml", "zip -r app.zip src")
+    assert build.commands == (
+        "pip install -r requirements-dev.txt",
+        "pytest --junitxml=reports/junit.xml",
+        "zip -r app.zip src",
+    )
     assert build.reports == ("pytest (JUNITXML)",)
     deploy = p.stages[2].actions[1]
     assert (deploy.account, deploy.region) == ("222222222222", "us-east-1")

@@ -21,9 +21,7 @@ from pipeline_constructs.core.node import project_node
 def fake_app(where: Path, script: str, *, cdk_json: dict | None = None) -> Path:
     """An 'app' (no CDK) that writes what a synth writes: quick to run, exact about the assembly."""
     where.mkdir(parents=True, exist_ok=True)
-    (where / "app.py").write_text(
-        "import json, os, pathlib\nout = pathlib.Path(os.environ['CDK_OUTDIR'])\n" + script
-    )
+    (where / "app.py").write_text("import json, os, pathlib\nout = pathlib.Path(os.environ['CDK_OUTDIR'])\n" + script)
     (where / "cdk.json").write_text(json.dumps(cdk_json or {"app": "python app.py"}))
     return where
 
@@ -198,9 +196,7 @@ def test_app_that_names_an_existing_assembly(tmp_path, capsys):
 def test_other_languages_run_as_written(tmp_path):
     """A non-Python command (here a shell line, as `mvn exec:java` or `dotnet run` would be) runs unchanged."""
     script = tmp_path / "gen.py"
-    script.write_text(
-        "import json, os, pathlib\nout = pathlib.Path(os.environ['CDK_OUTDIR'])\n" + manifest_with({})
-    )
+    script.write_text("import json, os, pathlib\nout = pathlib.Path(os.environ['CDK_OUTDIR'])\n" + manifest_with({}))
     app = tmp_path / "app"
     app.mkdir()
     (app / "cdk.json").write_text(json.dumps({"app": f"env LANG=C {sys.executable} {script}"}))
