@@ -12,6 +12,8 @@ import itertools
 import json
 import re
 import shutil
+import subprocess
+import sys
 import tarfile
 import tempfile
 import xml.etree.ElementTree as ET
@@ -22,6 +24,16 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 APPS = FIXTURES / "apps"
 ASSEMBLIES = FIXTURES / "assemblies"
 SVG = "{http://www.w3.org/2000/svg}"
+
+
+def cli(*argv: str | Path, check: bool = False) -> subprocess.CompletedProcess[str]:
+    """``pipeline-constructs ARGV`` in a subprocess (the console script's code path)."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "pipeline_constructs.cli", *map(str, argv)], capture_output=True, text=True, check=False
+    )
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
 
 
 # --- TypeScript apps offline -----------------------------------------------------------------------

@@ -3,21 +3,11 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from cli_helpers import APPS, copy_ts_app
 
-
-def cli(*argv: str | Path, check: bool = False) -> subprocess.CompletedProcess[str]:
-    """``pipeline-constructs ARGV`` in a subprocess (the console script's code path)."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "pipeline_constructs.cli", *map(str, argv)], capture_output=True, text=True, check=False
-    )
-    if check:
-        assert proc.returncode == 0, proc.stderr
-    return proc
+from cli.cli_helpers import APPS, cli, copy_ts_app
 
 
 def _synth(app: Path, out: Path, *extra: str) -> Path:

@@ -10,9 +10,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from cli_helpers import ASSEMBLIES, write_unhardened_assembly
-from conftest import cli
 
+from cli.cli_helpers import ASSEMBLIES, cli, write_unhardened_assembly
 from pipeline_constructs.cli import main
 from pipeline_constructs.core.compliance import PACK_NAMES
 from pipeline_constructs.core.compliance.audit import audit_assembly

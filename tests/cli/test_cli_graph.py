@@ -7,10 +7,10 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from cli_helpers import ASSEMBLIES, SVG, Rect, check_mermaid, parse_dot, segment_crosses, segments, shape_box
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cli.cli_helpers import ASSEMBLIES, SVG, Rect, check_mermaid, parse_dot, segment_crosses, segments, shape_box
 from pipeline_constructs.cli import main, render_graph, render_graphs
 from pipeline_constructs.cli.assembly import CloudAssembly
 from pipeline_constructs.cli.model import Pipeline, pipelines_in

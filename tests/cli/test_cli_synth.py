@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import cli
 
+from cli.cli_helpers import cli
 from pipeline_constructs.cli import main
 from pipeline_constructs.cli.assembly import CloudAssembly
 from pipeline_constructs.cli.model import pipelines_in

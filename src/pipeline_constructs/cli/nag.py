@@ -37,7 +37,6 @@ __all__ = [
     "AppNagOutput",
     "PluginReport",
     "nag_rule",
-    "pack_of",
     "read_app_output",
     "strip_namespace",
 ]
@@ -53,12 +52,6 @@ _NAMESPACE = re.compile(r"^[^:\[\]]+::")
 def strip_namespace(rule_id: str) -> str:
     """``Annotation::AwsSolutions-S1`` or ``AwsSolutions::AwsSolutions-S1`` -> ``AwsSolutions-S1``."""
     return _NAMESPACE.sub("", rule_id)
-
-
-def pack_of(rule_id: str) -> str:
-    """``NIST.800.53.R5-IAMNoInlinePolicy[x]`` -> ``NIST.800.53.R5``: the part before the rule's last ``-``."""
-    base = strip_namespace(rule_id).partition("[")[0]
-    return base.rsplit("-", 1)[0] if "-" in base else base
 
 
 def nag_rule(text: str, packs: Collection[str]) -> tuple[str, str, str] | None:
