@@ -283,3 +283,14 @@ def test_two_thousand_findings_well_under_a_minute(tmp_path):
     assert sum(1 for f in data["findings"] if f["acknowledged"]) == 2 * 12 * 2  # S1 and S10 on every 3rd bucket
     print(f"check: {len(data['findings'])} findings over {len(data['templates'])} templates in {seconds:.1f}s")
     assert seconds < 45, f"check took {seconds:.1f}s for {len(data['findings'])} findings"
+
+
+@pytest.mark.synth
+def test_counts_equal_the_audit_on_our_typescript_app(ts_out, capsys):
+    """A TypeScript app synthesized with the CLI's defaults (version reporting on: CDKMetadata resources)."""
+    status, data = check_json(capsys, ts_out)
+    audit = audit_assembly(ts_out)
+    assert status == 1
+    assert not data["errors"]
+    assert keyed(data["findings"]) == {(f.rule, f.template, f.logical_id): f.acknowledged for f in audit.findings}
+    assert any('"CDKMetadata"' in (ts_out / t).read_text() for t in data["templates"])
