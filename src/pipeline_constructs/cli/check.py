@@ -275,6 +275,10 @@ def summary_line(result: CheckResult) -> str:
     return line
 
 
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def _where(f: AuditFinding) -> str:
     return f"{f.template}#{f.logical_id}"
 
@@ -320,8 +324,9 @@ def _app_lines(result: CheckResult) -> list[str]:
 def _text(result: CheckResult, *, summary: bool) -> str:
     audit = result.audit
     out = [
-        f"cdk-nag check of {result.assembly}: {len(result.packs)} packs over {len(audit.templates)} templates "
-        f"({result.seconds:.1f}s; acknowledgments read from {result.acknowledgment_scope}s)",
+        f"cdk-nag check of {result.assembly}: {_n(len(result.packs), 'pack')} over "
+        f"{_n(len(audit.templates), 'template')} ({result.seconds:.1f}s; acknowledgments read from "
+        f"{result.acknowledgment_scope}s)",
         "",
         text_table(
             ("Pack", "Unacknowledged", "Acknowledged", "Rules"),
