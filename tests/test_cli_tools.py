@@ -14,6 +14,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 NESTED = ROOT / "tests" / "fixtures" / "assemblies" / "nested_gated"
+#: Every finding acknowledged in the template (check exits 0).
+CLEAN = ROOT / "tests" / "fixtures" / "assemblies" / "nag_clean"
 
 
 def load(path: Path, name: str) -> ModuleType:
@@ -41,9 +43,7 @@ def fake_example(where: Path, name: str, *, findings: bool) -> Path:
     app = where / name
     app.mkdir(parents=True)
     source = where / f"{name}-assembly"
-    shutil.copytree(NESTED, source)
-    if not findings:
-        (source / "validation-report.json").unlink()
+    shutil.copytree(CLEAN if not findings else NESTED, source)
     script = f"import os, shutil; shutil.copytree({str(source)!r}, os.environ['CDK_OUTDIR'], dirs_exist_ok=True)\n"
     (app / "app.py").write_text(script)
     (app / "cdk.json").write_text(json.dumps({"app": "python app.py"}))
@@ -57,16 +57,18 @@ def test_demo_synthesizes_shows_and_draws_every_example(demo, tmp_path, capsys):
     out = tmp_path / "demo-out"
     status = demo.main(["--examples", str(examples), "--out", str(out)])
     printed = capsys.readouterr().out
-    assert status == 1  # beta has an unacknowledged finding
+    assert status == 1  # beta has unacknowledged findings
     assert "alpha: synthesized in" in printed
     assert "beta: synthesized in" in printed
-    assert "cdk-nag: 1 unacknowledged findings, 3 acknowledgments" in printed
-    assert printed.count("Critical path: 7 actions, 2 of them CodeBuild") == 2
+    assert "alpha: synthesized in" in printed
+    assert "cdk-nag: 0 unacknowledged findings, 3 acknowledged" in printed
+    assert "cdk-nag: 54 unacknowledged findings, 1 acknowledged" in printed
+    assert printed.count("Critical path: 7 actions, 2 of them CodeBuild") == 1
     assert "1/2 examples ok" in printed
-    for name in ("alpha", "beta"):
-        assert (out / name / "ops.svg").read_text().startswith("<svg")
-        assert (out / name / "ops.mmd").read_text().startswith("flowchart TB")
-    assert "alpha/ops.svg" in (out / "index.html").read_text()
+    assert (out / "beta" / "ops.svg").read_text().startswith("<svg")
+    assert (out / "beta" / "ops.mmd").read_text().startswith("flowchart TB")
+    assert (out / "alpha" / "clean.svg").read_text().startswith("<svg")
+    assert "alpha/clean.svg" in (out / "index.html").read_text()
     assert demo.main(["--examples", str(examples), "--out", str(out), "alpha"]) == 0
 
 
@@ -114,15 +116,17 @@ def test_docs_performance_page_from_results(hook, tmp_path):
     assert "| findings | 0 | 56 |" in page
 
 
-def test_docs_compliance_page_lists_every_acknowledgment(hook):
-    from pipeline_constructs.cli.assembly import CloudAssembly
-    from pipeline_constructs.cli.nag import read_nag
+def test_docs_compliance_page_lists_every_acknowledgment(hook, capsys):
+    from pipeline_constructs.cli import main
 
-    page = hook.compliance_markdown({"ops": read_nag(CloudAssembly.load(NESTED))})
-    assert "| `ops` | 1 / 2 | 0 / 0 | 0 / 0 | 0 / 0 | 0 / 1 |" in page
+    assert main(["check", str(NESTED), "--format", "json"]) == 1
+    page = hook.compliance_markdown({"ops": json.loads(capsys.readouterr().out)})
+    assert "| example | AwsSolutions | NIST.800.53.R5 | HIPAA.Security | PCI.DSS.321 | Serverless |" in page
+    assert "| `ops` | 7 / 1 | 14 / 0 | 16 / 0 | 16 / 0 | 1 / 0 |" in page
     assert "Unacknowledged findings" in page
-    assert "#### AwsSolutions (2)" in page
-    assert "| `SQSRedrivePolicy` | This queue is itself the dead-letter queue" in page
+    assert "#### AwsSolutions (1)" in page
+    assert "| `S1` | Artifact bucket of a test pipeline" in page
+    assert "`Bucket (OpsPipeline)`" in page
 
 
 def test_docs_picture_block_links_the_generated_svg(hook):

@@ -30,8 +30,8 @@ from typing import Any
 from mkdocs.structure.files import File, Files
 
 from pipeline_constructs.cli.assembly import AssemblyError, CloudAssembly
+from pipeline_constructs.cli.check import check_in_subprocess
 from pipeline_constructs.cli.model import Pipeline, pipelines_in
-from pipeline_constructs.cli.nag import PACK_ORDER, NagResults, read_nag
 from pipeline_constructs.cli.render import markdown_table, show_markdown
 from pipeline_constructs.cli.svg import to_svg
 from pipeline_constructs.cli.synth import synth
@@ -157,15 +157,25 @@ def on_config(config: Any) -> Any:
     docs = Path(config["docs_dir"])
     config["nav"] = build_nav(docs)
     pipelines: dict[str, list[Pipeline]] = {}
-    nag: dict[str, NagResults] = {}
-    for name, path in find_assemblies().items():
+    nag: dict[str, dict[str, Any]] = {}
+    assemblies = find_assemblies()
+    for name, path in assemblies.items():
         try:
             assembly = CloudAssembly.load(path)
         except AssemblyError as e:
             log.warning("example %s: %s", name, e)
             continue
         pipelines[name] = pipelines_in(assembly)
-        nag[name] = read_nag(assembly)
+
+    def check(name: str) -> tuple[str, dict[str, Any] | None]:
+        try:  # `pipeline-constructs check`: the five packs over every template
+            return name, check_in_subprocess(assemblies[name])
+        except AssemblyError as e:
+            log.warning("example %s: cdk-nag check failed: %s", name, e)
+            return name, None
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        nag = {name: data for name, data in pool.map(check, sorted(pipelines)) if data is not None}
     _state["pipelines"], _state["nag"] = pipelines, nag
     return config
 
@@ -288,39 +298,45 @@ def picture_markdown(example: str, pipelines: list[Pipeline]) -> str:
     return "\n".join(out)
 
 
-def _short_path(path: str) -> str:
-    """``Stack/A/B/C/D/Resource`` -> ``…/B/C/D``: the part that names the resource."""
-    parts = [p for p in path.split("/")[1:] if p not in ("Resource", "Default")] or [path]
-    return "/".join(parts) if len(parts) <= 3 else "…/" + "/".join(parts[-3:])
+def _where(finding: dict[str, Any]) -> str:
+    """``Logical id (template)``, the template without the assembly folder and its suffix."""
+    template = str(finding["template"]).rsplit("/", 1)[-1].removesuffix(".json").removesuffix(".template")
+    return f"{finding['logical_id']} ({template.removesuffix('.nested')})"
 
 
-def compliance_markdown(results: dict[str, NagResults]) -> str:
+def compliance_markdown(results: dict[str, dict[str, Any]]) -> str:
+    """The compliance page: per example and pack, unacknowledged / acknowledged findings of ``check``'s JSON."""
     if not results:
         return "!!! warning\n    No example assembly was available when these docs were built.\n"
+    packs: list[str] = []
+    for data in results.values():
+        packs += [p for p in data["packs"] if p not in packs]
     out = ["### Per example", ""]
     rows = []
-    for example, r in sorted(results.items()):
-        counts = r.counts()
-        cells = [f"{counts.get(p, (0, 0))[0]} / {counts.get(p, (0, 0))[1]}" for p in PACK_ORDER]
+    for example, data in sorted(results.items()):
+        summary = data["summary"]
+        cells = [
+            f"{summary[p]['unacknowledged']} / {summary[p]['acknowledged']}" if p in summary else "-" for p in packs
+        ]
         rows.append([f"`{example}`", *cells])
-    out.append(markdown_table(["example", *PACK_ORDER], rows))
-    out += ["", "Each cell: unacknowledged findings / acknowledgments.", ""]
-    findings = [(e, f) for e, r in sorted(results.items()) for f in r.findings]
+    out.append(markdown_table(["example", *packs], rows))
+    out += ["", "Each cell: unacknowledged / acknowledged findings (`pipeline-constructs check`).", ""]
+    findings = [(e, f) for e, d in sorted(results.items()) for f in d["findings"] if not f["acknowledged"]]
     if findings:
         out += ['!!! danger "Unacknowledged findings"', ""]
-        out += [f"    - `{e}`: `{f.rule}` at `{f.path}`: {f.description}" for e, f in findings]
+        out += [f"    - `{e}`: `{f['rule']}` at `{_where(f)}`: {f['description']}" for e, f in findings]
         out.append("")
     grouped: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for example, r in sorted(results.items()):
-        for a in r.acknowledgments:
-            rule = re.sub(r"^[^-]+-", "", a.rule)
-            entry = grouped.setdefault((a.pack, rule, a.reason), {"examples": set(), "paths": set()})
+    for example, data in sorted(results.items()):
+        for f in data["findings"]:
+            if not f["acknowledged"]:
+                continue
+            rule = f["rule"][len(f["pack"]) + 1 :]
+            entry = grouped.setdefault((f["pack"], rule, f["reason"] or ""), {"examples": set(), "paths": set()})
             entry["examples"].add(example)
-            entry["paths"].add(_short_path(a.path))
+            entry["paths"].add(_where(f))
     out += ["### Every acknowledgment, with its reason", ""]
-    for pack in [p for p in PACK_ORDER if any(k[0] == p for k in grouped)] + sorted(
-        {k[0] for k in grouped} - set(PACK_ORDER)
-    ):
+    for pack in [p for p in packs if any(k[0] == p for k in grouped)]:
         keys = sorted(k for k in grouped if k[0] == pack)
         out += [f"#### {pack} ({len(keys)})", ""]
         table = []
@@ -333,12 +349,16 @@ def compliance_markdown(results: dict[str, NagResults]) -> str:
     return "\n".join(out)
 
 
+#: A cdk-nag pack name (``AwsSolutions``, ``NIST.800.53.R5``): findings per pack are summed in the tables.
+_PACK_LIKE = re.compile(r"^[A-Z][A-Za-z]*(\.[A-Za-z0-9]+)*$")
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.2f}"
     if isinstance(value, dict):
         if value and all(isinstance(v, (int, float)) for v in value.values()):
-            if all(isinstance(v, int) for v in value.values()) and set(value) <= set(PACK_ORDER):
+            if all(isinstance(v, int) for v in value.values()) and all(_PACK_LIKE.match(k) for k in value):
                 return str(sum(value.values()))
             return ", ".join(f"{k}: {_fmt(v)}" for k, v in value.items())
         return json.dumps(value)

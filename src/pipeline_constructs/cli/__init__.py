@@ -1,19 +1,20 @@
 """The ``pipeline-constructs`` command: synthesize, inspect, draw and check CDK Pipelines.
 
-``show``, ``graph`` and ``check`` read any cloud assembly (``cdk.out``) with
-the standard library only: they parse the ``AWS::CodePipeline::Pipeline``
-resources of every stack, nested stage assemblies included, and never start
-the CDK. ``synth`` runs an app with the project's Node 24.
+``show`` and ``graph`` read any cloud assembly (``cdk.out``) with the standard
+library only: they parse the ``AWS::CodePipeline::Pipeline`` resources of every
+stack, nested stage assemblies and nested stacks included, and never start the
+CDK. ``check`` runs the cdk-nag packs over every template of the assembly
+(:mod:`pipeline_constructs.core.compliance.audit`). ``synth`` runs any CDK app
+with the project's Node 24 and fails where the CDK CLI fails.
 
 Exit status: 0 success; 1 the command ran and found a problem (failed synth,
 unacknowledged cdk-nag findings); 2 bad input (not an app, not a cloud
-assembly, no pipeline) with a one-line message.
+assembly, no pipeline, a template ``check`` cannot read) with a one-line message.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -21,13 +22,12 @@ from pathlib import Path
 from typing import NoReturn
 
 from pipeline_constructs.cli.assembly import AssemblyError, CloudAssembly
-from pipeline_constructs.cli.graph import FORMATS, to_dot, to_mermaid
+from pipeline_constructs.cli.graph import FORMATS, combined_dot, combined_mermaid, to_dot, to_mermaid
 from pipeline_constructs.cli.model import Pipeline, pipelines_in
-from pipeline_constructs.cli.nag import NagResults, read_nag
-from pipeline_constructs.cli.render import markdown_table, show_json, show_markdown, show_text, text_table
-from pipeline_constructs.cli.svg import to_svg
+from pipeline_constructs.cli.render import show_json, show_markdown, show_text
+from pipeline_constructs.cli.svg import combined_svg, to_svg
 
-__all__ = ["load_pipelines", "main", "render_graph"]
+__all__ = ["load_pipelines", "main", "render_graph", "render_graphs"]
 
 PROG = "pipeline-constructs"
 _EXT = {"mermaid": ".mmd", "svg": ".svg", "dot": ".dot"}
@@ -72,6 +72,23 @@ def render_graph(pipeline: Pipeline, fmt: str) -> str:
     raise ValueError(f"format = {fmt!r} is invalid: expected one of {', '.join(FORMATS)}")
 
 
+def render_graphs(pipelines: Sequence[Pipeline], fmt: str) -> str:
+    """One valid document for all of ``pipelines``: a single pipeline as :func:`render_graph`, several combined.
+
+    Mermaid: one ``flowchart`` with a subgraph per pipeline; DOT: one ``digraph`` with a
+    cluster per pipeline; SVG: one picture with the pipelines one below the other.
+    """
+    if len(pipelines) == 1:
+        return render_graph(pipelines[0], fmt)
+    if fmt == "mermaid":
+        return combined_mermaid(pipelines)
+    if fmt == "dot":
+        return combined_dot(pipelines)
+    if fmt == "svg":
+        return combined_svg(pipelines)
+    raise ValueError(f"format = {fmt!r} is invalid: expected one of {', '.join(FORMATS)}")
+
+
 def _slug(text: str) -> str:
     out = "".join(c if c.isalnum() or c in "-_" else "-" for c in text).strip("-")
     while "--" in out:
@@ -91,24 +108,26 @@ def _cmd_synth(args: argparse.Namespace) -> int:
         if not sep or not key:
             raise AssemblyError(f"--context {item!r} is invalid: expected KEY=VALUE")
         context[key] = value
-    result = synth(args.app_dir, output=args.output, context=context, quiet=args.quiet)
+    result = synth(args.app_dir, output=args.output, context=context, quiet=args.quiet, strict=args.strict)
     if result.returncode != 0:
-        hint = ""
-        manifest = result.outdir / "manifest.json"
-        if manifest.is_file():
-            try:
-                nag = read_nag(CloudAssembly.load(result.outdir))
-            except AssemblyError:
-                nag = NagResults()
-            if nag.findings:
-                hint = f"; {len(nag.findings)} unacknowledged cdk-nag findings: run {PROG} check {result.outdir}"
-        print(f"{PROG}: synth of {args.app_dir} failed (exit status {result.returncode}){hint}", file=sys.stderr)
+        print(f"{PROG}: synth of {args.app_dir} failed (exit status {result.returncode})", file=sys.stderr)
         return 1
-    try:
-        assembly = CloudAssembly.load(result.outdir)
-    except AssemblyError:
-        print(f"{PROG}: {args.app_dir}: the app ran but wrote no cloud assembly to {result.outdir}", file=sys.stderr)
+    if result.problem is not None:
+        print(f"{PROG}: {args.app_dir}: the app ran but wrote no cloud assembly: {result.problem}", file=sys.stderr)
         return 1
+    for level, found in (("Error", result.errors), ("Warning", result.warnings)):
+        for a in found:
+            print(f"[{level} at /{a.path}] {a.message}", file=sys.stderr)
+    if not result.ok:
+        what = f"{len(result.errors)} error annotations" if result.errors else f"{len(result.warnings)} warnings"
+        print(
+            f"{PROG}: synth of {args.app_dir} failed: {what} in the assembly (the CDK CLI fails here too"
+            + (", --strict" if not result.errors else "")
+            + f"); the assembly is in {result.outdir}, {PROG} check {result.outdir} lists cdk-nag findings",
+            file=sys.stderr,
+        )
+        return 1
+    assembly = CloudAssembly.load(result.outdir)
     count = len(pipelines_in(assembly))
     print(
         f"synthesized {args.app_dir} in {result.seconds:.1f}s: {len(assembly.stacks)} stacks, "
@@ -131,105 +150,39 @@ def _cmd_show(args: argparse.Namespace) -> int:
 def _cmd_graph(args: argparse.Namespace) -> int:
     pipelines = load_pipelines(args.cdk_out, name=args.pipeline)
     if args.output is None:
-        if args.format == "svg" and len(pipelines) > 1:
-            raise AssemblyError(
-                f"{len(pipelines)} pipelines cannot share one SVG on standard output: "
-                "pass --output DIR, or --pipeline NAME"
-            )
-        sys.stdout.write("\n".join(render_graph(p, args.format) for p in pipelines))
+        sys.stdout.write(render_graphs(pipelines, args.format))
         return 0
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
+    used: set[str] = set()
     for p in pipelines:
-        target = out / f"{_slug(p.name)}{_EXT[args.format]}"
+        slug = _slug(p.name)
+        if slug in used:  # two pipelines with one name (in two stacks): keep both files
+            slug = f"{slug}-{_slug(p.stack)}-{_slug(p.logical_id)}"
+        used.add(slug)
+        target = out / f"{slug}{_EXT[args.format]}"
         target.write_text(render_graph(p, args.format), encoding="utf-8")
         print(target)
     return 0
 
 
-def _check_text(results: NagResults, *, show_acks: bool) -> str:
-    out: list[str] = []
-    counts = results.counts()
-    if not results.reported_packs and not results.acknowledgments:
-        return (
-            "No cdk-nag findings or acknowledgments in this assembly "
-            "(if no rule pack ran: add_compliance_checks(app), then synthesize).\n"
-        )
-    out.append("cdk-nag packs:")
-    out.append(
-        text_table(
-            ("Pack", "Unacknowledged", "Acknowledged"),
-            [[p, str(f), str(a)] for p, (f, a) in counts.items()] or [["(none)", "0", "0"]],
-        )
-    )
-    if results.findings:
-        out.append("")
-        out.append(f"Unacknowledged findings ({len(results.findings)}):")
-        out.append(
-            text_table(
-                ("Pack", "Rule", "Severity", "Resource", "Finding"),
-                [[f.pack, f.rule, f.severity, f.path, f.description] for f in results.findings],
-                max_widths=(None, 44, None, 56, 56),
-            )
-        )
-    if show_acks and results.acknowledgments:
-        out.append("")
-        out.append(f"Acknowledgments ({len(results.acknowledgments)}):")
-        out.append(
-            text_table(
-                ("Pack", "Rule", "Resource", "Reason"),
-                [[a.pack, a.rule, a.path, a.reason] for a in results.acknowledgments],
-                max_widths=(None, 44, 56, 64),
-            )
-        )
-    out.append("")
-    out.append(
-        f"{len(results.findings)} unacknowledged findings, {len(results.acknowledgments)} acknowledgments"
-        + (" (FAIL)" if results.findings else " (ok)")
-    )
-    return "\n".join(out) + "\n"
-
-
-def _check_markdown(results: NagResults) -> str:
-    out = [
-        markdown_table(
-            ("Pack", "Unacknowledged", "Acknowledged"), [[p, str(f), str(a)] for p, (f, a) in results.counts().items()]
-        ),
-        "",
-    ]
-    if results.findings:
-        out += [
-            markdown_table(
-                ("Pack", "Rule", "Resource", "Finding"),
-                [[f.pack, f"`{f.rule}`", f"`{f.path}`", f.description] for f in results.findings],
-            ),
-            "",
-        ]
-    if results.acknowledgments:
-        out.append(
-            markdown_table(
-                ("Pack", "Rule", "Resource", "Reason"),
-                [[a.pack, f"`{a.rule}`", f"`{a.path}`", a.reason] for a in results.acknowledgments],
-            )
-        )
-    return "\n".join(out) + "\n"
-
-
 def _cmd_check(args: argparse.Namespace) -> int:
-    assembly = CloudAssembly.load(args.cdk_out)
-    results = read_nag(assembly)
-    if args.format == "json":
-        data = {
-            "packs": {p: {"unacknowledged": f, "acknowledged": a} for p, (f, a) in results.counts().items()},
-            "findings": [f.__dict__ for f in results.findings],
-            "acknowledgments": [a.__dict__ for a in results.acknowledgments],
-        }
-        sys.stdout.write(json.dumps(data, indent=2) + "\n")
-    elif args.format == "markdown":
-        sys.stdout.write(_check_markdown(results))
+    from pipeline_constructs.cli.check import render_check, run_check, summary_line
+
+    result = run_check(
+        args.cdk_out,
+        packs=args.pack or None,
+        acknowledgments=args.acknowledgments,
+        bare_rule_covers_findings=not args.strict,
+    )
+    text = render_check(result, args.format, summary=args.summary)
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"{summary_line(result)} -> {args.output}")
     else:
-        sys.stdout.write(_check_text(results, show_acks=not args.summary))
-    return 1 if results.findings else 0
+        sys.stdout.write(text)
+    return result.exit_status
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -239,13 +192,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
 
-    p = sub.add_parser("synth", help="run the app of APP_DIR/cdk.json with Node 24 and write the cloud assembly")
+    p = sub.add_parser(
+        "synth", help="run the app of APP_DIR/cdk.json with Node 24 and write the cloud assembly, as cdk synth does"
+    )
     p.add_argument("app_dir", metavar="APP_DIR", help="folder with cdk.json")
     p.add_argument(
         "-o", "--output", help="assembly folder (default: $CDK_OUTDIR, else cdk.json 'output', else APP_DIR/cdk.out)"
     )
     p.add_argument("-c", "--context", action="append", metavar="KEY=VALUE", help="context value (repeatable)")
     p.add_argument("-q", "--quiet", action="store_true", help="hide the app's standard output")
+    p.add_argument("--strict", action="store_true", help="fail on warning annotations too (like cdk synth --strict)")
     p.set_defaults(func=_cmd_synth)
 
     p = sub.add_parser("show", help="stages, actions, gates and critical path of each pipeline")
@@ -258,15 +214,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("cdk_out", metavar="CDK_OUT", help="cloud assembly folder (cdk.out)")
     p.add_argument("-f", "--format", choices=FORMATS, default="mermaid")
     p.add_argument(
-        "-o", "--output", metavar="DIR", help="write one file per pipeline into DIR (default: standard output)"
+        "-o",
+        "--output",
+        metavar="DIR",
+        help="write one file per pipeline into DIR (default: one document for all pipelines on standard output)",
     )
     p.add_argument("-p", "--pipeline", help="only pipelines whose name or stack contains this")
     p.set_defaults(func=_cmd_graph)
 
-    p = sub.add_parser("check", help="cdk-nag findings and acknowledgments per pack; exit 1 on any finding")
+    from pipeline_constructs.cli.check import ACKNOWLEDGMENT_SCOPES, CHECK_FORMATS
+
+    p = sub.add_parser(
+        "check",
+        help="run cdk-nag packs over every template; exit 1 on an unacknowledged finding, 2 on unreadable input",
+    )
     p.add_argument("cdk_out", metavar="CDK_OUT", help="cloud assembly folder (cdk.out)")
-    p.add_argument("-f", "--format", choices=("text", "markdown", "json"), default="text")
-    p.add_argument("--summary", action="store_true", help="counts and findings only, no acknowledgment list")
+    p.add_argument(
+        "--pack",
+        action="append",
+        metavar="PACK",
+        help="a cdk-nag pack to run (repeatable; default: the library's five, "
+        "pipeline_constructs.core.compliance.PACK_NAMES; an unknown name lists the known ones)",
+    )
+    p.add_argument("-f", "--format", choices=CHECK_FORMATS, default="text")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the report to FILE and print a one-line summary")
+    p.add_argument("--summary", action="store_true", help="counts and unacknowledged findings only")
+    p.add_argument(
+        "--acknowledgments",
+        choices=ACKNOWLEDGMENT_SCOPES,
+        default="template",
+        help="template: only each template's Metadata.cdk_nag counts (default); "
+        "assembly: the manifest's aws:cdk:acknowledged-rules count too",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="a bare 'Pack-Rule' acknowledgment does not cover 'Pack-Rule[finding]' findings (cdk-nag v3's reading)",
+    )
     p.set_defaults(func=_cmd_check)
     return parser
 

@@ -2,18 +2,32 @@
 
 Layout everywhere: stages top to bottom in pipeline order; inside a stage one
 row per run order; actions that run in parallel side by side; gates (manual
-approvals, permission checks) drawn as hexagons in red.
+approvals, permission checks) drawn as hexagons in red; deploy actions name
+their account and region; the critical path has a thick dark border. Several
+pipelines make one valid document: a subgraph (Mermaid) or cluster (DOT) each.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 
 from pipeline_constructs.cli.model import Action, Pipeline
 
-__all__ = ["FORMATS", "action_class", "to_dot", "to_mermaid"]
+__all__ = [
+    "CRITICAL_COLOR",
+    "FORMATS",
+    "action_class",
+    "action_label",
+    "combined_dot",
+    "combined_mermaid",
+    "to_dot",
+    "to_mermaid",
+]
 
 FORMATS = ("mermaid", "svg", "dot")
+#: Colour of the critical path (borders and arrows) in every format.
+CRITICAL_COLOR = "#1d3557"
 
 
 def action_class(action: Action) -> str:
@@ -30,13 +44,25 @@ def action_class(action: Action) -> str:
     }.get(action.category, "other")
 
 
-def _label(action: Action, pipeline: Pipeline) -> str:
-    sub = action.provider
-    if action.region and action.region != pipeline.region:
-        sub += f" · {action.region}"
-    if action.gate:
-        sub = f"{action.gate} · {sub}"
-    return f"{action.name}\n{sub}"
+def action_environment(action: Action, pipeline: Pipeline) -> str:
+    """``account 222222222222 · us-east-1`` for deploy actions (always) and actions elsewhere than the pipeline."""
+    elsewhere = (action.account and action.account != pipeline.account) or (
+        action.region and action.region != pipeline.region
+    )
+    if not action.is_deployment and not elsewhere:
+        return ""
+    return f"account {action.account or '?'} · {action.region or '?'}"
+
+
+def action_label(action: Action, pipeline: Pipeline) -> list[str]:
+    """Lines of an action's label: its full name, its kind, and where it runs when that matters."""
+    kind = f"{action.gate} · {action.provider}" if action.gate else action.provider
+    env = action_environment(action, pipeline)
+    return [action.name, kind, *([env] if env else [])]
+
+
+def _critical(pipeline: Pipeline) -> set[int]:
+    return {id(a) for a in pipeline.critical_path.actions}
 
 
 # --- Mermaid -----------------------------------------------------------------
@@ -52,47 +78,79 @@ _MERMAID_CLASSES = {
 }
 
 
-def _mermaid_text(text: str) -> str:
-    return text.replace('"', "#quot;").replace("\n", "<br/>")
+def mermaid_text(text: str) -> str:
+    """``text`` safe inside a quoted Mermaid label: entity codes for ``#``, quotes, angle brackets, backticks."""
+    for raw, code in (("#", "#35;"), ('"', "#quot;"), ("<", "#lt;"), (">", "#gt;"), ("`", "#96;")):
+        text = text.replace(raw, code)
+    return text.replace("\n", "<br/>")
 
 
-def to_mermaid(pipeline: Pipeline) -> str:
-    """A Mermaid ``flowchart`` of ``pipeline``."""
-    lines = ["flowchart TB"]
+def _mermaid_body(pipeline: Pipeline, prefix: str, indent: str, used: set[str], critical: list[str]) -> list[str]:
+    lines: list[str] = []
+    on_path = _critical(pipeline)
     stage_ids: list[str] = []
-    used: set[str] = set()
     for si, stage in enumerate(pipeline.stages):
-        sid = f"S{si}"
+        sid = f"{prefix}S{si}"
         stage_ids.append(sid)
-        lines.append(f'  subgraph {sid}["{_mermaid_text(stage.name)}"]')
-        lines.append("    direction TB")
+        lines.append(f'{indent}subgraph {sid}["{mermaid_text(stage.name)}"]')
+        lines.append(f"{indent}  direction TB")
         steps = stage.steps
         step_ids: list[str] = []
         for ri, step in enumerate(steps):
-            indent = "    "
+            inner = indent + "  "
             if len(steps) > 1:
                 rid = f"{sid}R{ri}"
                 step_ids.append(rid)
-                lines.append(f'    subgraph {rid}["run {step.run_order}"]')
-                lines.append("      direction LR")
-                indent = "      "
+                lines.append(f'{indent}  subgraph {rid}["run {step.run_order}"]')
+                lines.append(f"{indent}    direction LR")
+                inner = indent + "    "
             for ai, action in enumerate(step.actions):
                 nid = f"{sid}A{ri}_{ai}"
                 cls = action_class(action)
                 used.add(cls)
-                text = _mermaid_text(_label(action, pipeline))
+                if id(action) in on_path:
+                    critical.append(nid)
+                text = "<br/>".join(mermaid_text(line) for line in action_label(action, pipeline))
                 shape = f'{{{{"{text}"}}}}' if cls == "gate" else f'["{text}"]'
-                lines.append(f"{indent}{nid}{shape}:::{cls}")
+                lines.append(f"{inner}{nid}{shape}:::{cls}")
             if len(steps) > 1:
-                lines.append("    end")
+                lines.append(f"{indent}  end")
         for a, b in itertools.pairwise(step_ids):
-            lines.append(f"    {a} --> {b}")
-        lines.append("  end")
+            lines.append(f"{indent}  {a} --> {b}")
+        lines.append(f"{indent}end")
     for a, b in itertools.pairwise(stage_ids):
-        lines.append(f"  {a} --> {b}")
-    for cls in sorted(used):
-        lines.append(f"  classDef {cls} {_MERMAID_CLASSES[cls]}")
-    return "\n".join(lines) + "\n"
+        lines.append(f"{indent}{a} --> {b}")
+    return lines
+
+
+def _mermaid_tail(used: set[str], critical: list[str]) -> list[str]:
+    lines = [f"  classDef {cls} {_MERMAID_CLASSES[cls]}" for cls in sorted(used)]
+    if critical:
+        lines.append(f"  classDef critical stroke:{CRITICAL_COLOR},stroke-width:4px")
+        lines.append(f"  class {','.join(critical)} critical")
+    return lines
+
+
+def to_mermaid(pipeline: Pipeline) -> str:
+    """A Mermaid ``flowchart`` of ``pipeline``."""
+    used: set[str] = set()
+    critical: list[str] = []
+    body = _mermaid_body(pipeline, "", "  ", used, critical)
+    return "\n".join(["flowchart TB", *body, *_mermaid_tail(used, critical)]) + "\n"
+
+
+def combined_mermaid(pipelines: Sequence[Pipeline]) -> str:
+    """One Mermaid ``flowchart`` with a subgraph per pipeline (ids prefixed ``P0``, ``P1``...)."""
+    used: set[str] = set()
+    critical: list[str] = []
+    lines = ["flowchart TB"]
+    for pi, pipeline in enumerate(pipelines):
+        title = f"{pipeline.name} (stack {pipeline.stack_name})"
+        lines.append(f'  subgraph P{pi}["{mermaid_text(title)}"]')
+        lines.append("    direction TB")
+        lines += _mermaid_body(pipeline, f"P{pi}", "    ", used, critical)
+        lines.append("  end")
+    return "\n".join([*lines, *_mermaid_tail(used, critical)]) + "\n"
 
 
 # --- Graphviz DOT ----------------------------------------------------------------
@@ -108,44 +166,82 @@ _DOT_COLORS = {
 }
 
 
-def _dot_str(text: str) -> str:
+def dot_string(text: str) -> str:
+    """A double-quoted DOT string."""
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def _dot_body(pipeline: Pipeline, prefix: str, indent: str) -> list[str]:
+    lines: list[str] = []
+    on_path = _critical(pipeline)
+    previous: list[tuple[str, bool]] = []
+    junction = 0
+    for si, stage in enumerate(pipeline.stages):
+        lines.append(f"{indent}subgraph cluster_{prefix}{si} {{")
+        lines.append(
+            f'{indent}  label={dot_string(stage.name)}; style="rounded,filled"; fillcolor="#f7f7f7"; color="#bbbbbb";'
+        )
+        for ri, step in enumerate(stage.steps):
+            ids: list[tuple[str, bool]] = []
+            for ai, action in enumerate(step.actions):
+                nid = f"{prefix}a{si}_{ri}_{ai}"
+                crit = id(action) in on_path
+                ids.append((nid, crit))
+                fill, stroke = _DOT_COLORS[action_class(action)]
+                shape = ', shape=hexagon, style="filled", penwidth=2' if action.gate else ""
+                if crit:
+                    shape += ", penwidth=3.5"
+                label = dot_string("\n".join(action_label(action, pipeline)))
+                lines.append(f'{indent}  {nid} [label={label}, fillcolor="{fill}", color="{stroke}"{shape}];')
+            lines.append(f"{indent}  {{ rank=same; {'; '.join(n for n, _ in ids)}; }}")
+            if previous:
+                if len(previous) == 1 or len(ids) == 1:
+                    lines += [_dot_edge(indent, a, b, ca and cb) for a, ca in previous for b, cb in ids]
+                else:
+                    j = f"{prefix}j{junction}"
+                    junction += 1
+                    on = any(c for _, c in previous) and any(c for _, c in ids)
+                    lines.append(f'{indent}  {j} [shape=point, width=0.05, label=""];')
+                    lines += [_dot_edge(indent, a, j, ca and on, head=False) for a, ca in previous]
+                    lines += [_dot_edge(indent, j, b, cb and on) for b, cb in ids]
+            previous = ids
+        lines.append(f"{indent}}}")
+    return lines
+
+
+def _dot_edge(indent: str, a: str, b: str, critical: bool, *, head: bool = True) -> str:
+    attrs = [] if head else ["arrowhead=none"]
+    if critical:
+        attrs += [f'color="{CRITICAL_COLOR}"', "penwidth=2.5"]
+    return f"{indent}  {a} -> {b}" + (f" [{', '.join(attrs)}]" if attrs else "") + ";"
+
+
+_DOT_HEAD = [
+    '  node [fontname=Helvetica, fontsize=11, style="filled,rounded", shape=box];',
+    "  edge [arrowsize=0.7];",
+]
 
 
 def to_dot(pipeline: Pipeline) -> str:
     """A Graphviz ``digraph`` of ``pipeline`` (render with ``dot -Tsvg``)."""
     lines = [
-        f"digraph {_dot_str(pipeline.name)} {{",
+        f"digraph {dot_string(pipeline.name)} {{",
         "  rankdir=TB; compound=true; newrank=true;",
-        f"  label={_dot_str(pipeline.name)}; labelloc=t; fontname=Helvetica;",
-        '  node [fontname=Helvetica, fontsize=11, style="filled,rounded", shape=box];',
-        "  edge [arrowsize=0.7];",
+        f"  label={dot_string(pipeline.name)}; labelloc=t; fontname=Helvetica;",
+        *_DOT_HEAD,
+        *_dot_body(pipeline, "", "  "),
+        "}",
     ]
-    previous: list[str] = []
-    junction = 0
-    for si, stage in enumerate(pipeline.stages):
-        lines.append(f"  subgraph cluster_{si} {{")
-        lines.append(f'    label={_dot_str(stage.name)}; style="rounded,filled"; fillcolor="#f7f7f7"; color="#bbbbbb";')
-        for ri, step in enumerate(stage.steps):
-            ids = []
-            for ai, action in enumerate(step.actions):
-                nid = f"a{si}_{ri}_{ai}"
-                ids.append(nid)
-                fill, stroke = _DOT_COLORS[action_class(action)]
-                shape = ', shape=hexagon, style="filled", penwidth=2' if action.gate else ""
-                label = _dot_str(_label(action, pipeline))
-                lines.append(f'    {nid} [label={label}, fillcolor="{fill}", color="{stroke}"{shape}];')
-            lines.append(f"    {{ rank=same; {'; '.join(ids)}; }}")
-            if previous:
-                if len(previous) == 1 or len(ids) == 1:
-                    lines += [f"    {a} -> {b};" for a in previous for b in ids]
-                else:
-                    j = f"j{junction}"
-                    junction += 1
-                    lines.append(f'    {j} [shape=point, width=0.05, label=""];')
-                    lines += [f"    {a} -> {j} [arrowhead=none];" for a in previous]
-                    lines += [f"    {j} -> {b};" for b in ids]
-            previous = ids
+    return "\n".join(lines) + "\n"
+
+
+def combined_dot(pipelines: Sequence[Pipeline]) -> str:
+    """One Graphviz ``digraph`` with a cluster per pipeline (ids prefixed ``p0_``, ``p1_``...)."""
+    lines = ['digraph "pipelines" {', "  rankdir=TB; compound=true; newrank=true; fontname=Helvetica;", *_DOT_HEAD]
+    for pi, pipeline in enumerate(pipelines):
+        lines.append(f"  subgraph cluster_p{pi} {{")
+        lines.append(f"    label={dot_string(f'{pipeline.name} (stack {pipeline.stack_name})')}; labelloc=t;")
+        lines += _dot_body(pipeline, f"p{pi}_", "    ")
         lines.append("  }")
     lines.append("}")
     return "\n".join(lines) + "\n"

@@ -15,6 +15,7 @@ source to the end passes through exactly one action of each *step*
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
@@ -78,6 +79,10 @@ class Action:
     project: str | None = None
     compute_type: str | None = None
     image: str | None = None
+    #: For CodeBuild actions with an inline buildspec: its commands, phase by phase (``install``
+    #: before ``build``), and the report groups it publishes to (``"UnitTests (JUNITXML)"``).
+    commands: tuple[str, ...] = ()
+    reports: tuple[str, ...] = ()
 
     @property
     def qualified_name(self) -> str:
@@ -319,14 +324,15 @@ def _parse_pipeline(stack: StackArtifact, logical_id: str, resource: dict[str, A
     assert isinstance(props, dict)
     name = props.get("Name")
     path = stack.construct_path(logical_id)
-    display = render_value(name) if isinstance(name, str) else path.removesuffix("/Resource")
+    rendered = stack.render(name) if name is not None else ""
+    display = rendered if rendered and "${" not in rendered else path.removesuffix("/Resource")
     stages: list[Stage] = []
     raw_stages = props.get("Stages") if isinstance(props.get("Stages"), list) else []
     assert isinstance(raw_stages, list)
     for i, raw_stage in enumerate(raw_stages):
         if not isinstance(raw_stage, dict):
             continue
-        stage_name = render_value(raw_stage.get("Name")) or f"Stage{i + 1}"
+        stage_name = stack.render(raw_stage.get("Name")) or f"Stage{i + 1}"
         raw_actions = raw_stage.get("Actions") if isinstance(raw_stage.get("Actions"), list) else []
         assert isinstance(raw_actions, list)
         actions = [_parse_action(stack, stage_name, a) for a in raw_actions if isinstance(a, dict)]
@@ -340,7 +346,7 @@ def _parse_pipeline(stack: StackArtifact, logical_id: str, resource: dict[str, A
         stack_name=stack.stack_name,
         account=stack.account,
         region=stack.region,
-        pipeline_type=render_value(props.get("PipelineType")) or "V1",
+        pipeline_type=stack.render(props.get("PipelineType")) or "V1",
         stages=tuple(stages),
         construct_path=path,
     )
@@ -351,18 +357,20 @@ def _parse_action(stack: StackArtifact, stage: str, raw: dict[str, Any]) -> Acti
     assert isinstance(type_id, dict)
     config_raw = raw.get("Configuration") if isinstance(raw.get("Configuration"), dict) else {}
     assert isinstance(config_raw, dict)
-    configuration = {str(k): render_value(v) for k, v in config_raw.items()}
+    configuration = {str(k): stack.render(v) for k, v in config_raw.items()}
     try:
         run_order = int(raw.get("RunOrder", 1))
     except (TypeError, ValueError):
         run_order = 1
-    role = render_value(raw.get("RoleArn"))
+    role = stack.render(raw.get("RoleArn"))
     role_account = _ROLE_ACCOUNT.search(role)
-    region = render_value(raw.get("Region")) or stack.region
+    region = stack.render(raw.get("Region")) or stack.region
     provider = render_value(type_id.get("Provider"))
     category = render_value(type_id.get("Category"))
     project = compute = image = None
     security_check = False
+    commands: tuple[str, ...] = ()
+    reports: tuple[str, ...] = ()
     if provider == "CodeBuild":
         ref = config_raw.get("ProjectName")
         if isinstance(ref, dict) and isinstance(ref.get("Ref"), str):
@@ -375,7 +383,9 @@ def _parse_action(stack: StackArtifact, stage: str, raw: dict[str, Any]) -> Acti
                     image = render_value(env.get("Image")) or None
                 source = res["Properties"].get("Source") or {}
                 if isinstance(source, dict):
-                    security_check = "--security-only" in render_value(source.get("BuildSpec"))
+                    buildspec = stack.render(source.get("BuildSpec"))
+                    security_check = "--security-only" in buildspec
+                    commands, reports = _buildspec_steps(buildspec, stack)
         else:
             project = configuration.get("ProjectName")
     gate: str | None = None
@@ -385,7 +395,7 @@ def _parse_action(stack: StackArtifact, stage: str, raw: dict[str, Any]) -> Acti
         gate = GATE_APPROVAL
     return Action(
         stage=stage,
-        name=render_value(raw.get("Name")),
+        name=stack.render(raw.get("Name")),
         category=category,
         owner=render_value(type_id.get("Owner")),
         provider=provider,
@@ -400,6 +410,8 @@ def _parse_action(stack: StackArtifact, stage: str, raw: dict[str, Any]) -> Acti
         project=project,
         compute_type=compute,
         image=image,
+        commands=commands,
+        reports=reports,
     )
 
 
@@ -412,3 +424,91 @@ def _mark_permission_checks(actions: list[Action]) -> list[Action]:
             a = dataclasses.replace(a, gate=GATE_PERMISSION_CHECK)
         out.append(a)
     return out
+
+
+_PHASES = ("install", "pre_build", "build", "post_build")
+_REPORT_REF = re.compile(r"^\$\{([A-Za-z0-9]+)\.Arn\}$")
+
+
+def _buildspec_steps(text: str, stack: StackArtifact) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Commands (phase order) and report groups of an inline buildspec (JSON, or the common YAML subset)."""
+    text = text.strip()
+    if not text or ("\n" not in text and text.endswith((".yml", ".yaml"))):
+        return (), ()  # a buildspec file in the source: not in the template
+    try:
+        spec = json.loads(text)
+    except ValueError:
+        spec = _yaml_subset(text)
+    if not isinstance(spec, dict):
+        return (), ()
+    phases = spec.get("phases") if isinstance(spec.get("phases"), dict) else {}
+    assert isinstance(phases, dict)
+    commands: list[str] = []
+    for phase in sorted(phases, key=lambda p: _PHASES.index(p) if p in _PHASES else len(_PHASES)):
+        body = phases[phase]
+        listed = body.get("commands") if isinstance(body, dict) else None
+        commands += [str(c).strip() for c in listed or [] if isinstance(c, (str, int, float)) and str(c).strip()]
+    reports = []
+    raw_reports = spec.get("reports") if isinstance(spec.get("reports"), dict) else {}
+    assert isinstance(raw_reports, dict)
+    for key, body in raw_reports.items():
+        name = str(key)
+        ref = _REPORT_REF.match(name)
+        if ref:
+            group = stack.resources.get(ref.group(1))
+            props = group.get("Properties") if isinstance(group, dict) else None
+            literal = props.get("Name") if isinstance(props, dict) else None
+            name = literal if isinstance(literal, str) else ref.group(1)
+        elif ":report-group/" in name:
+            name = name.rsplit("/", 1)[-1]
+        fmt = body.get("file-format") if isinstance(body, dict) else None
+        reports.append(f"{name} ({fmt})" if fmt else name)
+    return tuple(commands), tuple(reports)
+
+
+def _yaml_subset(text: str) -> dict[str, Any]:
+    """Nested mappings, ``- item`` lists and ``- |`` blocks: what buildspecs use (not a YAML parser)."""
+    root: dict[str, Any] = {}
+    stack: list[tuple[int, Any]] = [(-1, root)]
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        i += 1
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        indent = len(line) - len(line.lstrip())
+        content = line.strip()
+        while len(stack) > 1 and stack[-1][0] >= indent and not (content.startswith("- ") and stack[-1][0] == indent):
+            stack.pop()
+        parent = stack[-1][1]
+        if content.startswith("-"):
+            item = content[1:].strip()
+            if item in ("|", ">", "|-", ">-"):
+                block = []
+                while i < len(lines) and (not lines[i].strip() or len(lines[i]) - len(lines[i].lstrip()) > indent):
+                    block.append(lines[i].strip())
+                    i += 1
+                item = ("\n" if item.startswith("|") else " ").join(b for b in block if b)
+            if isinstance(parent, list):
+                parent.append(_scalar(item))
+            continue
+        key, _, value = content.partition(":")
+        key, value = _scalar(key), value.strip()
+        if not isinstance(parent, dict):
+            continue
+        if value:
+            parent[key] = _scalar(value)
+            continue
+        nxt = next((ln for ln in lines[i:] if ln.strip() and not ln.lstrip().startswith("#")), "")
+        child: Any = [] if nxt.strip().startswith("-") else {}
+        parent[key] = child
+        stack.append((indent, child))
+    return root
+
+
+def _scalar(text: str) -> str:
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    return text

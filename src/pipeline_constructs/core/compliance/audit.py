@@ -38,11 +38,16 @@ __all__ = [
     "assembly_templates",
     "audit_assembly",
     "audit_templates",
+    "available_packs",
     "finding_is_acknowledged",
     "template_acknowledgments",
 ]
 
 _NESTED_SUFFIX = ".nested.template.json"
+#: A validation namespace before a rule id: ``Annotation::`` (what aws-cdk-lib writes for
+#: ``Validations.of(x).acknowledge``) or a plugin's, ``AwsSolutions::AwsSolutions-S10`` (what the CDK
+#: CLI suggests for acknowledging a finding of the ``AwsSolutions`` plugin).
+_NAMESPACE = re.compile(r"^[^:\[\]]+::")
 
 
 @dataclass(frozen=True)
@@ -187,7 +192,7 @@ def template_acknowledgments(template: dict[str, Any]) -> tuple[dict[str, list[A
             )
             out.append(
                 AckEntry(
-                    re.sub(r"^annotation::", "", rule["id"], flags=re.I),
+                    _NAMESPACE.sub("", rule["id"]),
                     str(rule.get("reason") or ""),
                     tuple(p for p in patterns if p),
                     template_level,
@@ -247,6 +252,11 @@ def _pack_classes() -> dict[str, Any]:
         "PCI.DSS.321": cdk_nag.PCIDSS321Checks,
         "Serverless": cdk_nag.ServerlessChecks,
     }
+
+
+def available_packs() -> tuple[str, ...]:
+    """Names of the packs :func:`audit_templates` can run (the library's five and ``NIST.800.53.R4``)."""
+    return tuple(_pack_classes())
 
 
 def audit_templates(
