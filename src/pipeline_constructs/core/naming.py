@@ -1,0 +1,60 @@
+"""Default physical names: readable, unique per pipeline, within the services' rules.
+
+* :func:`default_pipeline_name`: an unnamed pipeline is called after its stack and construct
+  (``DotnetLambdaPipeline-Delivery``), not ``Delivery/Pipeline/Pipeline/Pipeline`` or a
+  CloudFormation-generated name;
+* :func:`stage_stack_name`: the stacks a pipeline deploys are called after the pipeline and
+  the target (``dotnet-lambda-Dev-Service``), so two pipelines of one app or one account never
+  share (and overwrite) a stack.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+import aws_cdk as cdk
+from constructs import IConstruct
+
+from pipeline_constructs.core.validation import PIPELINE_NAME_PATTERN, STACK_NAME_PATTERN, is_token
+
+__all__ = ["default_pipeline_name", "stage_stack_name"]
+
+_MAX_PIPELINE_NAME = 100
+_MAX_STACK_NAME = 128
+
+
+def _fit(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, ending in a hash of the whole when it had to be cut."""
+    if len(text) <= limit:
+        return text
+    digest = hashlib.sha256(text.encode()).hexdigest()[:8]
+    return f"{text[: limit - 9].rstrip('-')}-{digest}"
+
+
+def default_pipeline_name(construct: IConstruct, suffix: str = "") -> str | None:
+    """``<stack name>-<construct path under the stack>[-suffix]`` in CodePipeline's rule, or ``None``.
+
+    ``None`` (a CloudFormation-generated name) only when the stack name is a token.
+    """
+    stack = cdk.Stack.of(construct)
+    if is_token(stack.stack_name):
+        return None
+    relative = construct.node.path[len(stack.node.path) :].strip("/")
+    parts = [stack.stack_name, *relative.split("/"), suffix]
+    raw = "-".join(p for p in parts if p)
+    name = re.sub(r"-{2,}", "-", re.sub(r"[^A-Za-z0-9.@_-]", "-", raw)).strip("-")
+    name = _fit(name, _MAX_PIPELINE_NAME)
+    assert PIPELINE_NAME_PATTERN.fullmatch(name), name
+    return name
+
+
+def stage_stack_name(base: str, *parts: str) -> str:
+    """A CloudFormation stack name ``<base>-<part>-...``: letters, digits and ``-``, at most 128 characters."""
+    raw = "-".join([base, *parts])
+    name = re.sub(r"-{2,}", "-", re.sub(r"[^A-Za-z0-9-]", "-", raw)).strip("-")
+    if not name[:1].isalpha() or not name[:1].isascii():
+        name = f"Pipeline-{name}"
+    name = _fit(name, _MAX_STACK_NAME)
+    assert STACK_NAME_PATTERN.fullmatch(name), name
+    return name
