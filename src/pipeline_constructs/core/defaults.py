@@ -130,7 +130,8 @@ def resolve_log_retention(
     """The retention of a log group the library creates: ``explicit`` (checked), else the team default, else 1 year."""
     if explicit is not None:
         require_enum(where if where is not None else scope.node.path, prop, explicit, logs.RetentionDays)
-    return resolve_default(scope, "logRetentionDays", explicit, logs.RetentionDays.ONE_YEAR)
+    retention: logs.RetentionDays = resolve_default(scope, "logRetentionDays", explicit, logs.RetentionDays.ONE_YEAR)
+    return retention
 
 
 def resolve_compute_type(
@@ -143,7 +144,8 @@ def resolve_compute_type(
     """CodeBuild compute: ``explicit`` (checked), else the team default, else ``library_default``."""
     if explicit is not None:
         require_enum(scope.node.path, prop, explicit, codebuild.ComputeType)
-    return resolve_default(scope, "computeType", explicit, library_default)
+    compute: codebuild.ComputeType | None = resolve_default(scope, "computeType", explicit, library_default)
+    return compute
 
 
 def bundling_mode(scope: Construct) -> Bundling:

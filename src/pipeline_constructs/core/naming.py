@@ -3,8 +3,8 @@
 * :func:`default_pipeline_name`: an unnamed pipeline is called after its stack and construct
   (``DotnetLambdaPipeline-Delivery``), not ``Delivery/Pipeline/Pipeline/Pipeline`` or a
   CloudFormation-generated name;
-* :func:`stage_stack_name`: the stacks a pipeline deploys are called after the pipeline and
-  the target (``dotnet-lambda-Dev-Service``), so two pipelines of one app or one account never
+* :func:`stage_stack_name`: the stacks a pipeline deploys are called after the target and the
+  pipeline (``Dev-dotnet-lambda-Service``), so two pipelines of one app or one account never
   share (and overwrite) a stack.
 """
 
@@ -22,6 +22,8 @@ __all__ = ["default_pipeline_name", "stage_stack_name"]
 
 _MAX_PIPELINE_NAME = 100
 _MAX_STACK_NAME = 128
+# Longest "<stack name without the stage prefix>" that leaves room for ".Prepare" in a 100-character action name.
+_MAX_ACTION_PREFIX = 100 - len(".Prepare")
 
 
 def _fit(text: str, limit: int) -> str:
@@ -49,12 +51,22 @@ def default_pipeline_name(construct: IConstruct, suffix: str = "") -> str | None
     return name
 
 
-def stage_stack_name(base: str, *parts: str) -> str:
-    """A CloudFormation stack name ``<base>-<part>-...``: letters, digits and ``-``, at most 128 characters."""
-    raw = "-".join([base, *parts])
-    name = re.sub(r"-{2,}", "-", re.sub(r"[^A-Za-z0-9-]", "-", raw)).strip("-")
-    if not name[:1].isalpha() or not name[:1].isascii():
-        name = f"Pipeline-{name}"
-    name = _fit(name, _MAX_STACK_NAME)
+def stage_stack_name(stage_name: str, base: str, stack_id: str) -> str:
+    """The CloudFormation name of a stack a pipeline deploys: ``<stage>-<base>-<stack id>``.
+
+    CDK Pipelines names the stack's actions after the stack name without the ``<stage>-`` prefix
+    (``<base>-<stack id>.Deploy``), so that part is kept within CodePipeline's 100-character action
+    names; the whole is a valid stack name (letters, digits, ``-``; at most 128 characters).
+    """
+    clean = _stack_chars(base)
+    suffix = _stack_chars(stack_id)
+    room = min(_MAX_ACTION_PREFIX - len(suffix) - 1, _MAX_STACK_NAME - len(stage_name) - len(suffix) - 2)
+    name = f"{_stack_chars(stage_name)}-{_fit(clean, room)}-{suffix}"
+    if not name[:1].isascii() or not name[:1].isalpha():
+        name = f"S-{name}"
     assert STACK_NAME_PATTERN.fullmatch(name), name
     return name
+
+
+def _stack_chars(text: str) -> str:
+    return re.sub(r"-{2,}", "-", re.sub(r"[^A-Za-z0-9-]", "-", text)).strip("-")

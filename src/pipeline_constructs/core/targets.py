@@ -71,7 +71,11 @@ class DeploymentTarget:
         require_bool(where, "manual_approval", self.manual_approval)
         require_bool(where, "security_gated", self.security_gated)
         emails = require_sequence(
-            where, "notification_emails", self.notification_emails, item=require_email, allowed="expected a tuple of addresses"
+            where,
+            "notification_emails",
+            self.notification_emails,
+            item=require_email,
+            allowed="expected a tuple of addresses",
         )
         object.__setattr__(self, "notification_emails", emails)
         require_unique(where, "notification_emails", emails)
@@ -109,6 +113,8 @@ def validate_targets(where: str, targets: Any, *, prop: str = "targets") -> tupl
     def target(w: str, p: str, value: Any) -> DeploymentTarget:
         return require_instance(w, p, value, DeploymentTarget, "expected a DeploymentTarget")
 
+    if isinstance(targets, Sequence) and not isinstance(targets, str) and len(targets) == 0:
+        raise invalid(where, prop, [], "expected at least one DeploymentTarget")
     checked = require_sequence(
         where, prop, targets, item=target, allowed="expected a list of DeploymentTarget", min_length=1
     )

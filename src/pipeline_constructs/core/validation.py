@@ -315,7 +315,7 @@ def require_duration(
     if is_token(value.to_string()):
         return value
     seconds = value.to_milliseconds(integral=False) / 1000
-    unit = {"seconds": 1, "minutes": 60, "hours": 3600}.get(whole or "", None)
+    unit = {"seconds": 1, "minutes": 60, "hours": 3600}.get(whole or "")
     if (
         (minimum_seconds is not None and seconds < minimum_seconds)
         or (maximum_seconds is not None and seconds > maximum_seconds)
@@ -355,9 +355,16 @@ def require_sequence(
         raise wrong_type(where, prop, value, f"{allowed}, not a single string (write [{value!r}])")
     if isinstance(value, Mapping) or not isinstance(value, Sequence):
         raise wrong_type(where, prop, value, allowed)
-    if len(value) < min_length or (max_length is not None and len(value) > max_length):
-        count = f"{min_length} to {max_length}" if max_length is not None else f"at least {min_length}"
-        raise invalid(where, prop, list(value), f"{allowed} of {count} items")
+    if len(value) < min_length:
+        count = "one item" if min_length == 1 else f"{min_length} items"
+        raise invalid(where, prop, list(value), f"expected at least {count} ({allowed[len('expected ') :]})")
+    if max_length is not None and len(value) > max_length:
+        raise invalid(
+            where,
+            prop,
+            f"<{len(value)} items>",
+            f"expected at most {max_length} items ({allowed.removeprefix('expected ')})",
+        )
     if item is None:
         return tuple(value)
     return tuple(item(where, f"{prop}[{i}]", v) for i, v in enumerate(value))
@@ -416,7 +423,9 @@ def require_kwargs(
         if reserved and key in reserved:
             raise invalid(where, f"{prop}[{key!r}]", options[key], f"set by the construct; {reserved[key]}")
         if key not in names:
-            raise invalid(where, f"{prop}[{key!r}]", options[key], "unknown option; expected one of " + ", ".join(names))
+            raise invalid(
+                where, f"{prop}[{key!r}]", options[key], "unknown option; expected one of " + ", ".join(names)
+            )
     return options
 
 
@@ -667,8 +676,8 @@ def _cron_value(text: str, low: int, high: int, names: tuple[str, ...]) -> int |
 
 
 def _cron_item(field: int, text: str) -> bool:
-    name, low, high, names = _CRON_FIELDS[field]
-    if field == 2 and (text in ("L", "LW") or re.fullmatch(r"(L-)?[0-9]{1,2}W?", text) and _dom_special(text)):
+    _, low, high, names = _CRON_FIELDS[field]
+    if field == 2 and (text in ("L", "LW") or (re.fullmatch(r"(L-)?[0-9]{1,2}W?", text) and _dom_special(text))):
         return True
     if field == 4:
         m = re.fullmatch(r"([0-9A-Za-z]{1,3})(L|#[1-5])", text)
@@ -754,7 +763,7 @@ def require_relative_path(where: str, prop: str, value: Any, *, allow_root: bool
         or not all(s == "." or (_PATH_SEGMENT.fullmatch(s) and s.strip() == s) for s in segments)
     ):
         raise invalid(where, prop, value, allowed)
-    normalized = posixpath.normpath(stripped)
+    normalized = posixpath.normpath(str(stripped))
     if normalized == "." and not allow_root:
         raise invalid(where, prop, value, "expected a sub-directory, not the repository root")
     return normalized
