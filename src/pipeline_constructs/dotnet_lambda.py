@@ -44,6 +44,7 @@ from pipeline_constructs.core.reports import TestReportFormat, TestReports
 from pipeline_constructs.core.targets import DeploymentTarget, validate_targets
 from pipeline_constructs.core.validation import (
     invalid,
+    repository_roots,
     require_bool,
     require_callable,
     require_commands,
@@ -396,7 +397,7 @@ class DotnetLambdaPipeline(Construct):
         if test_project is not None:
             test_project = require_relative_path(where, "test_project", test_project, allow_root=False)
             require_existing_path(
-                where, "test_project", test_project, _repository_roots(app_dir, project), what="test project"
+                where, "test_project", test_project, repository_roots(app_dir, project), what="test project"
             )
         commands_after_tests = (
             require_commands(where, "synth_commands", synth_commands)
@@ -525,15 +526,6 @@ def validate_project_dir(where: str, project_dir: Any) -> Path:
     if not any(path.glob("*.csproj")):
         raise invalid(where, "project_dir", str(project_dir), "expected a directory holding the Lambda .csproj")
     return path
-
-
-def _repository_roots(app_dir: str, project: Path) -> list[Path]:
-    """Where the repository root can be: an app directory (the working directory, or a parent of the
-    project directory) with ``app_dir``'s depth removed."""
-    depth = 0 if app_dir == "." else len(app_dir.split("/"))
-    apps = [Path.cwd(), *project.resolve().parents]
-    roots = [app.parents[depth - 1] if depth else app for app in apps if len(app.parents) >= depth]
-    return list(dict.fromkeys(roots))
 
 
 def _check_runtime(where: str, prop: str, value: Any) -> lambda_.Runtime:

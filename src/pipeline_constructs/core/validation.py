@@ -55,6 +55,7 @@ __all__ = [
     "known_regions",
     "matches",
     "parse_cron",
+    "repository_roots",
     "require_account",
     "require_action_name",
     "require_approval_comment",
@@ -278,7 +279,7 @@ def require_enum(where: str, prop: str, value: Any, kind: type[E]) -> E:
     """Accept a member of the enum ``kind`` (jsii enums are Python enums)."""
     if not isinstance(value, kind):
         members = ", ".join(f"{kind.__name__}.{m.name}" for m in kind)
-        raise wrong_type(where, prop, value, f"expected one of {members}")
+        raise wrong_type(where, prop, value, f"expected a {kind.__name__} member: one of {members}")
     return value
 
 
@@ -728,12 +729,14 @@ def parse_cron(expression: str) -> tuple[str, ...] | str:
     return fields
 
 
-def require_cron(where: str, prop: str, value: Any) -> str:
+def require_cron(
+    where: str, prop: str, value: Any, *, allowed: str = "expected an AWS cron expression like 'cron(0 10 1 * ? *)'"
+) -> str:
     """Accept an AWS 6-field cron expression, e.g. ``cron(0 10 1 * ? *)`` (see :func:`parse_cron`)."""
-    require_str(where, prop, value, allowed="expected an AWS cron expression such as 'cron(0 10 1 * ? *)'")
+    require_str(where, prop, value, allowed=allowed)
     parsed = parse_cron(value)
     if isinstance(parsed, str):
-        raise invalid(where, prop, value, f"{parsed}; e.g. 'cron(0 10 1 * ? *)'")
+        raise invalid(where, prop, value, f"{allowed}: {parsed}")
     return str(value)
 
 
@@ -750,7 +753,7 @@ def require_relative_path(where: str, prop: str, value: Any, *, allow_root: bool
     :param allow_root: accept ``"."`` (the repository root). Default: ``True``.
     """
     allowed = (
-        "expected a relative path inside the repository: '/'-separated segments of letters, digits, "
+        "expected a path relative to the repository root: '/'-separated segments of letters, digits, "
         "spaces and '_.@+=,%~#-', no '..', no leading '/'"
     )
     require_str(where, prop, value, allowed=allowed, max_length=1024)
@@ -772,6 +775,21 @@ def require_relative_path(where: str, prop: str, value: Any, *, allow_root: bool
 def shell_quote(value: str) -> str:
     """``value`` quoted for a POSIX shell (``shlex.quote``)."""
     return shlex.quote(value)
+
+
+def repository_roots(app_dir: str, *anchors: Path) -> list[Path]:
+    """Where a repository's root can be, seen from a CDK app running in it.
+
+    The app directory is the working directory (how the CDK CLI runs an app) or a parent of an
+    ``anchor`` the app names (a project or scripts directory); the root is ``app_dir``'s depth above it.
+    """
+    depth = 0 if app_dir == "." else len(app_dir.split("/"))
+    apps = [Path.cwd()]
+    for anchor in anchors:
+        resolved = anchor.resolve()
+        apps += [resolved, *resolved.parents]
+    roots = [app.parents[depth - 1] if depth else app for app in apps if len(app.parents) >= depth]
+    return list(dict.fromkeys(roots))
 
 
 def require_existing_path(where: str, prop: str, value: str, roots: Iterable[Path], *, what: str) -> Path:
