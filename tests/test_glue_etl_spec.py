@@ -261,7 +261,7 @@ def test_crawler_needs_targets_and_valid_policies():
         GlueCrawler(name="c", s3_targets=())
     with raises("s3_targets", "expected a list or tuple"):
         GlueCrawler(name="c", s3_targets="raw/")
-    with raises("delete_behavior", "expected a DeleteBehavior member"):
+    with raises("delete_behavior", "expected one of DeleteBehavior"):
         GlueCrawler(name="c", s3_targets=("raw/",), delete_behavior="DELETE_FROM_DATABASE")
 
 

@@ -279,7 +279,7 @@ def require_enum(where: str, prop: str, value: Any, kind: type[E]) -> E:
     """Accept a member of the enum ``kind`` (jsii enums are Python enums)."""
     if not isinstance(value, kind):
         members = ", ".join(f"{kind.__name__}.{m.name}" for m in kind)
-        raise wrong_type(where, prop, value, f"expected a {kind.__name__} member: one of {members}")
+        raise wrong_type(where, prop, value, f"expected one of {members}")
     return value
 
 
@@ -308,11 +308,9 @@ def require_duration(
         bounds.append(f"at least {_human(minimum_seconds)}")
     if maximum_seconds is not None:
         bounds.append(f"at most {_human(maximum_seconds)}")
-    allowed = "expected an aws_cdk.Duration" + (f" of {' and '.join(bounds)}" if bounds else "")
-    if whole:
-        allowed += f", in whole {whole}"
+    limits = " and ".join(bounds) + (f", in whole {whole}" if whole else "")
     if not isinstance(value, Duration):
-        raise wrong_type(where, prop, value, allowed)
+        raise wrong_type(where, prop, value, "expected an aws_cdk.Duration" + (f" of {limits}" if limits else ""))
     if is_token(value.to_string()):
         return value
     seconds = value.to_milliseconds(integral=False) / 1000
@@ -322,7 +320,7 @@ def require_duration(
         or (maximum_seconds is not None and seconds > maximum_seconds)
         or (unit is not None and not math.isclose(seconds / unit, round(seconds / unit)))
     ):
-        raise invalid(where, prop, value.to_human_string(), allowed)
+        raise invalid(where, prop, value.to_human_string(), f"expected {limits}")
     return value
 
 
@@ -557,13 +555,15 @@ def require_arn(
     region_required: bool = True,
     account_required: bool = True,
     example: str = "arn:aws:<service>:<region>:<account>:<resource>",
+    allowed: str | None = None,
 ) -> str:
     """Accept an ARN (or a token): ``arn:<partition>:<service>:<region>:<account>:<resource>``.
 
     :param services: allowed service names. Default: any.
     :param resource: pattern the resource part must match entirely. Default: any printable ASCII.
+    :param allowed: the message's "expected ..." part. Default: names ``example``.
     """
-    allowed = f"expected an ARN such as {example!r}"
+    allowed = allowed or f"expected an ARN such as {example!r}"
     require_str(where, prop, value, allowed=allowed, tokens=True)
     if is_token(value):
         return str(value)
