@@ -209,8 +209,8 @@ def test_synth_step_can_replace_the_default_synth():
         ({"infrastructure_source": None}, r"infrastructure_source = None is invalid: give exactly one of"),
         ({"build": "maven"}, r"build = 'maven' is invalid: expected ApplicationBuild.maven"),
         ({"flink": {"parallelism": 2}}, r"flink = .* is invalid: expected a FlinkSettings"),
-        ({"update_timeout": cdk.Duration.hours(2)}, r"update_timeout = '2 hours' is invalid: expected at least 1 minute and at most 1 hour"),
-        ({"release_prefix": "builds"}, r"S/P: release_prefix = 'builds' is invalid: expected a relative key prefix ending in '/'"),
+        ({"update_timeout": cdk.Duration.hours(2)}, r"update_timeout = '2 hours' is invalid: expected at least 1"),
+        ({"release_prefix": "builds"}, r"S/P: release_prefix = 'builds' is invalid: expected a relative key prefix"),
         ({"stream_shard_count": 0}, r"stream_shard_count = 0 is invalid: expected an integer of at least 1"),
     ],
 )

@@ -255,7 +255,7 @@ def check_pipeline_options(
         ``synth``, ``pipeline_name`` and ``targets``).
     """
     blocked = {
-        "synth": "use the construct's synth/source props",
+        "synth": "use the synth prop",
         "pipeline_name": "use the pipeline_name prop",
         "targets": "use the targets prop",
         **(reserved or {}),

@@ -420,7 +420,7 @@ def require_kwargs(
         if not isinstance(key, str):
             raise wrong_type(where, f"{prop} key", key, "expected keyword names (str)")
         if reserved and key in reserved:
-            raise invalid(where, f"{prop}[{key!r}]", options[key], f"set by the construct; {reserved[key]}")
+            raise invalid(where, f"{prop}[{key!r}]", options[key], f"{reserved[key]} (the construct sets it)")
         if key not in names:
             raise invalid(
                 where, f"{prop}[{key!r}]", options[key], "unknown option; expected one of " + ", ".join(names)
