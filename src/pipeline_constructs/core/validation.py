@@ -233,7 +233,8 @@ def require_str(
     bad_control = any(ord(c) < 32 or ord(c) == 127 for c in value) if single_line else "\x00" in value
     too_long = max_length is not None and len(value) > max_length
     if len(value) < min_length or too_long or bad_control or (pattern is not None and not pattern.fullmatch(value)):
-        limits = f" ({min_length}-{max_length} characters)" if max_length is not None else ""
+        shown = f"{min_length}-{max_length} characters"
+        limits = f" ({shown})" if max_length is not None and shown not in allowed else ""
         line = ", on one line" if single_line else ""
         raise invalid(where, prop, value, f"{allowed}{limits}{line}")
     return value
@@ -356,7 +357,7 @@ def require_sequence(
         raise wrong_type(where, prop, value, allowed)
     if len(value) < min_length:
         count = "one item" if min_length == 1 else f"{min_length} items"
-        raise invalid(where, prop, list(value), f"expected at least {count} ({allowed[len('expected ') :]})")
+        raise invalid(where, prop, list(value), f"{allowed}, with at least {count}")
     if max_length is not None and len(value) > max_length:
         raise invalid(
             where,
@@ -388,7 +389,9 @@ def require_mapping(
     return out
 
 
-def require_commands(where: str, prop: str, value: Any, *, min_length: int = 1) -> tuple[str, ...]:
+def require_commands(
+    where: str, prop: str, value: Any, *, min_length: int = 1, allowed: str = "expected a list of shell commands"
+) -> tuple[str, ...]:
     """Accept a list of shell commands: non-empty strings without NUL (never one bare string)."""
 
     def command(w: str, p: str, c: Any) -> str:
@@ -397,9 +400,7 @@ def require_commands(where: str, prop: str, value: Any, *, min_length: int = 1) 
             raise invalid(w, p, c, "expected a non-empty shell command")
         return text
 
-    return require_sequence(
-        where, prop, value, item=command, allowed="expected a list of shell commands", min_length=min_length
-    )
+    return require_sequence(where, prop, value, item=command, allowed=allowed, min_length=min_length)
 
 
 def require_kwargs(
