@@ -516,7 +516,7 @@ def test_too_many_accounts_for_the_configuration():
         ({"output_directory": "."}, "output_directory", "expected a sub-directory"),
         ({"build_commands": []}, "build_commands", "expected a non-empty list of shell commands"),
         ({"build_commands": "npm ci"}, "build_commands", "expected a non-empty list of shell commands"),
-        ({"distributor_timeout": cdk.Duration.minutes(16)}, "distributor_timeout", "at most 15 minutes"),
+        ({"distributor_timeout": cdk.Duration.minutes(16)}, "distributor_timeout", ".*at most 15 minutes"),
         ({"sharing": "public"}, "sharing", "expected a LayerSharing"),
         ({"source": None}, "source", "expected a pipelines.IFileSetProducer"),
         ({"pipeline_name": "no spaces"}, "pipeline_name", "expected 1-100 characters"),
