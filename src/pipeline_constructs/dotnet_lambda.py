@@ -43,6 +43,7 @@ from pipeline_constructs.core.pipeline import SecurePipeline, check_pipeline_opt
 from pipeline_constructs.core.reports import TestReportFormat, TestReports
 from pipeline_constructs.core.targets import DeploymentTarget, validate_targets
 from pipeline_constructs.core.validation import (
+    child_path,
     invalid,
     repository_roots,
     require_bool,
@@ -57,6 +58,7 @@ from pipeline_constructs.core.validation import (
     require_lambda_timeout,
     require_pipeline_name,
     require_relative_path,
+    require_stack_env,
     require_stack_name,
     require_str,
     shell_quote,
@@ -304,7 +306,7 @@ class DotnetLambdaStage(cdk.Stage):
         function_options: Mapping[str, Any] | None = None,
         stack_name: str | None = None,
     ) -> None:
-        where = f"{scope.node.path}/{id}"
+        where = child_path(scope, id)
         require_instance(where, "target", target, DeploymentTarget, "expected a DeploymentTarget")
         options = check_function_options(where, "function_options", function_options)
         if stack_name is not None:
@@ -381,6 +383,7 @@ class DotnetLambdaPipeline(Construct):
     ) -> None:
         super().__init__(scope, id)
         where = self.node.path
+        require_stack_env(where, self)
         require_synth(where, "source", source)
         targets = validate_targets(where, targets)
         validate_handler(where, handler)

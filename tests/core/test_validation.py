@@ -405,7 +405,7 @@ def test_commands_must_be_non_empty_strings():
         require_commands("W", "synth_commands", [42])
 
 
-_NOT_SSM = str.maketrans({c: "_" for c in " @+=,%~#"})
+_NOT_SSM = str.maketrans(dict.fromkeys(" @+=,%~#", "_"))
 
 
 @given(st.sampled_from(["aws", "AWS", "Aws", "ssm", "SSM", "sSm", "awsx", "ssm-params"]), PATHS)

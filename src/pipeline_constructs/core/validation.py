@@ -50,6 +50,7 @@ __all__ = [
     "RESERVED_LAMBDA_ENVIRONMENT",
     "STACK_NAME_PATTERN",
     "InvalidPropTypeError",
+    "child_path",
     "invalid",
     "is_token",
     "known_regions",
@@ -827,6 +828,11 @@ def require_stack_env(where: str, scope: IConstruct) -> Stack:
             "expected an AWS region such as 'us-east-1' (one of the regions aws-cdk-lib knows)",
         )
     return stack
+
+
+def child_path(scope: IConstruct, id: str) -> str:
+    """The path a construct ``id`` will have under ``scope`` (for messages raised before it exists)."""
+    return f"{scope.node.path}/{id}" if scope.node.path else id
 
 
 def require_concrete_env(where: str, stack: Stack, why: str) -> None:

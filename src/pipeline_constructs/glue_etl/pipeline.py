@@ -49,6 +49,7 @@ from pipeline_constructs.core.validation import (
     require_interface,
     require_pipeline_name,
     require_relative_path,
+    require_stack_env,
     shell_quote,
     wrong_type,
 )
@@ -151,6 +152,7 @@ class GlueEtlPipeline(Construct):
     ) -> None:
         super().__init__(scope, id)
         where = self.node.path
+        require_stack_env(where, self)
         require_synth(where, "source", source)
         require_instance(where, "spec", spec, GlueEtlSpec, "expected a GlueEtlSpec")
         targets = validate_targets(where, targets)

@@ -44,6 +44,7 @@ from pipeline_constructs.core.encryption import new_key
 from pipeline_constructs.core.iam_idioms import flatten_cfn_reference
 from pipeline_constructs.core.targets import DeploymentTarget
 from pipeline_constructs.core.validation import (
+    child_path,
     invalid,
     require_enum,
     require_instance,
@@ -699,7 +700,7 @@ class GlueEtlStage(cdk.Stage):
         workload_options: Mapping[str, Any] | None = None,
         stack_name: str | None = None,
     ) -> None:
-        where = f"{scope.node.path}/{id}"
+        where = child_path(scope, id)
         require_instance(where, "target", target, DeploymentTarget, "expected a DeploymentTarget")
         require_instance(where, "spec", spec, GlueEtlSpec, "expected a GlueEtlSpec")
         options = check_workload_options(where, "workload_options", workload_options)

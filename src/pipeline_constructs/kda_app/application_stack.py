@@ -21,6 +21,7 @@ from pipeline_constructs.core.iam_idioms import flatten_cfn_reference
 from pipeline_constructs.core.targets import DeploymentTarget
 from pipeline_constructs.core.validation import (
     IAM_ROLE_NAME_PATTERN,
+    child_path,
     require_account,
     require_duration,
     require_enum,
@@ -333,7 +334,7 @@ class KdaApplicationStage(cdk.Stage):
         stage_name: str | None = None,
         **stack_props: Any,
     ) -> None:
-        where = f"{scope.node.path}/{id}"
+        where = child_path(scope, id)
         require_instance(where, "target", target, DeploymentTarget, "expected a DeploymentTarget")
         if stack_name is not None:
             require_stack_name(where, "stack_name", stack_name)

@@ -303,6 +303,8 @@ class ApplicationBuild:
         install_commands = require_commands(where, "install_commands", install_commands, min_length=0)
         if test_command is not None:
             require_str(where, "test_command", test_command, allowed="expected a shell command", single_line=False)
+            if not test_command.strip():
+                raise invalid(where, "test_command", test_command, "expected a shell command (None: no tests)")
         commands = [test_command] if test_command else []
         commands += [
             "mkdir -p build && rm -f build/application.zip",

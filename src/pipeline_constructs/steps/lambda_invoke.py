@@ -107,7 +107,13 @@ class LambdaInvokeStep(pipelines.Step):
                 where, "inputs", inputs, "expected a list of pipelines.IFileSetProducer (steps or sources)"
             )
         inputs = require_sequence(
-            where, "inputs", inputs, allowed="expected a list of pipelines.IFileSetProducer (steps or sources)"
+            where,
+            "inputs",
+            inputs,
+            item=lambda w, p, v: require_interface(
+                w, p, v, "primary_output", "expected a step or source that produces a file set"
+            ),
+            allowed="expected a list of pipelines.IFileSetProducer (steps or sources)",
         )
         if len(inputs) > MAX_INPUTS:
             raise invalid(
