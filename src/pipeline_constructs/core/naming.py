@@ -16,7 +16,7 @@ import re
 import aws_cdk as cdk
 from constructs import IConstruct
 
-from pipeline_constructs.core.validation import PIPELINE_NAME_PATTERN, STACK_NAME_PATTERN, is_token
+from pipeline_constructs.core.validation import PIPELINE_NAME_PATTERN, STACK_NAME_PATTERN
 
 __all__ = ["default_pipeline_name", "stage_stack_name"]
 
@@ -34,14 +34,9 @@ def _fit(text: str, limit: int) -> str:
     return f"{text[: limit - 9].rstrip('-')}-{digest}"
 
 
-def default_pipeline_name(construct: IConstruct, suffix: str = "") -> str | None:
-    """``<stack name>-<construct path under the stack>[-suffix]`` in CodePipeline's rule, or ``None``.
-
-    ``None`` (a CloudFormation-generated name) only when the stack name is a token.
-    """
+def default_pipeline_name(construct: IConstruct, suffix: str = "") -> str:
+    """``<stack name>-<construct path under the stack>[-suffix]``, within CodePipeline's naming rule."""
     stack = cdk.Stack.of(construct)
-    if is_token(stack.stack_name):
-        return None
     relative = construct.node.path[len(stack.node.path) :].strip("/")
     parts = [stack.stack_name, *relative.split("/"), suffix]
     raw = "-".join(p for p in parts if p)
