@@ -56,7 +56,9 @@ def stage_stack_name(stage_name: str, base: str, stack_id: str) -> str:
     clean = _stack_chars(base)
     suffix = _stack_chars(stack_id)
     room = min(_MAX_ACTION_PREFIX - len(suffix) - 1, _MAX_STACK_NAME - len(stage_name) - len(suffix) - 2)
-    name = f"{_stack_chars(stage_name)}-{_fit(clean, room)}-{suffix}"
+    # The stage name stays as it is: CDK Pipelines strips exactly "<stage name>-" from the action names.
+    stage = stage_name if STACK_NAME_PATTERN.fullmatch(stage_name) else _stack_chars(stage_name)
+    name = f"{stage}-{_fit(clean, room)}-{suffix}"
     if not name[:1].isascii() or not name[:1].isalpha():
         name = f"S-{name}"
     assert STACK_NAME_PATTERN.fullmatch(name), name
