@@ -434,3 +434,20 @@ def test_long_values_are_shortened_in_messages():
     with pytest.raises(ValueError, match="approval_comment") as err:
         require_approval_comment("W", "approval_comment", "y" * 5000)
     assert len(str(err.value)) < 400
+
+
+# --------------------------------------------------------------------------- acknowledgments
+
+
+def test_acknowledge_accepts_the_form_cdk_nag_prints():
+    import aws_cdk as cdk
+
+    from pipeline_constructs import acknowledge
+    from pipeline_constructs.core.compliance import acknowledgments
+
+    stack = cdk.Stack(cdk.App(), "S")
+    acknowledge(stack, "AwsSolutions::AwsSolutions-S1", "The bucket of this example needs no access logs at all.")
+    assert [rule for _path, rule, _reason in acknowledgments(stack)] == ["AwsSolutions-S1"]
+    for malformed in ("AwsSolutions::Serverless-S1", "AwsSolutions-S1\n", "AwsSolutions-"):
+        with pytest.raises(ValueError, match="rule_id"):
+            acknowledge(stack, malformed, "A reason that is long enough to be specific.")
