@@ -232,6 +232,8 @@ API_MODULES = [
     ("Deployment targets", "pipeline_constructs.core.targets"),
     ("Test reports", "pipeline_constructs.core.reports"),
     ("Compliance", "pipeline_constructs.core.compliance"),
+    ("create_app", "pipeline_constructs.core.app"),
+    ("Validation", "pipeline_constructs.core.validation"),
     ("DotnetLambdaPipeline", "pipeline_constructs.dotnet_lambda"),
     ("GlueEtlPipeline", "pipeline_constructs.glue_etl"),
     ("KdaAppPipeline", "pipeline_constructs.kda_app"),
