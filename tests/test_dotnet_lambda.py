@@ -75,8 +75,8 @@ def test_prod_is_gated_permission_check_then_approval_then_deploy(pipeline):
         ("PermissionCheck.Check", "CodeBuild", 1),
         ("PermissionCheck.Confirm", "Manual", 2),
         ("PromoteToProd", "Manual", 3),
-        ("Service.Prepare", "CloudFormation", 4),
-        ("Service.Deploy", "CloudFormation", 5),
+        ("dotnet-lambda-Service.Prepare", "CloudFormation", 4),
+        ("dotnet-lambda-Service.Deploy", "CloudFormation", 5),
     ]
     dev = [(a, p) for s, a, p, _ in _actions(pipeline) if s == "Dev"]
     assert ("Manual" not in {p for _, p in dev})
@@ -85,7 +85,7 @@ def test_prod_is_gated_permission_check_then_approval_then_deploy(pipeline):
 
 def test_prod_deploys_cross_account(pipeline):
     (prod,) = [s for s in pipeline["Stages"] if s["Name"] == "Prod"]
-    deploy = next(a for a in prod["Actions"] if a["Name"] == "Service.Deploy")
+    deploy = next(a for a in prod["Actions"] if a["Name"] == "dotnet-lambda-Service.Deploy")
     assert "222222222222" in json.dumps(deploy["RoleArn"])
 
 
@@ -183,7 +183,7 @@ def test_security_gate_topic_is_encrypted_and_subscribed(template):
 
 
 def test_lambda_uses_current_dotnet_runtime_and_encrypted_logs(app):
-    stage = app.node.find_child("Prod")
+    stage = app.node.find_child("DotnetLambdaPipeline").node.find_child("Delivery").node.find_child("Prod")
     template = Template.from_stack(stage.node.find_child("Service"))
     template.has_resource_properties(
         "AWS::Lambda::Function",

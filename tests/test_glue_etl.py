@@ -111,8 +111,8 @@ def test_prod_is_gated_in_its_own_account(pipeline, construct):
         ("PermissionCheck.Check", "CodeBuild", 1),
         ("PermissionCheck.Confirm", "Manual", 2),
         ("PromoteToProd", "Manual", 3),
-        ("Etl.Prepare", "CloudFormation", 4),
-        ("Etl.Deploy", "CloudFormation", 5),
+        ("covid19-glue-Etl.Prepare", "CloudFormation", 4),
+        ("covid19-glue-Etl.Deploy", "CloudFormation", 5),
     ]
     assert construct.stages["Prod"].account == "222222222222"
     assert set(construct.gates) == {"Prod"}
@@ -425,7 +425,9 @@ def test_glue_4_jobs_are_tested_in_the_glue_4_image():
     assert built.test_image.image_id == "public.ecr.aws/glue/aws-glue-libs:glue_libs_4.0.0_image_01"
 
 
-def test_escape_hatches_let_a_team_add_a_stage_and_reach_the_pipeline():
+def test_escape_hatches_let_a_team_add_a_stage_and_reach_the_pipeline(tmp_path, monkeypatch):
+    (tmp_path / "etl" / "tests").mkdir(parents=True)  # the app runs in etl/; the tests are etl/tests
+    monkeypatch.chdir(tmp_path / "etl")
     stack = _stack()
     built = GlueEtlPipeline(
         stack,

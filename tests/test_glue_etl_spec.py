@@ -237,7 +237,7 @@ def test_retries_and_timeout_bounds():
 
 
 def test_spark_workers_version_and_worker_type():
-    with raises("number_of_workers", "expected an integer from 2 or more"):
+    with raises("number_of_workers", "expected an integer of at least 2"):
         GlueSparkJob(name="j", script=SCRIPT, number_of_workers=1)
     with raises("glue_version", "expected one of V3_0, V4_0, V5_0, V5_1, V6_0"):
         GlueSparkJob(name="j", script=SCRIPT, glue_version=glue.GlueVersion.V1_0)
@@ -261,7 +261,7 @@ def test_crawler_needs_targets_and_valid_policies():
         GlueCrawler(name="c", s3_targets=())
     with raises("s3_targets", "expected a list or tuple"):
         GlueCrawler(name="c", s3_targets="raw/")
-    with raises("delete_behavior", "expected a DeleteBehavior member"):
+    with raises("delete_behavior", "expected one of DeleteBehavior"):
         GlueCrawler(name="c", s3_targets=("raw/",), delete_behavior="DELETE_FROM_DATABASE")
 
 

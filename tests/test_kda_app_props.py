@@ -209,9 +209,9 @@ def test_synth_step_can_replace_the_default_synth():
         ({"infrastructure_source": None}, r"infrastructure_source = None is invalid: give exactly one of"),
         ({"build": "maven"}, r"build = 'maven' is invalid: expected ApplicationBuild.maven"),
         ({"flink": {"parallelism": 2}}, r"flink = .* is invalid: expected a FlinkSettings"),
-        ({"update_timeout": cdk.Duration.hours(2)}, r"update_timeout = '7200 s' is invalid: expected 1 to 60 minutes"),
-        ({"release_prefix": "builds"}, r"ReleaseChannel: prefix = 'builds' is invalid: expected a key prefix"),
-        ({"stream_shard_count": 0}, r"stream_shard_count = 0 is invalid: expected an integer >= 1, or None"),
+        ({"update_timeout": cdk.Duration.hours(2)}, r"update_timeout = '2 hours' is invalid: expected at least 1"),
+        ({"release_prefix": "builds"}, r"S/P: release_prefix = 'builds' is invalid: expected a relative key prefix"),
+        ({"stream_shard_count": 0}, r"stream_shard_count = 0 is invalid: expected an integer of at least 1"),
     ],
 )
 def test_bad_pipeline_props(overrides, pattern):

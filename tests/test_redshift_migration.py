@@ -656,7 +656,7 @@ def test_subnet_selection_matching_nothing():
             {"synth": None},
             r"pipeline_options\['synth'\] = None is invalid: use the synth prop",
         ),
-        ("pipeline_name", "no spaces", r"S/M/Pipeline: pipeline_name = 'no spaces' is invalid"),
+        ("pipeline_name", "no spaces", r"S/M: pipeline_name = 'no spaces' is invalid"),
     ],
 )
 def test_bad_construct_props(prop, value, message):

@@ -6,7 +6,9 @@
 3. asserts the wheel carries ``py.typed``, every Lambda handler of
    ``src/pipeline_constructs/runtime/``, the ``pipeline-constructs`` console
    script and the ``pytest11`` entry point, the Apache-2.0 license, a real
-   version, and no tests, examples or caches;
+   version, and no tests, examples or caches; and that no module outside
+   ``runtime/`` imports from ``runtime/`` (the handlers need boto3, which only
+   Lambda provides: an import would break ``pip install`` users);
 4. asserts the sdist carries LICENSE, CHANGELOG.md, README.md, pyproject.toml,
    the sources and the tests.
 
@@ -17,6 +19,7 @@ with the list of problems when any check fails.
 from __future__ import annotations
 
 import argparse
+import ast
 import shutil
 import subprocess
 import sys
@@ -37,6 +40,25 @@ def build(dist: Path) -> None:
     subprocess.run(cmd, cwd=ROOT, check=True)
 
 
+def runtime_imports(sources: dict[str, str]) -> list[str]:
+    """``"<file> imports <module>"`` for each import of ``pipeline_constructs.runtime`` outside ``runtime/``."""
+    found: list[str] = []
+    for name, text in sorted(sources.items()):
+        if name.startswith(f"{PACKAGE}/runtime/"):
+            continue
+        for node in ast.walk(ast.parse(text, filename=name)):
+            modules: list[str] = []
+            if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                modules = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                modules = [a.name for a in node.names]
+            for module in modules:
+                if module == f"{PACKAGE}.runtime" or module.startswith(f"{PACKAGE}.runtime."):
+                    found.append(f"{name} imports {module}")
+                    break
+    return found
+
+
 def twine_check(files: list[Path]) -> list[str]:
     twine = Path(sys.executable).with_name("twine")
     cmd = [str(twine) if twine.is_file() else "twine", "check", "--strict", *map(str, files)]
@@ -49,11 +71,13 @@ def check_wheel(wheel: Path) -> list[str]:
     problems: list[str] = []
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
+        sources = {n: zf.read(n).decode() for n in names if n.startswith(f"{PACKAGE}/") and n.endswith(".py")}
         dist_info = next(n.split("/")[0] for n in names if n.split("/")[0].endswith(".dist-info"))
         metadata = Parser().parsestr(zf.read(f"{dist_info}/METADATA").decode())
         entry_points = (
             zf.read(f"{dist_info}/entry_points.txt").decode() if f"{dist_info}/entry_points.txt" in names else ""
         )
+    problems += [f"wheel: {p} (construct code must not need a runtime-only package)" for p in runtime_imports(sources)]
     if f"{PACKAGE}/py.typed" not in names:
         problems.append("wheel: no py.typed (type hints would be ignored by users' type checkers)")
     runtime = ROOT / "src" / PACKAGE / "runtime"

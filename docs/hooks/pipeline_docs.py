@@ -4,7 +4,8 @@
   they land), and finds or synthesizes each example's cloud assembly.
 * ``on_files``: adds ``assets/pipelines/<example>-<pipeline>.svg``, drawn by
   ``pipeline-constructs graph``'s SVG renderer (pure Python, offline).
-* ``on_page_markdown``:
+* ``on_page_markdown`` (a marker ``<!-- name -->`` may be followed by a committed copy of its
+  content up to ``<!-- /name -->``, so the source page reads on its own; the build replaces both):
     - a guide ``docs/<example>.md`` gets the picture and stage table of
       ``examples/<example>/``'s pipeline(s), where it says
       ``<!-- pipeline-picture -->`` or else at the end;
@@ -193,16 +194,33 @@ def on_files(files: Files, config: Any) -> Files:
     return files
 
 
+def replace_generated(markdown: str, marker: str, content: str) -> str:
+    """Put ``content`` where ``<!-- marker -->`` is; a committed copy up to ``<!-- /marker -->`` is replaced too."""
+    start, end = f"<!-- {marker} -->", f"<!-- /{marker} -->"
+    if start not in markdown:
+        return markdown
+    head, _, rest = markdown.partition(start)
+    tail = rest.partition(end)[2] if end in rest else rest
+    return head + content + tail
+
+
+def committed_region(markdown: str, marker: str) -> str | None:
+    """The committed copy between ``<!-- marker -->`` and ``<!-- /marker -->``, if the page has one."""
+    start, end = f"<!-- {marker} -->", f"<!-- /{marker} -->"
+    if start not in markdown or end not in markdown:
+        return None
+    return markdown.partition(start)[2].partition(end)[0]
+
+
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Files) -> str:
     name = page.file.src_uri
-    if "<!-- api-reference -->" in markdown:
-        markdown = markdown.replace("<!-- api-reference -->", api_markdown())
+    markdown = replace_generated(markdown, "api-reference", api_markdown())
     if "<!-- cli-show-example -->" in markdown:
-        markdown = markdown.replace("<!-- cli-show-example -->", cli_example_markdown(_state["pipelines"]))
+        markdown = replace_generated(markdown, "cli-show-example", cli_example_markdown(_state["pipelines"]))
     if "<!-- compliance-table -->" in markdown:
-        markdown = markdown.replace("<!-- compliance-table -->", compliance_markdown(_state["nag"]))
+        markdown = replace_generated(markdown, "compliance-table", compliance_markdown(_state["nag"]))
     if "<!-- benchmark-results -->" in markdown:
-        markdown = markdown.replace("<!-- benchmark-results -->", benchmark_markdown(BENCHMARK))
+        markdown = replace_generated(markdown, "benchmark-results", benchmark_markdown(BENCHMARK))
     example = name.removesuffix(".md")
     if "/" not in name and example in _state["pipelines"]:
         block = picture_markdown(example, _state["pipelines"][example])
@@ -224,6 +242,8 @@ API_MODULES = [
     ("Deployment targets", "pipeline_constructs.core.targets"),
     ("Test reports", "pipeline_constructs.core.reports"),
     ("Compliance", "pipeline_constructs.core.compliance"),
+    ("create_app", "pipeline_constructs.core.app"),
+    ("Validation", "pipeline_constructs.core.validation"),
     ("DotnetLambdaPipeline", "pipeline_constructs.dotnet_lambda"),
     ("GlueEtlPipeline", "pipeline_constructs.glue_etl"),
     ("KdaAppPipeline", "pipeline_constructs.kda_app"),
@@ -399,3 +419,23 @@ def benchmark_markdown(path: Path) -> str:
         rows = [[m.replace("_", " "), *(_fmt(v.get(m)) for v in variants.values())] for m in metrics]
         out += [markdown_table(["metric", *variants], rows), ""]
     return "\n".join(out)
+
+
+def refresh_committed_pages(docs: Path = ROOT / "docs") -> list[Path]:
+    """Rewrite the committed copies that need no synthesis (the benchmark tables); return the pages changed."""
+    changed: list[Path] = []
+    page = docs / "performance.md"
+    text = page.read_text(encoding="utf-8")
+    old = committed_region(text, "benchmark-results")
+    if old is not None:
+        start, end = "<!-- benchmark-results -->", "<!-- /benchmark-results -->"
+        fresh = text.replace(start + old + end, f"{start}\n{benchmark_markdown(BENCHMARK).rstrip()}\n{end}")
+        if fresh != text:
+            page.write_text(fresh, encoding="utf-8")
+            changed.append(page)
+    return changed
+
+
+if __name__ == "__main__":  # python docs/hooks/pipeline_docs.py: refresh the committed benchmark tables
+    for changed_page in refresh_committed_pages():
+        print(f"updated {changed_page.relative_to(ROOT)}")

@@ -7,14 +7,12 @@ Run offline: ``python app.py`` (or ``cdk synth``) writes the cloud assembly to
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pipeline_constructs  # noqa: F401  (first: selects Node 24 for jsii)
 import aws_cdk as cdk
 from aws_cdk import pipelines
-from pipeline_constructs import DeploymentTarget, add_compliance_checks
+from pipeline_constructs import DeploymentTarget, add_compliance_checks, create_app
 from pipeline_constructs.dotnet_lambda import DotnetLambdaPipeline
 
 HERE = Path(__file__).resolve().parent
@@ -51,12 +49,7 @@ def build_app(app: cdk.App) -> cdk.Stack:
 
 
 if __name__ == "__main__":
-    # In the pipeline the synth action has the .NET SDK, so the function is packaged
-    # (local bundling). On a laptop or in CI without dotnet, skip bundling: the asset
-    # is then the project source, which is fine for synth, tests and review.
-    app = cdk.App(outdir=os.environ.get("CDK_OUTDIR") or str(HERE / "cdk.out"))
-    if not shutil.which("dotnet"):
-        app.node.set_context("aws:cdk:bundling-stacks", [])  # wins over the cdk CLI's default ["**"]
+    app = create_app()  # cdk.json's context also under `python app.py`; the assembly goes to ./cdk.out
     add_compliance_checks(app)
     build_app(app)
     app.synth()

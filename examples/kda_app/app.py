@@ -13,13 +13,12 @@ Run offline: ``python app.py`` (or ``cdk synth``) writes the cloud assembly to `
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pipeline_constructs  # noqa: F401  (first: selects Node 24 for jsii)
 import aws_cdk as cdk
 from aws_cdk import pipelines
-from pipeline_constructs import DeploymentTarget, add_compliance_checks
+from pipeline_constructs import DeploymentTarget, add_compliance_checks, create_app
 from pipeline_constructs.kda_app import ApplicationBuild, ApplicationSource, FlinkSettings, KdaAppPipeline
 
 HERE = Path(__file__).resolve().parent
@@ -66,7 +65,7 @@ def build_app(app: cdk.App) -> cdk.Stack:
 
 
 if __name__ == "__main__":
-    app = cdk.App(outdir=os.environ.get("CDK_OUTDIR") or str(HERE / "cdk.out"))
+    app = create_app()  # cdk.json's context also under `python app.py`; the assembly goes to ./cdk.out
     add_compliance_checks(app)
     build_app(app)
     app.synth()

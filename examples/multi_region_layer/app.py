@@ -16,14 +16,13 @@ Synthesizes offline: ``python app.py`` (or ``cdk synth``).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pipeline_constructs  # noqa: F401  (first: selects Node 24 for jsii before aws_cdk loads)
 import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import pipelines
-from pipeline_constructs.core.compliance import add_compliance_checks
+from pipeline_constructs import add_compliance_checks, create_app
 from pipeline_constructs.multi_region_layer import LayerSharing, MultiRegionLayerPipeline
 
 HERE = Path(__file__).resolve().parent
@@ -55,7 +54,7 @@ def build_app(app: cdk.App, regions: list[str] | None = None) -> cdk.Stack:
 
 
 if __name__ == "__main__":
-    app = cdk.App(outdir=os.environ.get("CDK_OUTDIR") or str(HERE / "cdk.out"))
+    app = create_app()  # cdk.json's context also under `python app.py`; the assembly goes to ./cdk.out
     add_compliance_checks(app)
     build_app(app)
     app.synth()

@@ -27,7 +27,7 @@ from aws_cdk import aws_redshiftserverless as redshiftserverless
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import pipelines
 from constructs import Construct
-from pipeline_constructs.core.compliance import add_compliance_checks
+from pipeline_constructs import add_compliance_checks, create_app
 from pipeline_constructs.core.encryption import new_key
 from pipeline_constructs.redshift_migration import (
     DatabaseEndpoint,
@@ -232,6 +232,6 @@ def build_app(app: cdk.App) -> cdk.App:
 
 
 if __name__ == "__main__":
-    app = cdk.App()
+    app = create_app()  # cdk.json's context also under `python app.py`; the assembly goes to ./cdk.out
     add_compliance_checks(app)  # synth fails on any unacknowledged cdk-nag finding
     build_app(app).synth()

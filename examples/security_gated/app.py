@@ -6,14 +6,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pipeline_constructs  # noqa: F401  (first: selects Node 24 for jsii)
 import aws_cdk as cdk
 from aws_cdk import pipelines
 from constructs import Construct
-from pipeline_constructs import SecurePipeline, SecurityGatedStage, add_compliance_checks
+from pipeline_constructs import SecurePipeline, SecurityGatedStage, add_compliance_checks, create_app
 from pipeline_constructs.core.buckets import access_log_bucket, secure_bucket
 from pipeline_constructs.core.encryption import new_key
 
@@ -64,7 +63,7 @@ def build_app(app: cdk.App) -> cdk.Stack:
 
 
 if __name__ == "__main__":
-    app = cdk.App(outdir=os.environ.get("CDK_OUTDIR") or str(HERE / "cdk.out"))
+    app = create_app()  # cdk.json's context also under `python app.py`; the assembly goes to ./cdk.out
     add_compliance_checks(app)
     build_app(app)
     app.synth()

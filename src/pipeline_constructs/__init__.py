@@ -25,6 +25,7 @@ _EXPORTS: dict[str, str] = {
     "TestReports": "pipeline_constructs.core.reports",
     "acknowledge": "pipeline_constructs.core.compliance",
     "add_compliance_checks": "pipeline_constructs.core.compliance",
+    "create_app": "pipeline_constructs.core.app",
     "unacknowledged_findings": "pipeline_constructs.core.compliance",
     # steps
     "LambdaInvokeStep": "pipeline_constructs.steps.lambda_invoke",
@@ -102,6 +103,7 @@ __all__ = [
     "TestReports",
     "acknowledge",
     "add_compliance_checks",
+    "create_app",
     "unacknowledged_findings",
 ]
 
@@ -120,6 +122,7 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
+    from pipeline_constructs.core.app import create_app
     from pipeline_constructs.core.compliance import acknowledge, add_compliance_checks, unacknowledged_findings
     from pipeline_constructs.core.pipeline import SecurePipeline
     from pipeline_constructs.core.reports import TestReportFormat, TestReports

@@ -32,14 +32,27 @@ from pipeline_constructs.core.buckets import access_log_bucket, secure_bucket
 from pipeline_constructs.core.compliance import acknowledge
 from pipeline_constructs.core.defaults import resolve_default
 from pipeline_constructs.core.encryption import new_key
-from pipeline_constructs.core.pipeline import SecurePipeline
+from pipeline_constructs.core.naming import default_pipeline_name
+from pipeline_constructs.core.pipeline import SecurePipeline, check_pipeline_options, require_synth
 from pipeline_constructs.core.validation import (
-    ACCOUNT_PATTERN,
     invalid,
     is_token,
     require_account,
+    require_bool,
+    require_commands,
     require_concrete_env,
+    require_enum,
+    require_instance,
+    require_lambda_timeout,
+    require_organization_id,
+    require_pipeline_name,
     require_region,
+    require_relative_path,
+    require_sequence,
+    require_ssm_parameter_name,
+    require_stack_env,
+    require_str,
+    wrong_type,
 )
 from pipeline_constructs.steps.lambda_invoke import LambdaInvokeStep
 
@@ -60,10 +73,7 @@ MAX_LAYER_UNZIPPED_BYTES = 250 * 1024 * 1024
 #: PublishLayerVersion accepts at most this many compatible runtimes.
 MAX_RUNTIMES = 15
 
-_LAYER_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-_ORGANIZATION_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
-_PARAMETER_NAME = re.compile(r"^/[a-zA-Z0-9_.\-/]{1,1010}$")
-_RELATIVE_DIR = re.compile(r"^(?!/)(?!.*(^|/)\.\.(/|$))[A-Za-z0-9_.\-/]+$")
+_LAYER_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 _RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 _HANDLER_FILE = "layer_distributor.py"
 _STAGING_PREFIX = "layer-staging"
@@ -90,29 +100,22 @@ class LayerSharing:
 
     def __post_init__(self) -> None:
         where = "LayerSharing"
-        if isinstance(self.accounts, str) or not isinstance(self.accounts, (tuple, list)):
-            raise invalid(where, "accounts", self.accounts, "expected a list of 12-digit AWS account ids")
-        accounts = tuple(self.accounts)
-        for i, account in enumerate(accounts):
-            if not isinstance(account, str) or not ACCOUNT_PATTERN.match(account):
-                raise invalid(
-                    where, f"accounts[{i}]", account, "expected a 12-digit AWS account id, e.g. '222222222222'"
-                )
+        accounts = require_sequence(
+            where,
+            "accounts",
+            self.accounts,
+            item=require_account,
+            allowed="expected a list of 12-digit AWS account ids",
+        )
+        if any(is_token(a) for a in accounts):
+            raise invalid(where, "accounts", accounts, "expected literal account ids, not tokens")
         if len(set(accounts)) != len(accounts):
             duplicate = next(a for a in accounts if accounts.count(a) > 1)
             raise invalid(where, "accounts", duplicate, "each account may be listed once")
         object.__setattr__(self, "accounts", accounts)
-        if self.organization_id is not None and (
-            not isinstance(self.organization_id, str) or not _ORGANIZATION_ID.match(self.organization_id)
-        ):
-            raise invalid(
-                where,
-                "organization_id",
-                self.organization_id,
-                "expected an AWS Organizations id such as 'o-a1b2c3d4e5'",
-            )
-        if not isinstance(self.public, bool):
-            raise invalid(where, "public", self.public, "expected True or False")
+        if self.organization_id is not None:
+            require_organization_id(where, "organization_id", self.organization_id)
+        require_bool(where, "public", self.public)
         if self.public and (accounts or self.organization_id):
             raise invalid(
                 where,
@@ -309,53 +312,86 @@ class MultiRegionLayerPipeline(Construct):
         stack = cdk.Stack.of(self)
 
         # ---- validation (nothing reaches CloudFormation unchecked)
-        if source is None or not hasattr(source, "primary_output"):
-            raise invalid(where, "source", source, "expected a pipelines.IFileSetProducer such as CodePipelineSource")
-        if not isinstance(layer_name, str) or not _LAYER_NAME.match(layer_name):
-            raise invalid(where, "layer_name", layer_name, "expected 1-64 characters from A-Z, a-z, 0-9, '_', '-'")
+        require_synth(where, "source", source)
+        require_str(
+            where,
+            "layer_name",
+            layer_name,
+            pattern=_LAYER_NAME,
+            allowed="expected 1-64 characters from A-Z, a-z, 0-9, '_', '-'",
+        )
+        require_stack_env(where, self)
         require_concrete_env(where, stack, "the construct creates regional stacks in the same account")
         require_account(where, "scope.account", stack.account)
         runtimes = self._validate_runtimes(where, compatible_runtimes)
         architectures = self._validate_architectures(where, compatible_architectures)
         self.regions: tuple[str, ...] = self._validate_regions(where, regions, stack.region)
         sharing = sharing if sharing is not None else LayerSharing()
-        if not isinstance(sharing, LayerSharing):
-            raise invalid(where, "sharing", sharing, "expected a LayerSharing")
-        if license_info is not None and (not isinstance(license_info, str) or not 1 <= len(license_info) <= 512):
-            raise invalid(where, "license_info", license_info, "expected 1-512 characters (SPDX id, URL or text)")
-        if description is not None and (not isinstance(description, str) or not 1 <= len(description) <= 256):
-            raise invalid(where, "description", description, "expected 1-256 characters")
-        self.parameter_name: str = parameter_name or f"/lambda-layers/{layer_name}/latest-version-arn"
-        if not _PARAMETER_NAME.match(self.parameter_name) or "//" in self.parameter_name:
-            raise invalid(
+        require_instance(where, "sharing", sharing, LayerSharing, "expected a LayerSharing")
+        if license_info is not None:
+            require_str(
                 where,
-                "parameter_name",
-                parameter_name,
-                "expected an SSM parameter path such as '/lambda-layers/my-layer/latest-version-arn'",
+                "license_info",
+                license_info,
+                allowed="expected 1-512 characters (SPDX id, URL or text)",
+                max_length=512,
+                single_line=False,
             )
-        for prop, value in (("layer_directory", layer_directory), ("output_directory", output_directory)):
-            if not isinstance(value, str) or not _RELATIVE_DIR.match(value):
+        if description is not None:
+            require_str(where, "description", description, allowed="expected 1-256 characters", max_length=256)
+        partition = RegionInfo.get(stack.region).partition or "aws"
+        arn_prefixes = [f"arn:{partition}:ssm:{r}:{stack.account}:parameter" for r in self.regions]
+        if parameter_name is None:
+            default = f"/lambda-layers/{layer_name}/latest-version-arn"
+            try:
+                require_ssm_parameter_name(where, "parameter_name", default, arn_prefixes=arn_prefixes)
+            except ValueError:
                 raise invalid(
-                    where, prop, value, "expected a relative path inside the source (no '..', no leading '/')"
-                )
-        if output_directory.strip("/") in ("", "."):
-            raise invalid(where, "output_directory", output_directory, "expected a sub-directory, not the source root")
+                    where, "layer_name", layer_name, f"the default parameter_name {default!r} is not a valid SSM name"
+                ) from None
+            parameter_name = default
+        #: The SSM parameter (in every region) holding the latest version ARN.
+        self.parameter_name: str = require_ssm_parameter_name(
+            where, "parameter_name", parameter_name, arn_prefixes=arn_prefixes
+        )
+        layer_directory = require_relative_path(where, "layer_directory", layer_directory)
+        output_directory = require_relative_path(where, "output_directory", output_directory, allow_root=False)
         if build_commands is not None:
-            if (
-                isinstance(build_commands, str)
-                or not build_commands
-                or not all(isinstance(c, str) for c in build_commands)
-            ):
-                raise invalid(where, "build_commands", build_commands, "expected a non-empty list of shell commands")
-            commands = list(build_commands)
+            if isinstance(build_commands, Sequence) and not isinstance(build_commands, str) and not build_commands:
+                raise invalid(where, "build_commands", [], "expected a non-empty list of shell commands")
+            commands = list(
+                require_commands(
+                    where, "build_commands", build_commands, allowed="expected a non-empty list of shell commands"
+                )
+            )
         else:
             commands = default_build_commands(
                 runtimes, architectures, layer_directory=layer_directory, output_directory=output_directory, where=where
             )
-        timeout = distributor_timeout or cdk.Duration.minutes(15)
-        if not 1 <= timeout.to_seconds() <= 900:
-            raise invalid(where, "distributor_timeout", timeout.to_human_string(), "expected 1 second to 15 minutes")
+        if build_environment is not None:
+            require_instance(
+                where,
+                "build_environment",
+                build_environment,
+                codebuild.BuildEnvironment,
+                "expected a codebuild.BuildEnvironment",
+            )
+        if synth is not None:
+            require_synth(where, "synth", synth)
+        require_pipeline_name(where, "pipeline_name", pipeline_name)
+        timeout = require_lambda_timeout(
+            where,
+            "distributor_timeout",
+            distributor_timeout if distributor_timeout is not None else cdk.Duration.minutes(15),
+        )
+        if log_retention is not None:
+            require_enum(where, "log_retention", log_retention, logs.RetentionDays)
+        require_enum(where, "removal_policy", removal_policy, cdk.RemovalPolicy)
+        extra_options = check_pipeline_options(
+            where, pipeline_options, reserved={"removal_policy": "use the removal_policy prop"}
+        )
         self._validate_config_size(where, sharing)
+        pipeline_name = pipeline_name or default_pipeline_name(self)
 
         # ---- the pipeline
         synth_step = synth or pipelines.ShellStep(
@@ -372,7 +408,7 @@ class MultiRegionLayerPipeline(Construct):
         options: dict[str, Any] = {
             "cli_version": DEFAULT_CDK_CLI_VERSION,
             "cross_account_keys": True,
-            **(pipeline_options or {}),
+            **extra_options,
         }
         #: The hardened CDK Pipelines pipeline this construct builds on.
         self.secure_pipeline = SecurePipeline(
@@ -446,12 +482,20 @@ class MultiRegionLayerPipeline(Construct):
 
     @staticmethod
     def _validate_runtimes(where: str, runtimes: Sequence[lambda_.Runtime]) -> list[lambda_.Runtime]:
-        if isinstance(runtimes, (str, lambda_.Runtime)) or not isinstance(runtimes, Sequence) or not runtimes:
-            raise invalid(where, "compatible_runtimes", runtimes, "expected a non-empty list of aws_lambda.Runtime")
+        allowed = "expected a non-empty list of aws_lambda.Runtime"
+        if isinstance(runtimes, lambda_.Runtime):
+            raise wrong_type(where, "compatible_runtimes", runtimes, allowed)
+        checked = require_sequence(
+            where,
+            "compatible_runtimes",
+            runtimes,
+            item=lambda w, p, v: require_instance(w, p, v, lambda_.Runtime, "expected an aws_lambda.Runtime"),
+            allowed=allowed,
+        )
+        if not checked:
+            raise invalid(where, "compatible_runtimes", [], allowed)
         out: list[lambda_.Runtime] = []
-        for i, runtime in enumerate(runtimes):
-            if not isinstance(runtime, lambda_.Runtime):
-                raise invalid(where, f"compatible_runtimes[{i}]", runtime, "expected an aws_lambda.Runtime")
+        for runtime in checked:
             if runtime.name not in {r.name for r in out}:
                 out.append(runtime)
         if len(out) > MAX_RUNTIMES:
@@ -466,16 +510,21 @@ class MultiRegionLayerPipeline(Construct):
     ) -> list[lambda_.Architecture]:
         if architectures is None:
             return [lambda_.Architecture.X86_64]
-        if isinstance(architectures, (str, lambda_.Architecture)) or not isinstance(architectures, Sequence):
-            raise invalid(
+        if isinstance(architectures, lambda_.Architecture):
+            raise wrong_type(
                 where, "compatible_architectures", architectures, "expected a list of aws_lambda.Architecture"
             )
+        checked = require_sequence(
+            where,
+            "compatible_architectures",
+            architectures,
+            item=lambda w, p, v: require_instance(
+                w, p, v, lambda_.Architecture, "expected Architecture.X86_64 or Architecture.ARM_64"
+            ),
+            allowed="expected a list of aws_lambda.Architecture",
+        )
         out: list[lambda_.Architecture] = []
-        for i, arch in enumerate(architectures):
-            if not isinstance(arch, lambda_.Architecture):
-                raise invalid(
-                    where, f"compatible_architectures[{i}]", arch, "expected Architecture.X86_64 or Architecture.ARM_64"
-                )
+        for arch in checked:
             if arch.name not in {a.name for a in out}:
                 out.append(arch)
         if not out:
@@ -484,8 +533,10 @@ class MultiRegionLayerPipeline(Construct):
 
     @staticmethod
     def _validate_regions(where: str, regions: Sequence[str], home: str) -> tuple[str, ...]:
-        if isinstance(regions, str) or not isinstance(regions, Sequence) or not regions:
-            raise invalid(where, "regions", regions, "expected a non-empty list of AWS regions, e.g. ['us-east-1']")
+        allowed = "expected a non-empty list of AWS regions, e.g. ['us-east-1']"
+        if isinstance(regions, Sequence) and not isinstance(regions, str) and not regions:
+            raise invalid(where, "regions", [], allowed)
+        require_sequence(where, "regions", regions, allowed=allowed, min_length=1)
         home_partition = RegionInfo.get(home).partition
         out: list[str] = []
         for i, region in enumerate(regions):

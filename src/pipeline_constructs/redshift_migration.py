@@ -37,9 +37,29 @@ from constructs import Construct, IConstruct
 
 from pipeline_constructs.core.compliance import acknowledge
 from pipeline_constructs.core.iam_idioms import acknowledge_cdk_idioms, wildcard_findings
-from pipeline_constructs.core.pipeline import SecurePipeline
+from pipeline_constructs.core.naming import default_pipeline_name
+from pipeline_constructs.core.pipeline import SecurePipeline, check_pipeline_options, require_synth
 from pipeline_constructs.core.reports import TestReportFormat, TestReports
-from pipeline_constructs.core.validation import invalid, is_token, require_email, require_unique
+from pipeline_constructs.core.validation import (
+    invalid,
+    is_token,
+    require_approval_comment,
+    require_bool,
+    require_commands,
+    require_duration,
+    require_email,
+    require_enum,
+    require_instance,
+    require_interface,
+    require_mapping,
+    require_pipeline_name,
+    require_relative_path,
+    require_sequence,
+    require_stack_env,
+    require_str,
+    require_unique,
+    wrong_type,
+)
 from pipeline_constructs.stages.security_gated import SecurityGatedStage
 
 __all__ = [
@@ -81,9 +101,14 @@ _FLYWAY_EXPORT = (
     'FLYWAY_USER="${REDSHIFT_USER}" FLYWAY_PASSWORD="${REDSHIFT_PASSWORD}"'
 )
 
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,63}$")
-_JSON_KEY = re.compile(r"^[A-Za-z0-9_.@-]{1,128}$")  # no ':' (CodeBuild's separator) nor spaces
-_RUNTIME = re.compile(r"^[a-z][a-z0-9.\-_]*$")
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,63}")
+_JSON_KEY = re.compile(r"[A-Za-z0-9_.@-]{1,128}")  # no ':' (CodeBuild's separator) nor spaces
+_RUNTIME = re.compile(r"[a-z][a-z0-9._-]{0,30}")
+_RUNTIME_VERSION = re.compile(r"[A-Za-z0-9._-]{1,30}")
+_GLOB = re.compile(r"[A-Za-z0-9_.@+*?-]{1,255}(/[A-Za-z0-9_.@+*?-]{1,255}){0,31}")
+# CodeBuild: a build timeout of 5 minutes to 36 hours.
+_MIN_BUILD_TIMEOUT = 5 * 60
+_MAX_BUILD_TIMEOUT = 36 * 3600
 # Idioms that turn a failing command into a passing one.
 _MASKED_FAILURE = re.compile(r"\|\|\s*(true|:|exit\s+0)\b|;\s*(true|exit\s+0)\s*$|\bset\s+\+e\b")
 # Maven lifecycle phases that run (or follow) the test phase.
@@ -129,15 +154,14 @@ class SecretFields:
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if not isinstance(value, str) or not _JSON_KEY.match(value):
-                raise invalid(
-                    "SecretFields",
-                    f.name,
-                    value,
-                    "expected a JSON key of 1-128 characters from A-Z, a-z, 0-9, '_', '.', '@', '-' "
-                    "(':' separates CodeBuild's secret reference)",
-                )
+            require_str(
+                "SecretFields",
+                f.name,
+                getattr(self, f.name),
+                pattern=_JSON_KEY,
+                allowed="expected a JSON key of 1-128 characters from A-Z, a-z, 0-9, '_', '.', '@', '-' "
+                "(':' separates CodeBuild's secret reference)",
+            )
         keys = [getattr(self, f.name) for f in dataclasses.fields(self)]
         require_unique("SecretFields", "keys", keys)
 
@@ -169,7 +193,9 @@ class DatabaseEndpoint:
 
     def __post_init__(self) -> None:
         where = "DatabaseEndpoint"
-        if isinstance(self.port, bool) or not isinstance(self.port, int) or not 1 <= self.port <= 65535:
+        if isinstance(self.port, bool) or not isinstance(self.port, int):
+            raise wrong_type(where, "port", self.port, "expected a TCP port number from 1 to 65535, e.g. 5439")
+        if not 1 <= self.port <= 65535:
             raise invalid(where, "port", self.port, "expected a TCP port number from 1 to 65535, e.g. 5439")
         if (self.security_group is None) == (self.peer is None):
             raise invalid(
@@ -178,12 +204,19 @@ class DatabaseEndpoint:
                 (self.security_group, self.peer),
                 "expected exactly one: the database's security group, or its address range as an ec2.IPeer",
             )
-        if self.security_group is not None and not hasattr(self.security_group, "security_group_id"):
-            raise invalid(where, "security_group", self.security_group, "expected an ec2.ISecurityGroup")
-        if self.peer is not None and not hasattr(self.peer, "to_egress_rule_config"):
-            raise invalid(where, "peer", self.peer, "expected an ec2.IPeer such as ec2.Peer.ipv4('10.0.64.0/20')")
-        if not isinstance(self.allow_ingress, bool):
-            raise invalid(where, "allow_ingress", self.allow_ingress, "expected True or False")
+        if self.security_group is not None:
+            require_interface(
+                where, "security_group", self.security_group, "security_group_id", "expected an ec2.ISecurityGroup"
+            )
+        if self.peer is not None:
+            require_interface(
+                where,
+                "peer",
+                self.peer,
+                "to_egress_rule_config",
+                "expected an ec2.IPeer such as ec2.Peer.ipv4('10.0.64.0/20')",
+            )
+        require_bool(where, "allow_ingress", self.allow_ingress)
 
     @classmethod
     def from_security_group(
@@ -204,14 +237,10 @@ class DatabaseEndpoint:
 
 
 def _commands(where: str, prop: str, value: Any, *, required: bool) -> tuple[str, ...]:
-    if isinstance(value, str) or not isinstance(value, Sequence):
-        raise invalid(where, prop, value, "expected a list of shell commands")
-    out = tuple(value)
-    if required and not out:
-        raise invalid(where, prop, list(out), "expected at least one command")
+    if isinstance(value, Sequence) and not isinstance(value, str) and required and not value:
+        raise invalid(where, prop, list(value), "expected at least one command")
+    out = require_commands(where, prop, value, min_length=1 if required else 0)
     for i, command in enumerate(out):
-        if not isinstance(command, str) or not command.strip():
-            raise invalid(where, f"{prop}[{i}]", command, "expected a non-empty shell command")
         if _MASKED_FAILURE.search(command):
             raise invalid(
                 where,
@@ -301,18 +330,33 @@ class MigrationCommands:
             d = self.reports_directory
             if not isinstance(d, str) or not d or d.startswith("/") or ".." in d.split("/"):
                 raise invalid(where, "reports_directory", d, "expected a path relative to the source root")
+            d = require_relative_path(where, "reports_directory", d)
             object.__setattr__(self, "reports_directory", posixpath.normpath(d))
-        if isinstance(self.reports_files, str) or not self.reports_files:
-            raise invalid(where, "reports_files", self.reports_files, "expected a non-empty list of globs")
-        object.__setattr__(self, "reports_files", tuple(self.reports_files))
-        if not isinstance(self.runtime_versions, Mapping):
-            raise invalid(where, "runtime_versions", self.runtime_versions, "expected a mapping such as {'java': ...}")
-        for runtime, version in self.runtime_versions.items():
-            if not (isinstance(runtime, str) and _RUNTIME.match(runtime) and isinstance(version, str) and version):
-                raise invalid(
-                    where, f"runtime_versions[{runtime!r}]", version, "expected a runtime name and a version string"
-                )
-        object.__setattr__(self, "runtime_versions", dict(self.runtime_versions))
+        files = require_sequence(
+            where,
+            "reports_files",
+            self.reports_files,
+            item=lambda w, p, v: require_str(w, p, v, pattern=_GLOB, allowed="expected a glob such as 'TEST-*.xml'"),
+            allowed="expected a non-empty list of globs",
+            min_length=1,
+        )
+        object.__setattr__(self, "reports_files", files)
+
+        def runtime(w: str, p: str, v: Any) -> str:
+            return require_str(w, p, v, pattern=_RUNTIME, allowed="expected a runtime name such as 'java'")
+
+        def version(w: str, p: str, v: Any) -> str:
+            return require_str(w, p, v, pattern=_RUNTIME_VERSION, allowed="expected a version such as 'corretto21'")
+
+        versions = require_mapping(
+            where,
+            "runtime_versions",
+            self.runtime_versions,
+            key=runtime,
+            item=version,
+            allowed="expected a mapping such as {'java': 'corretto21'}",
+        )
+        object.__setattr__(self, "runtime_versions", versions)
 
     @classmethod
     def maven(
@@ -334,9 +378,21 @@ class MigrationCommands:
             raise invalid(
                 "MigrationCommands.maven", "directory", directory, "expected a path relative to the source root"
             )
-        if isinstance(extra_args, str):
-            raise invalid("MigrationCommands.maven", "extra_args", extra_args, "expected a list of arguments")
-        directory = posixpath.normpath(directory)
+        extra_args = require_sequence(
+            "MigrationCommands.maven",
+            "extra_args",
+            extra_args,
+            item=lambda w, p, v: require_str(w, p, v, allowed="expected a Maven argument such as '-Pci'"),
+            allowed="expected a list of arguments",
+        )
+        require_str(
+            "MigrationCommands.maven",
+            "java",
+            java,
+            pattern=_RUNTIME_VERSION,
+            allowed="expected a CodeBuild Java runtime version such as 'corretto21'",
+        )
+        directory = require_relative_path("MigrationCommands.maven", "directory", directory)
         cd = () if directory == "." else (f"cd {shlex.quote(directory)}",)
         extra = "".join(f" {shlex.quote(a)}" for a in extra_args)
         flags = f" -Dflyway.cleanDisabled=true{extra}"
@@ -372,8 +428,8 @@ class RedshiftTarget:
     :param secret_fields: the secret's JSON keys. Default: ``SecretFields()``.
     :param notification_emails: who is e-mailed when the production stage's
         permissions broaden. Default: none. Production targets with a stage only.
-    :param approval_comment: text shown on the manual approval. Default: names
-        the target. Production targets only.
+    :param approval_comment: text shown on the manual approval (at most 1000
+        characters). Default: names the target. Production targets only.
     """
 
     name: str
@@ -386,29 +442,31 @@ class RedshiftTarget:
     approval_comment: str | None = None
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not _NAME.match(self.name):
-            raise invalid(
-                "RedshiftTarget",
-                "name",
-                self.name,
-                "expected a letter followed by letters, digits or '-' (at most 64 characters)",
-            )
+        require_str(
+            "RedshiftTarget",
+            "name",
+            self.name,
+            pattern=_NAME,
+            allowed="expected a letter followed by letters, digits or '-' (at most 64 characters)",
+        )
         where = f"RedshiftTarget({self.name!r})"
-        if not (hasattr(self.secret, "secret_arn") and hasattr(self.secret, "grant_read")):
-            raise invalid(where, "secret", self.secret, "expected an aws_secretsmanager.ISecret")
-        if not isinstance(self.database, DatabaseEndpoint):
-            raise invalid(where, "database", self.database, "expected a DatabaseEndpoint")
-        if not isinstance(self.production, bool):
-            raise invalid(where, "production", self.production, "expected True or False")
-        if self.stage is not None and not isinstance(self.stage, cdk.Stage):
-            raise invalid(where, "stage", self.stage, "expected an aws_cdk.Stage or None")
-        if not isinstance(self.secret_fields, SecretFields):
-            raise invalid(where, "secret_fields", self.secret_fields, "expected a SecretFields")
-        if isinstance(self.notification_emails, str):
-            raise invalid(where, "notification_emails", self.notification_emails, "expected a tuple of addresses")
-        object.__setattr__(self, "notification_emails", tuple(self.notification_emails))
-        for i, email in enumerate(self.notification_emails):
-            require_email(where, f"notification_emails[{i}]", email)
+        require_interface(where, "secret", self.secret, "secret_arn", "expected an aws_secretsmanager.ISecret")
+        if not hasattr(self.secret, "grant_read"):
+            raise wrong_type(where, "secret", self.secret, "expected an aws_secretsmanager.ISecret")
+        require_instance(where, "database", self.database, DatabaseEndpoint, "expected a DatabaseEndpoint")
+        require_bool(where, "production", self.production)
+        if self.stage is not None:
+            require_instance(where, "stage", self.stage, cdk.Stage, "expected an aws_cdk.Stage or None")
+        require_instance(where, "secret_fields", self.secret_fields, SecretFields, "expected a SecretFields")
+        emails = require_sequence(
+            where,
+            "notification_emails",
+            self.notification_emails,
+            item=require_email,
+            allowed="expected a tuple of addresses",
+        )
+        object.__setattr__(self, "notification_emails", emails)
+        require_approval_comment(where, "approval_comment", self.approval_comment)
         if self.notification_emails and not (self.production and self.stage is not None):
             raise invalid(
                 where,
@@ -451,10 +509,11 @@ class RedshiftMigrationPipeline(Construct):
     :param synth: the synth step. Default: a ``ShellStep`` running ``synth_commands`` on ``source``.
     :param synth_commands: commands of the default synth step.
         Default: :data:`DEFAULT_SYNTH_COMMANDS`.
-    :param pipeline_name: CodePipeline name. Default: generated.
+    :param pipeline_name: CodePipeline name. Default: ``<stack name>-<construct id>``.
     :param build_environment: CodeBuild environment of the migration builds
         (image, compute). Default: the pipeline's (Amazon Linux 2023 standard 5.0).
-    :param timeout: timeout of each migration build. Default: CodeBuild's (60 minutes).
+    :param timeout: timeout of each migration build (5 minutes to 36 hours). Default: CodeBuild's
+        (60 minutes).
     :param removal_policy: what happens to the report groups, buckets, keys
         and logs on stack deletion. Default: ``RETAIN``.
     :param pipeline_options: more :class:`SecurePipeline` keyword
@@ -482,13 +541,21 @@ class RedshiftMigrationPipeline(Construct):
     ) -> None:
         super().__init__(scope, id)
         where = self.node.path
-        if source is None or not hasattr(source, "primary_output"):
-            raise invalid(where, "source", source, "expected a pipelines.IFileSetProducer such as a CodePipelineSource")
-        if vpc is None or not (hasattr(vpc, "vpc_id") and hasattr(vpc, "select_subnets")):
-            raise invalid(
-                where, "vpc", vpc, "expected an ec2.IVpc (no lookups: create it or use Vpc.from_vpc_attributes)"
-            )
-        stack = cdk.Stack.of(self)
+        stack = require_stack_env(where, self)
+        require_interface(
+            where,
+            "source",
+            source,
+            "primary_output",
+            "expected a pipelines.IFileSetProducer such as a CodePipelineSource",
+        )
+        require_interface(
+            where,
+            "vpc",
+            vpc,
+            "select_subnets",
+            "expected an ec2.IVpc (no lookups: create it or use Vpc.from_vpc_attributes)",
+        )
         here, there = (stack.account, stack.region), (vpc.env.account, vpc.env.region)
         if not any(is_token(x) for x in (*here, *there)) and there != here:
             raise invalid(
@@ -501,10 +568,19 @@ class RedshiftMigrationPipeline(Construct):
         self._validate_targets(targets)
         if commands is None:
             commands = MigrationCommands.maven()
-        elif not isinstance(commands, MigrationCommands):
-            raise invalid(where, "commands", commands, "expected a MigrationCommands (e.g. MigrationCommands.maven())")
+        else:
+            require_instance(
+                where,
+                "commands",
+                commands,
+                MigrationCommands,
+                "expected a MigrationCommands (e.g. MigrationCommands.maven())",
+            )
         if subnet_selection is None:
             subnet_selection = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)
+        require_instance(
+            where, "subnet_selection", subnet_selection, ec2.SubnetSelection, "expected an ec2.SubnetSelection"
+        )
         try:
             subnets = _select_subnets(vpc, subnet_selection)
         except RuntimeError as err:  # jsii surfaces CDK's "no subnets" errors as RuntimeError
@@ -518,8 +594,12 @@ class RedshiftMigrationPipeline(Construct):
                 subnet_selection,
                 "expected private subnets: CodeBuild in a VPC gets no public IP, so public subnets have no internet",
             )
-        if https_egress is not None and not hasattr(https_egress, "to_egress_rule_config"):
-            raise invalid(where, "https_egress", https_egress, "expected an ec2.IPeer")
+        if https_egress is not None:
+            require_interface(where, "https_egress", https_egress, "to_egress_rule_config", "expected an ec2.IPeer")
+        if synth is not None:
+            require_synth(where, "synth", synth)
+        require_pipeline_name(where, "pipeline_name", pipeline_name)
+        require_enum(where, "removal_policy", removal_policy, cdk.RemovalPolicy)
         if synth is not None and synth_commands is not None:
             raise invalid(where, "synth_commands", synth_commands, "give synth or synth_commands, not both")
         if synth is None:
@@ -530,10 +610,23 @@ class RedshiftMigrationPipeline(Construct):
                 required=True,
             )
             synth = pipelines.ShellStep("Synth", input=source, commands=list(synth_commands))
-        if timeout is not None and not isinstance(timeout, cdk.Duration):
-            raise invalid(where, "timeout", timeout, "expected an aws_cdk.Duration")
-        if build_environment is not None and not isinstance(build_environment, codebuild.BuildEnvironment):
-            raise invalid(where, "build_environment", build_environment, "expected a codebuild.BuildEnvironment")
+        if timeout is not None:
+            require_duration(
+                where,
+                "timeout",
+                timeout,
+                minimum_seconds=_MIN_BUILD_TIMEOUT,
+                maximum_seconds=_MAX_BUILD_TIMEOUT,
+                whole="minutes",
+            )
+        if build_environment is not None:
+            require_instance(
+                where,
+                "build_environment",
+                build_environment,
+                codebuild.BuildEnvironment,
+                "expected a codebuild.BuildEnvironment",
+            )
         if build_environment is not None and build_environment.environment_variables:
             raise invalid(
                 where,
@@ -553,10 +646,9 @@ class RedshiftMigrationPipeline(Construct):
         self._removal_policy = removal_policy
         self._stack = stack
 
-        props = dict(pipeline_options or {})
-        for reserved in ("synth", "pipeline_name", "removal_policy"):
-            if reserved in props:
-                raise invalid(where, f"pipeline_options[{reserved!r}]", props[reserved], f"use the {reserved} prop")
+        props = check_pipeline_options(
+            where, pipeline_options, reserved={"removal_policy": "use the removal_policy prop"}
+        )
         # A customer-managed, rotating key for the artifacts (the source, with the migrations) and every
         # CodeBuild project, also for a single-account pipeline.
         props.setdefault("cross_account_keys", True)
@@ -565,7 +657,7 @@ class RedshiftMigrationPipeline(Construct):
             self,
             "Pipeline",
             synth=synth,
-            pipeline_name=pipeline_name,
+            pipeline_name=pipeline_name or default_pipeline_name(self),
             removal_policy=removal_policy,
             **props,
         )
@@ -597,12 +689,36 @@ class RedshiftMigrationPipeline(Construct):
 
     def _validate_targets(self, targets: Sequence[RedshiftTarget]) -> None:
         where = self.node.path
-        if isinstance(targets, (str, bytes)) or not isinstance(targets, Sequence) or not targets:
-            raise invalid(where, "targets", targets, "expected a non-empty list of RedshiftTarget")
-        for i, target in enumerate(targets):
-            if not isinstance(target, RedshiftTarget):
-                raise invalid(where, f"targets[{i}]", target, "expected a RedshiftTarget")
+        if isinstance(targets, Sequence) and not isinstance(targets, str) and not targets:
+            raise invalid(where, "targets", [], "expected a non-empty list of RedshiftTarget")
+        require_sequence(
+            where,
+            "targets",
+            targets,
+            item=lambda w, p, t: require_instance(w, p, t, RedshiftTarget, "expected a RedshiftTarget"),
+            allowed="expected a non-empty list of RedshiftTarget",
+            min_length=1,
+        )
         require_unique(where, "targets[].name", (t.name for t in targets))
+        for target in targets:
+            secret_account = cdk.Arn.split(target.secret.secret_arn, cdk.ArnFormat.COLON_RESOURCE_NAME).account
+            # A target with a stage has the account of that stage; a stage-less target (a database the
+            # builds reach through the VPC) may read a secret shared from another account by its ARN.
+            target_account = target.stage.account if target.stage is not None else None
+            if (
+                secret_account
+                and target_account
+                and not is_token(secret_account)
+                and not is_token(target_account)
+                and secret_account != target_account
+            ):
+                raise invalid(
+                    where,
+                    f"targets[{target.name!r}].secret",
+                    target.secret.secret_arn,
+                    f"expected a secret in the account of the target's stage ({target_account}): the stage deploys "
+                    "the database there, so a secret elsewhere names another database",
+                )
         secrets: dict[str, str] = {}
         stages: dict[int, str] = {}
         for target in targets:

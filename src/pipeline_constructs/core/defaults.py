@@ -4,25 +4,51 @@ A platform team sets defaults for every pipeline of an app in ``cdk.json``::
 
     {"context": {"pipeline-constructs:logRetentionDays": 731,
                  "pipeline-constructs:computeType": "MEDIUM"}}
+
+Keys (all under the ``pipeline-constructs:`` prefix):
+
+* ``logRetentionDays``: retention of every log group the library creates (CodeBuild logs, function
+  logs, the Glue workload's and the Flink applications' logs). Default: 365.
+* ``computeType``: CodeBuild compute of every action. Default: ``SMALL``.
+* ``bundling``: how assets that need a build tool (the .NET function) are packaged: ``true``
+  (always; an error without the tool), ``false`` (never: synth-only assets) or ``"auto"``
+  (package when the tool is there; without it, skip with a one-line warning on a workstation and
+  fail inside CodeBuild). Default: ``"auto"``.
+* ``nag``: ``false`` turns :func:`~pipeline_constructs.core.compliance.add_compliance_checks` off.
+
+Context reaches an app differently depending on how it runs; see
+:func:`~pipeline_constructs.core.app.create_app` and the getting-started guide.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from pipeline_constructs.core.validation import invalid
+from pipeline_constructs.core.validation import invalid, require_enum
 
-__all__ = ["CONTEXT_PREFIX", "resolve_default"]
+__all__ = [
+    "BUNDLING_KEY",
+    "CONTEXT_PREFIX",
+    "Bundling",
+    "bundling_mode",
+    "resolve_compute_type",
+    "resolve_default",
+    "resolve_log_retention",
+]
 
 CONTEXT_PREFIX = "pipeline-constructs:"
+#: Context key of the bundling mode (see the module docstring).
+BUNDLING_KEY = CONTEXT_PREFIX + "bundling"
 
 T = TypeVar("T")
 
+#: ``"always"``, ``"never"`` or ``"auto"``.
+Bundling = Literal["always", "never", "auto"]
 
 _RETENTION_DAYS = {
     1: "ONE_DAY",
@@ -52,7 +78,9 @@ _RETENTION_DAYS = {
 
 def _retention(value: Any) -> logs.RetentionDays:
     allowed = {days: logs.RetentionDays[name] for days, name in _RETENTION_DAYS.items()}
-    if not isinstance(value, int) or value not in allowed:
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)  # -c pipeline-constructs:logRetentionDays=731 arrives as a string
+    if isinstance(value, bool) or not isinstance(value, int) or value not in allowed:
         raise ValueError("expected one of " + ", ".join(str(d) for d in sorted(allowed)))
     return allowed[value]
 
@@ -64,7 +92,22 @@ def _compute(value: Any) -> codebuild.ComputeType:
     return names[value.upper()]
 
 
-_PARSERS: dict[str, Callable[[Any], Any]] = {"logRetentionDays": _retention, "computeType": _compute}
+def _bundling(value: Any) -> Bundling:
+    text = str(value).strip().lower()
+    if text in ("true", "1", "on", "always", "required"):
+        return "always"
+    if text in ("false", "0", "off", "never"):
+        return "never"
+    if text == "auto":
+        return "auto"
+    raise ValueError("expected true (always package), false (never: synth-only assets) or 'auto'")
+
+
+_PARSERS: dict[str, Callable[[Any], Any]] = {
+    "logRetentionDays": _retention,
+    "computeType": _compute,
+    "bundling": _bundling,
+}
 
 
 def resolve_default(scope: Construct, key: str, explicit: T | None, library_default: T) -> T:
@@ -79,3 +122,32 @@ def resolve_default(scope: Construct, key: str, explicit: T | None, library_defa
     except ValueError as err:
         raise invalid(scope.node.path, f"context {CONTEXT_PREFIX}{key}", raw, str(err)) from None
     return parsed
+
+
+def resolve_log_retention(
+    scope: Construct, explicit: Any, *, prop: str = "log_retention", where: str | None = None
+) -> logs.RetentionDays:
+    """The retention of a log group the library creates: ``explicit`` (checked), else the team default, else 1 year."""
+    if explicit is not None:
+        require_enum(where if where is not None else scope.node.path, prop, explicit, logs.RetentionDays)
+    retention: logs.RetentionDays = resolve_default(scope, "logRetentionDays", explicit, logs.RetentionDays.ONE_YEAR)
+    return retention
+
+
+def resolve_compute_type(
+    scope: Construct,
+    explicit: Any,
+    *,
+    prop: str = "compute_type",
+    library_default: codebuild.ComputeType | None = codebuild.ComputeType.SMALL,
+) -> codebuild.ComputeType | None:
+    """CodeBuild compute: ``explicit`` (checked), else the team default, else ``library_default``."""
+    if explicit is not None:
+        require_enum(scope.node.path, prop, explicit, codebuild.ComputeType)
+    compute: codebuild.ComputeType | None = resolve_default(scope, "computeType", explicit, library_default)
+    return compute
+
+
+def bundling_mode(scope: Construct) -> Bundling:
+    """The team's ``pipeline-constructs:bundling`` for ``scope`` (``"auto"`` when unset)."""
+    return resolve_default(scope, "bundling", None, "auto")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,7 +12,13 @@ from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from pipeline_constructs.core.validation import invalid
+from pipeline_constructs.core.validation import (
+    invalid,
+    require_enum,
+    require_relative_path,
+    require_sequence,
+    require_str,
+)
 
 __all__ = ["TestReportFormat", "TestReports"]
 
@@ -41,6 +48,7 @@ class TestReportFormat(enum.Enum):
         raise invalid(where, prop, value, "expected one of " + ", ".join(f"TestReportFormat.{m.name}" for m in cls))
 
 
+_REPORT_GROUP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{1,127}")
 # Only what CodeBuild needs to publish test results to one report group.
 REPORT_ACTIONS = ("codebuild:CreateReport", "codebuild:UpdateReport", "codebuild:BatchPutTestCases")
 
@@ -75,18 +83,30 @@ class TestReports(Construct):
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, id)
-        self.format = TestReportFormat.parse(self.node.path, "format", format)
-        if not base_directory or base_directory.startswith("/"):
+        where = self.node.path
+        self.format = TestReportFormat.parse(where, "format", format)
+        if isinstance(base_directory, str) and (not base_directory or base_directory.startswith("/")):
             raise invalid(
-                self.node.path,
-                "base_directory",
-                base_directory,
-                "expected a non-empty path relative to the source root",
+                where, "base_directory", base_directory, "expected a non-empty path relative to the source root"
             )
-        if isinstance(files, str) or not files:
-            raise invalid(self.node.path, "files", files, "expected a non-empty list of glob patterns")
-        self.base_directory = base_directory
-        self.files = tuple(files)
+        self.base_directory = require_relative_path(where, "base_directory", base_directory)
+        self.files = require_sequence(
+            where,
+            "files",
+            files,
+            item=lambda w, p, v: require_str(w, p, v, allowed="expected a glob pattern such as '**/*.xml'"),
+            allowed="expected a non-empty list of glob patterns",
+            min_length=1,
+        )
+        if report_group_name is not None:
+            require_str(
+                where,
+                "report_group_name",
+                report_group_name,
+                pattern=_REPORT_GROUP_NAME,
+                allowed="expected 2-128 characters from A-Z, a-z, 0-9, '-', '_'",
+            )
+        require_enum(where, "removal_policy", removal_policy, cdk.RemovalPolicy)
         self.report_group = codebuild.ReportGroup(
             self,
             "Group",

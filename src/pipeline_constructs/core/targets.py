@@ -5,20 +5,27 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import aws_cdk as cdk
 
 from pipeline_constructs.core.validation import (
     invalid,
     require_account,
+    require_approval_comment,
+    require_bool,
     require_email,
+    require_instance,
     require_region,
+    require_sequence,
+    require_str,
     require_unique,
 )
 
-__all__ = ["DeploymentTarget", "validate_targets"]
+__all__ = ["TARGET_NAME_PATTERN", "DeploymentTarget", "validate_targets"]
 
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,63}$")
+#: A target name: a letter, then letters, digits or ``-`` (at most 64 characters).
+TARGET_NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -34,10 +41,12 @@ class DeploymentTarget:
     :param security_gated: put the stage behind a ``ConfirmPermissionsBroadening``
         check that notifies :attr:`notification_emails`. Default: ``False``.
     :param notification_emails: who is e-mailed when the security check finds
-        broadened permissions. Default: none (the topic is still created, so a
-        team can subscribe later).
-    :param approval_comment: text shown on the manual approval. Default: a
-        sentence naming the target.
+        broadened permissions; only with ``security_gated`` (nothing else
+        notifies). Default: none (the topic is still created, so a team can
+        subscribe later).
+    :param approval_comment: text shown on the manual approval (at most 1000
+        characters); only with ``manual_approval``. Default: a sentence naming
+        the target.
     """
 
     name: str
@@ -49,21 +58,43 @@ class DeploymentTarget:
     approval_comment: str | None = None
 
     def __post_init__(self) -> None:
+        require_str(
+            "DeploymentTarget",
+            "name",
+            self.name,
+            pattern=TARGET_NAME_PATTERN,
+            allowed="expected a letter followed by letters, digits or '-' (at most 64 characters)",
+        )
         where = f"DeploymentTarget({self.name!r})"
-        if not isinstance(self.name, str) or not _NAME.match(self.name):
-            raise invalid(
-                "DeploymentTarget",
-                "name",
-                self.name,
-                "expected a letter followed by letters, digits or '-' (at most 64 characters)",
-            )
         require_account(where, "account", self.account)
         require_region(where, "region", self.region)
-        if isinstance(self.notification_emails, str):
-            raise invalid(where, "notification_emails", self.notification_emails, "expected a tuple of addresses")
-        object.__setattr__(self, "notification_emails", tuple(self.notification_emails))
-        for i, email in enumerate(self.notification_emails):
-            require_email(where, f"notification_emails[{i}]", email)
+        require_bool(where, "manual_approval", self.manual_approval)
+        require_bool(where, "security_gated", self.security_gated)
+        emails = require_sequence(
+            where,
+            "notification_emails",
+            self.notification_emails,
+            item=require_email,
+            allowed="expected a tuple of addresses",
+        )
+        object.__setattr__(self, "notification_emails", emails)
+        require_unique(where, "notification_emails", emails)
+        if emails and not self.security_gated:
+            raise invalid(
+                where,
+                "notification_emails",
+                emails,
+                "only a security_gated target has a permissions check that notifies; set security_gated=True "
+                "or drop the addresses",
+            )
+        require_approval_comment(where, "approval_comment", self.approval_comment)
+        if self.approval_comment is not None and not self.manual_approval:
+            raise invalid(
+                where,
+                "approval_comment",
+                self.approval_comment,
+                "only a target with manual_approval=True has an approval to show it on",
+            )
 
     @property
     def env(self) -> cdk.Environment:
@@ -76,13 +107,16 @@ class DeploymentTarget:
         return self.security_gated or self.manual_approval
 
 
-def validate_targets(where: str, targets: Sequence[DeploymentTarget], *, prop: str = "targets") -> None:
+def validate_targets(where: str, targets: Any, *, prop: str = "targets") -> tuple[DeploymentTarget, ...]:
     """Check a pipeline's target list: at least one, all ``DeploymentTarget``, unique names."""
-    if isinstance(targets, (str, bytes)) or not isinstance(targets, Sequence):
-        raise invalid(where, prop, targets, "expected a list of DeploymentTarget")
-    if len(targets) == 0:
-        raise invalid(where, prop, list(targets), "expected at least one DeploymentTarget")
-    for i, target in enumerate(targets):
-        if not isinstance(target, DeploymentTarget):
-            raise invalid(where, f"{prop}[{i}]", target, "expected a DeploymentTarget")
-    require_unique(where, f"{prop}[].name", (t.name for t in targets))
+
+    def target(w: str, p: str, value: Any) -> DeploymentTarget:
+        return require_instance(w, p, value, DeploymentTarget, "expected a DeploymentTarget")
+
+    if isinstance(targets, Sequence) and not isinstance(targets, str) and len(targets) == 0:
+        raise invalid(where, prop, [], "expected at least one DeploymentTarget")
+    checked = require_sequence(
+        where, prop, targets, item=target, allowed="expected a list of DeploymentTarget", min_length=1
+    )
+    require_unique(where, f"{prop}[].name", (t.name for t in checked))
+    return checked

@@ -21,6 +21,7 @@ synth that pulls a multi-GB image on every run.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
@@ -32,12 +33,28 @@ from aws_cdk import pipelines
 from constructs import Construct, IConstruct
 
 from pipeline_constructs.core.compliance import acknowledge
-from pipeline_constructs.core.pipeline import SecurePipeline
+from pipeline_constructs.core.naming import default_pipeline_name, stage_stack_name
+from pipeline_constructs.core.pipeline import SecurePipeline, check_pipeline_options, require_synth
 from pipeline_constructs.core.reports import TestReportFormat, TestReports
 from pipeline_constructs.core.targets import DeploymentTarget, validate_targets
-from pipeline_constructs.core.validation import invalid
+from pipeline_constructs.core.validation import (
+    invalid,
+    repository_roots,
+    require_bool,
+    require_callable,
+    require_commands,
+    require_enum,
+    require_existing_path,
+    require_instance,
+    require_interface,
+    require_pipeline_name,
+    require_relative_path,
+    require_stack_env,
+    shell_quote,
+    wrong_type,
+)
 from pipeline_constructs.glue_etl.spec import GlueEtlSpec
-from pipeline_constructs.glue_etl.workload import GlueEtlStage
+from pipeline_constructs.glue_etl.workload import GlueEtlStage, check_workload_options
 from pipeline_constructs.stages.security_gated import SecurityGatedStage, add_target_stage
 
 __all__ = ["GLUE_LIBS_IMAGES", "REPORTS_DIR", "GlueEtlPipeline", "glue_libs_image"]
@@ -91,7 +108,8 @@ class GlueEtlPipeline(Construct):
     :param source: where the code comes from, e.g. ``CodePipelineSource.connection(...)``.
     :param spec: the Glue workload every target deploys.
     :param targets: where to deploy, in order (e.g. Dev, then Prod). At least one, unique names.
-    :param job_tests: the pytest path(s) of the job tests, relative to the repository root.
+    :param job_tests: the pytest path of the job tests, relative to the repository root; it must
+        exist (the root is the app directory, or a parent of it when ``app_dir`` is a sub-directory).
         Default: ``"tests"``.
     :param app_dir: directory of the CDK app inside the repository. Default: ``"."``.
     :param test_image: CodeBuild image of the job tests. Default: the aws-glue-libs image of
@@ -102,7 +120,8 @@ class GlueEtlPipeline(Construct):
     :param test_compute_type: CodeBuild compute of the job tests. Default: the pipeline's.
     :param synth_commands: commands (run in ``app_dir``) that produce ``cdk.out``.
         Default: ``["pip install -r requirements.txt", "npx -y aws-cdk@2 synth"]``.
-    :param pipeline_name: CodePipeline name. Default: generated.
+    :param pipeline_name: CodePipeline name. Default: ``<stack name>-<construct id>``. The stacks of
+        the default stage are named ``<target>-<pipeline name>-Etl``: two pipelines never share a stack.
     :param workload_options: other :class:`~pipeline_constructs.glue_etl.workload.GlueEtlWorkload`
         keyword arguments for every target. Default: none.
     :param stage_factory: ``(scope, id, target) -> cdk.Stage`` deploying something other than
@@ -133,18 +152,41 @@ class GlueEtlPipeline(Construct):
     ) -> None:
         super().__init__(scope, id)
         where = self.node.path
-        if source is None:
-            raise invalid(where, "source", source, "expected a pipelines.IFileSetProducer, e.g. CodePipelineSource")
-        if not isinstance(spec, GlueEtlSpec):
-            raise invalid(where, "spec", spec, "expected a GlueEtlSpec")
-        validate_targets(where, targets)
-        for prop, value in (("job_tests", job_tests), ("app_dir", app_dir)):
-            if not isinstance(value, str) or not value or value.startswith("/") or ".." in value.split("/"):
-                raise invalid(where, prop, value, "expected a path relative to the repository root (no '..')")
-        if isinstance(test_install_commands, str):
-            raise invalid(where, "test_install_commands", test_install_commands, "expected a list of commands")
-        if synth_commands is not None and (isinstance(synth_commands, str) or not synth_commands):
-            raise invalid(where, "synth_commands", synth_commands, "expected a non-empty list of commands")
+        require_stack_env(where, self)
+        require_synth(where, "source", source)
+        require_instance(where, "spec", spec, GlueEtlSpec, "expected a GlueEtlSpec")
+        targets = validate_targets(where, targets)
+        app_dir = require_relative_path(where, "app_dir", app_dir)
+        job_tests = require_relative_path(where, "job_tests", job_tests)
+        require_existing_path(
+            where,
+            "job_tests",
+            job_tests,
+            repository_roots(app_dir, Path(spec.scripts_dir)),
+            what="pytest path of the job tests (pass job_tests=)",
+        )
+        if test_image is not None:
+            require_interface(where, "test_image", test_image, "image_id", "expected a codebuild.IBuildImage")
+        test_install_commands = require_commands(where, "test_install_commands", test_install_commands, min_length=0)
+        if test_compute_type is not None:
+            require_enum(where, "test_compute_type", test_compute_type, codebuild.ComputeType)
+        commands_after_cd = (
+            require_commands(where, "synth_commands", synth_commands)
+            if synth_commands is not None
+            else ("pip install -r requirements.txt", "npx -y aws-cdk@2 synth")
+        )
+        require_pipeline_name(where, "pipeline_name", pipeline_name)
+        workload_options = check_workload_options(where, "workload_options", workload_options)
+        if stage_factory is not None:
+            require_callable(
+                where, "stage_factory", stage_factory, "expected a (scope, id, target) -> cdk.Stage callable"
+            )
+        if cross_account_keys is not None:
+            require_bool(where, "cross_account_keys", cross_account_keys)
+        extra_options = check_pipeline_options(
+            where, pipeline_options, reserved={"cross_account_keys": "use the cross_account_keys prop"}
+        )
+        pipeline_name = pipeline_name or default_pipeline_name(self)
         #: The spec every target deploys.
         self.spec = spec
         #: The CodeBuild image of the job tests.
@@ -162,15 +204,15 @@ class GlueEtlPipeline(Construct):
             install_commands=list(test_install_commands),
             commands=[
                 f'mkdir -p "$CODEBUILD_SRC_DIR/{REPORTS_DIR}"',
-                f"{_NO_CREDENTIALS} python3 -m pytest {job_tests} "
+                f"{_NO_CREDENTIALS} python3 -m pytest {shell_quote(job_tests)} "
                 f'--junitxml="$CODEBUILD_SRC_DIR/{REPORTS_DIR}/glue-jobs.xml"',
             ],
             partial_build_spec=self.test_reports.partial_build_spec(),
             role_policy_statements=self.test_reports.policy_statements(),
             timeout=cdk.Duration.minutes(30),
         )
-        commands = [f"cd {app_dir}"] if app_dir != "." else []
-        commands += list(synth_commands or ["pip install -r requirements.txt", "npx -y aws-cdk@2 synth"])
+        commands = [f"cd {shell_quote(app_dir)}"] if app_dir != "." else []
+        commands += list(commands_after_cd)
         #: The synth action (runs after the job tests).
         self.synth = pipelines.CodeBuildStep(
             "Synth",
@@ -188,14 +230,23 @@ class GlueEtlPipeline(Construct):
             pipeline_name=pipeline_name,
             targets=targets,
             cross_account_keys=cross_account_keys,
-            **dict(pipeline_options or {}),
+            **extra_options,
         )
         #: The CDK Pipelines pipeline (escape hatch: add waves, stages, steps before synth).
         self.pipeline: pipelines.CodePipeline = self.secure_pipeline.pipeline
         cdk.Aspects.of(self.pipeline).add(_AcknowledgeTestImage(self.pipeline, self.test_image))
 
+        base = self.secure_pipeline.pipeline_name or self.node.id
+
         def default_stage(scope: Construct, id: str, target: DeploymentTarget) -> cdk.Stage:
-            return GlueEtlStage(scope, id, target=target, spec=spec, workload_options=workload_options)
+            return GlueEtlStage(
+                scope,
+                id,
+                target=target,
+                spec=spec,
+                workload_options=workload_options,
+                stack_name=stage_stack_name(target.name, base, "Etl"),
+            )
 
         factory = stage_factory or default_stage
         #: The application stage of each target, by target name.
@@ -206,6 +257,8 @@ class GlueEtlPipeline(Construct):
         self.gates: dict[str, SecurityGatedStage] = {}
         for target in targets:
             stage = factory(self, target.name, target)
+            if not isinstance(stage, cdk.Stage):
+                raise wrong_type(where, "stage_factory", stage, "expected the factory to return an aws_cdk.Stage")
             self.stages[target.name] = stage
             deployment, gate = add_target_stage(self, self.pipeline, target, stage)
             self.deployments[target.name] = deployment

@@ -30,6 +30,7 @@ URL of another bucket. The job role is granted exactly these prefixes.
 from __future__ import annotations
 
 import enum
+import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -39,7 +40,20 @@ from typing import Any
 import aws_cdk as cdk
 from aws_cdk import aws_glue as glue
 
-from pipeline_constructs.core.validation import invalid, is_token
+from pipeline_constructs.core.validation import (
+    invalid,
+    is_token,
+    require_bool,
+    require_cron,
+    require_duration,
+    require_enum,
+    require_instance,
+    require_int,
+    require_mapping,
+    require_sequence,
+    require_str,
+    wrong_type,
+)
 
 __all__ = [
     "ARGUMENT_PLACEHOLDERS",
@@ -60,15 +74,17 @@ __all__ = [
 
 # Glue resource names: one line of letters, digits, '_', '-', '.' (Glue allows more; this keeps
 # names safe in ARNs, log group names and CloudFormation logical ids).
-_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,255}$")
+_NAME = re.compile(r"[A-Za-z0-9_.-]{1,255}")
 # Athena-compatible database names.
-_DATABASE = re.compile(r"^[a-z0-9_]{1,255}$")
-# Glue trigger schedules: cron(min hour day-of-month month day-of-week year).
-_CRON = re.compile(r"^cron\((\S+\s+){5}\S+\)$")
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_PREFIX = re.compile(r"^([A-Za-z0-9!_.'()=-]+/)*[A-Za-z0-9!_.'()=-]*$")
-_SCRIPT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*\.py$")
-_ARGUMENT = re.compile(r"^--[A-Za-z0-9_.-]+$")
+_DATABASE = re.compile(r"[a-z0-9_]{1,255}")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+_PREFIX = re.compile(r"([A-Za-z0-9!_.'()=-]+/)*[A-Za-z0-9!_.'()=-]*")
+_SCRIPT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,250}\.py")
+_ARGUMENT = re.compile(r"--[A-Za-z0-9_.-]{1,126}")
+# Crawler exclusions: glob patterns of object keys (printable ASCII, no spaces at the ends).
+_EXCLUSION = re.compile(r"[\x21-\x7e]([\x20-\x7e]{0,1022}[\x21-\x7e])?")
+# Glue's limit on descriptions (jobs, crawlers, triggers, workflows, databases).
+_MAX_DESCRIPTION = 2048
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 
 #: Placeholders an argument value may contain; the workload replaces them with the deployed values.
@@ -155,34 +171,43 @@ def parse_location(where: str, prop: str, value: str) -> S3Location:
         "expected a key prefix of the data bucket such as 'clean/' or an 's3://bucket/prefix/' URL "
         "(no wildcards, no leading '/')"
     )
-    if not isinstance(value, str) or not value:
-        raise invalid(where, prop, value, allowed)
+    require_str(where, prop, value, allowed=allowed, max_length=1024)
     if value.startswith("s3://"):
         bucket, _, prefix = value[len("s3://") :].partition("/")
-        if not _BUCKET.match(bucket) or not _PREFIX.match(prefix):
+        if not _BUCKET.fullmatch(bucket) or ".." in bucket or not _PREFIX.fullmatch(prefix):
             raise invalid(where, prop, value, allowed)
         return S3Location(bucket, prefix)
-    if not _PREFIX.match(value):
+    if not _PREFIX.fullmatch(value):
         raise invalid(where, prop, value, allowed)
     return S3Location(None, value)
 
 
-def _require_name(where: str, prop: str, value: Any) -> None:
-    if not isinstance(value, str) or not _NAME.match(value):
-        raise invalid(where, prop, value, "expected 1-255 characters from A-Z, a-z, 0-9, '_', '-', '.'")
+def _require_name(where: str, prop: str, value: Any) -> str:
+    return require_str(
+        where, prop, value, pattern=_NAME, allowed="expected 1-255 characters from A-Z, a-z, 0-9, '_', '-', '.'"
+    )
 
 
 def _as_tuple(where: str, prop: str, value: Any) -> tuple[Any, ...]:
-    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-        raise invalid(where, prop, value, "expected a list or tuple")
-    return tuple(value)
+    return require_sequence(where, prop, value, allowed="expected a list or tuple")
 
 
 def _require_int(where: str, prop: str, value: Any, low: int, high: int | None = None) -> None:
-    ok = isinstance(value, int) and not isinstance(value, bool) and value >= low and (high is None or value <= high)
-    if not ok:
-        upper = f" to {high}" if high is not None else " or more"
-        raise invalid(where, prop, value, f"expected an integer from {low}{upper}")
+    require_int(where, prop, value, minimum=low, maximum=high)
+
+
+def _require_description(where: str, value: Any, prop: str = "description") -> None:
+    if value is not None:
+        require_str(where, prop, value, allowed="expected a description", max_length=_MAX_DESCRIPTION)
+
+
+def _require_strings(where: str, prop: str, value: Any) -> dict[str, str]:
+    """A mapping of ``str`` to ``str`` (run properties)."""
+
+    def text(w: str, p: str, v: Any) -> str:
+        return require_str(w, p, v, allowed="expected a string", min_length=0, single_line=False)
+
+    return require_mapping(where, prop, value, key=text, item=text, allowed="expected a mapping of str to str")
 
 
 def _find_cycle(edges: Mapping[str, list[tuple[str, str]]]) -> tuple[list[str], str] | None:
@@ -252,13 +277,19 @@ class GlueJob:
         return type(self).__name__
 
     def __post_init__(self) -> None:
-        where = f"{self.kind}({self.name!r})"
         _require_name(self.kind, "name", self.name)
-        if not isinstance(self.script, str) or not _SCRIPT.match(self.script):
-            raise invalid(where, "script", self.script, "expected a Python file name in scripts_dir, e.g. 'clean.py'")
-        if not isinstance(self.arguments, Mapping):
-            raise invalid(where, "arguments", self.arguments, "expected a mapping of '--NAME' to string values")
-        object.__setattr__(self, "arguments", dict(self.arguments))
+        where = f"{self.kind}({self.name!r})"
+        require_str(
+            where,
+            "script",
+            self.script,
+            pattern=_SCRIPT,
+            allowed="expected a Python file name in scripts_dir, e.g. 'clean.py'",
+        )
+        arguments = require_mapping(
+            where, "arguments", self.arguments, allowed="expected a mapping of '--NAME' to string values"
+        )
+        object.__setattr__(self, "arguments", arguments)
         for key, value in self.arguments.items():
             self._check_argument(where, key, value)
         for prop in ("reads", "writes"):
@@ -266,11 +297,12 @@ class GlueJob:
             object.__setattr__(self, prop, values)
             for i, value in enumerate(values):
                 parse_location(where, f"{prop}[{i}]", value)
+        require_bool(where, "emits_events", self.emits_events)
         _require_int(where, "max_retries", self.max_retries, 0, 10)
         _require_int(where, "max_concurrent_runs", self.max_concurrent_runs, 1)
+        _require_description(where, self.description)
         if self.timeout is not None:
-            if not isinstance(self.timeout, cdk.Duration):
-                raise invalid(where, "timeout", self.timeout, "expected an aws_cdk.Duration")
+            require_duration(where, "timeout", self.timeout)
             if not is_token(self.timeout.to_string()):
                 minutes = self.timeout.to_minutes(integral=False)
                 if not 1 <= minutes <= self.max_timeout_minutes or minutes != int(minutes):
@@ -287,7 +319,9 @@ class GlueJob:
         return _MAX_TIMEOUT_MINUTES
 
     def _check_argument(self, where: str, key: Any, value: Any) -> None:
-        if not isinstance(key, str) or not _ARGUMENT.match(key):
+        if not isinstance(key, str):
+            raise wrong_type(where, "arguments key", key, "expected argument names like '--OUTPUT_PATH'")
+        if not _ARGUMENT.fullmatch(key):
             raise invalid(where, "arguments", key, "expected argument names like '--OUTPUT_PATH'")
         if key in _MANAGED_ARGUMENTS or key.startswith("--continuous-log-"):
             raise invalid(
@@ -297,8 +331,7 @@ class GlueJob:
                 "this argument is managed by the workload or the Glue L2 construct; use its prop "
                 "(bookmarks, timeout...) or remove it",
             )
-        if not isinstance(value, str):
-            raise invalid(where, f"arguments[{key!r}]", value, "expected a string value")
+        require_str(where, f"arguments[{key!r}]", value, allowed="expected a string value", min_length=0, tokens=True)
         for placeholder in _PLACEHOLDER.findall(value):
             if placeholder not in ARGUMENT_PLACEHOLDERS:
                 raise invalid(
@@ -325,7 +358,7 @@ class GlueShellJob(GlueJob):
     def __post_init__(self) -> None:
         super().__post_init__()
         if not isinstance(self.max_capacity, glue.MaxCapacity):
-            raise invalid(
+            raise wrong_type(
                 f"{self.kind}({self.name!r})",
                 "max_capacity",
                 self.max_capacity,
@@ -352,6 +385,8 @@ class GlueSparkJob(GlueJob):
     def __post_init__(self) -> None:
         super().__post_init__()
         where = f"{self.kind}({self.name!r})"
+        require_enum(where, "glue_version", self.glue_version, glue.GlueVersion)
+        require_enum(where, "worker_type", self.worker_type, glue.WorkerType)
         if self.glue_version not in _SPARK_VERSIONS:
             raise invalid(
                 where,
@@ -365,8 +400,7 @@ class GlueSparkJob(GlueJob):
                 where, "worker_type", self.worker_type, "expected one of " + ", ".join(w.name for w in workers)
             )
         _require_int(where, "number_of_workers", self.number_of_workers, 2)
-        if not isinstance(self.bookmarks, bool):
-            raise invalid(where, "bookmarks", self.bookmarks, "expected True or False")
+        require_bool(where, "bookmarks", self.bookmarks)
 
     def _allowed_workers(self) -> tuple[glue.WorkerType, ...]:
         return _BATCH_WORKERS
@@ -440,18 +474,37 @@ class GlueCrawler:
         object.__setattr__(self, "s3_targets", targets)
         for i, target in enumerate(targets):
             parse_location(where, f"s3_targets[{i}]", target)
-        object.__setattr__(self, "exclusions", _as_tuple(where, "exclusions", self.exclusions))
-        if self.table_prefix is not None and not (
-            isinstance(self.table_prefix, str) and _DATABASE.match(self.table_prefix)
-        ):
-            raise invalid(where, "table_prefix", self.table_prefix, "expected lower-case letters, digits and '_'")
-        if not isinstance(self.update_behavior, UpdateBehavior):
-            raise invalid(where, "update_behavior", self.update_behavior, "expected an UpdateBehavior member")
-        if not isinstance(self.delete_behavior, DeleteBehavior):
-            raise invalid(where, "delete_behavior", self.delete_behavior, "expected a DeleteBehavior member")
-        if not isinstance(self.configuration, Mapping):
-            raise invalid(where, "configuration", self.configuration, "expected a JSON object (a mapping)")
-        object.__setattr__(self, "configuration", dict(self.configuration))
+        exclusions = require_sequence(
+            where,
+            "exclusions",
+            self.exclusions,
+            item=lambda w, p, v: require_str(
+                w, p, v, pattern=_EXCLUSION, allowed="expected a glob pattern of object keys (printable ASCII)"
+            ),
+            allowed="expected a list of glob patterns",
+        )
+        object.__setattr__(self, "exclusions", exclusions)
+        if self.table_prefix is not None:
+            require_str(
+                where,
+                "table_prefix",
+                self.table_prefix,
+                pattern=_DATABASE,
+                allowed="expected lower-case letters, digits and '_'",
+            )
+        require_enum(where, "update_behavior", self.update_behavior, UpdateBehavior)
+        require_enum(where, "delete_behavior", self.delete_behavior, DeleteBehavior)
+        configuration = require_mapping(
+            where, "configuration", self.configuration, allowed="expected a JSON object (a mapping)"
+        )
+        try:
+            json.dumps(configuration, allow_nan=False)
+        except (TypeError, ValueError) as err:
+            raise invalid(
+                where, "configuration", configuration, f"expected a JSON-serializable object ({err})"
+            ) from None
+        object.__setattr__(self, "configuration", configuration)
+        _require_description(where, self.description)
 
 
 @dataclass(frozen=True)
@@ -472,6 +525,9 @@ class GlueCondition:
             object.__setattr__(self, "state", self.state.value)
         _require_name("GlueCondition", "name", self.name)
         allowed = sorted(set(_JOB_STATES) | set(_CRAWLER_STATES))
+        require_str(
+            f"GlueCondition({self.name!r})", "state", self.state, allowed="expected one of " + ", ".join(allowed)
+        )
         if self.state not in allowed:
             raise invalid(f"GlueCondition({self.name!r})", "state", self.state, "expected one of " + ", ".join(allowed))
 
@@ -513,8 +569,7 @@ class GlueTrigger:
         when = _as_tuple(where, "when", self.when)
         object.__setattr__(self, "when", when)
         for i, condition in enumerate(when):
-            if not isinstance(condition, GlueCondition):
-                raise invalid(where, f"when[{i}]", condition, "expected a GlueCondition")
+            require_instance(where, f"when[{i}]", condition, GlueCondition, "expected a GlueCondition")
         if self.schedule is not None:
             if when:
                 raise invalid(
@@ -523,12 +578,12 @@ class GlueTrigger:
                     self.schedule,
                     "a trigger is either scheduled or conditional: drop schedule or when",
                 )
-            if not isinstance(self.schedule, str) or not _CRON.match(self.schedule):
-                raise invalid(
-                    where, "schedule", self.schedule, "expected a Glue cron expression like 'cron(0 10 1 * ? *)'"
-                )
-        if not isinstance(self.logical, glue.PredicateLogical):
-            raise invalid(where, "logical", self.logical, "expected PredicateLogical.AND or PredicateLogical.ANY")
+            require_cron(
+                where, "schedule", self.schedule, allowed="expected a Glue cron expression like 'cron(0 10 1 * ? *)'"
+            )
+        require_enum(where, "logical", self.logical, glue.PredicateLogical)
+        require_bool(where, "enabled", self.enabled)
+        _require_description(where, self.description)
 
     @property
     def kind(self) -> str:
@@ -561,8 +616,7 @@ class GlueWorkflow:
         triggers = _as_tuple(where, "triggers", self.triggers)
         object.__setattr__(self, "triggers", triggers)
         for i, trigger in enumerate(triggers):
-            if not isinstance(trigger, GlueTrigger):
-                raise invalid(where, f"triggers[{i}]", trigger, "expected a GlueTrigger")
+            require_instance(where, f"triggers[{i}]", trigger, GlueTrigger, "expected a GlueTrigger")
         starts = [t.name for t in triggers if t.kind != "CONDITIONAL"]
         if len(starts) != 1:
             raise invalid(
@@ -572,9 +626,8 @@ class GlueWorkflow:
                 "expected exactly one start trigger (scheduled or on-demand); the others must be conditional",
             )
         _require_int(where, "max_concurrent_runs", self.max_concurrent_runs, 1)
-        if not isinstance(self.run_properties, Mapping):
-            raise invalid(where, "run_properties", self.run_properties, "expected a mapping of strings")
-        object.__setattr__(self, "run_properties", dict(self.run_properties))
+        object.__setattr__(self, "run_properties", _require_strings(where, "run_properties", self.run_properties))
+        _require_description(where, self.description)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -605,15 +658,23 @@ class GlueEtlSpec:
 
     def __post_init__(self) -> None:
         where = "GlueEtlSpec"
-        if not isinstance(self.database, str) or not _DATABASE.match(self.database):
-            raise invalid(where, "database", self.database, "expected 1-255 lower-case letters, digits or '_'")
+        require_str(
+            where,
+            "database",
+            self.database,
+            pattern=_DATABASE,
+            allowed="expected 1-255 lower-case letters, digits or '_'",
+        )
+        _require_description(where, self.database_description, "database_description")
         for prop, kind in (("jobs", GlueJob), ("crawlers", GlueCrawler), ("workflows", GlueWorkflow)):
             values = _as_tuple(where, prop, getattr(self, prop))
             object.__setattr__(self, prop, values)
             for i, value in enumerate(values):
                 if not isinstance(value, kind) or type(value) is GlueJob:
                     expected = "GlueShellJob, GlueSparkJob or GlueStreamingJob" if kind is GlueJob else kind.__name__
-                    raise invalid(where, f"{prop}[{i}]", value, f"expected a {expected}")
+                    raise wrong_type(where, f"{prop}[{i}]", value, f"expected a {expected}")
+        if not isinstance(self.scripts_dir, (str, Path)) or not str(self.scripts_dir).strip():
+            raise wrong_type(where, "scripts_dir", self.scripts_dir, "expected a directory path (str or pathlib.Path)")
         scripts = Path(self.scripts_dir)
         if not scripts.is_dir():
             raise invalid(

@@ -22,7 +22,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import aws_cdk as cdk
@@ -38,10 +39,21 @@ from constructs import Construct, IConstruct
 
 from pipeline_constructs.core.buckets import access_log_bucket, secure_bucket
 from pipeline_constructs.core.compliance import acknowledge
+from pipeline_constructs.core.defaults import resolve_log_retention
 from pipeline_constructs.core.encryption import new_key
 from pipeline_constructs.core.iam_idioms import flatten_cfn_reference
 from pipeline_constructs.core.targets import DeploymentTarget
-from pipeline_constructs.core.validation import invalid
+from pipeline_constructs.core.validation import (
+    child_path,
+    invalid,
+    require_enum,
+    require_instance,
+    require_interface,
+    require_kwargs,
+    require_sequence,
+    require_stack_name,
+    require_str,
+)
 from pipeline_constructs.glue_etl.spec import (
     GlueCrawler,
     GlueEtlSpec,
@@ -55,7 +67,7 @@ from pipeline_constructs.glue_etl.spec import (
     parse_location,
 )
 
-__all__ = ["SCRIPTS_PREFIX", "TEMP_PREFIX", "GlueEtlStage", "GlueEtlWorkload"]
+__all__ = ["SCRIPTS_PREFIX", "TEMP_PREFIX", "GlueEtlStage", "GlueEtlWorkload", "check_workload_options"]
 
 #: Key prefix of the job scripts in the script bucket.
 SCRIPTS_PREFIX = "scripts/"
@@ -93,9 +105,12 @@ class GlueEtlWorkload(Construct):
         stack is deleted. Default: ``RETAIN``.
     :param data_lifecycle_rules: lifecycle rules of the data bucket. Default: noncurrent
         versions expire after 30 days and ``glue-temp/`` objects after 7 days.
-    :param log_retention: retention of the script-deployment function's logs.
-        Default: one year.
-    :param security_configuration_name: Default: generated (unique per stack).
+    :param log_retention: retention of the script-deployment function's logs. Default: team
+        default ``pipeline-constructs:logRetentionDays``, else one year. (The jobs' and crawlers'
+        own log groups are created by Glue at run time under ``/aws-glue/``; their retention is
+        set in Glue or CloudWatch, not in this template.)
+    :param security_configuration_name: 1-255 characters ``[A-Za-z0-9_.-]``. Default: generated
+        (unique per stack).
     """
 
     def __init__(
@@ -107,13 +122,24 @@ class GlueEtlWorkload(Construct):
         encryption_key: kms.IKey | None = None,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
         data_lifecycle_rules: Sequence[s3.LifecycleRule] | None = None,
-        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+        log_retention: logs.RetentionDays | None = None,
         security_configuration_name: str | None = None,
     ) -> None:
         super().__init__(scope, id)
         where = self.node.path
-        if not isinstance(spec, GlueEtlSpec):
-            raise invalid(where, "spec", spec, "expected a GlueEtlSpec")
+        require_instance(where, "spec", spec, GlueEtlSpec, "expected a GlueEtlSpec")
+        validate_workload_options(
+            where,
+            "",
+            {
+                "encryption_key": encryption_key,
+                "removal_policy": removal_policy,
+                "data_lifecycle_rules": data_lifecycle_rules,
+                "log_retention": log_retention,
+                "security_configuration_name": security_configuration_name,
+            },
+        )
+        log_retention = resolve_log_retention(self, log_retention)
         self.spec = spec
         stack = cdk.Stack.of(self)
 
@@ -660,6 +686,8 @@ class GlueEtlStage(cdk.Stage):
     :param target: the target (its account and region become the stage environment).
     :param spec: the workload.
     :param workload_options: other :class:`GlueEtlWorkload` keyword arguments. Default: none.
+    :param stack_name: CloudFormation name of the ``Etl`` stack. Default: CDK's (``<stage name>-Etl``);
+        :class:`~pipeline_constructs.glue_etl.pipeline.GlueEtlPipeline` passes one unique per pipeline.
     """
 
     def __init__(
@@ -670,9 +698,50 @@ class GlueEtlStage(cdk.Stage):
         target: DeploymentTarget,
         spec: GlueEtlSpec,
         workload_options: Mapping[str, Any] | None = None,
+        stack_name: str | None = None,
     ) -> None:
+        where = child_path(scope, id)
+        require_instance(where, "target", target, DeploymentTarget, "expected a DeploymentTarget")
+        require_instance(where, "spec", spec, GlueEtlSpec, "expected a GlueEtlSpec")
+        options = check_workload_options(where, "workload_options", workload_options)
+        if stack_name is not None:
+            require_stack_name(where, "stack_name", stack_name)
         super().__init__(scope, id, env=target.env)
         #: The workload stack.
-        self.stack = cdk.Stack(self, "Etl", description=f"Glue ETL workload ({target.name})")
+        self.stack = cdk.Stack(self, "Etl", stack_name=stack_name, description=f"Glue ETL workload ({target.name})")
         #: The workload.
-        self.workload = GlueEtlWorkload(self.stack, "Workload", spec=spec, **dict(workload_options or {}))
+        self.workload = GlueEtlWorkload(self.stack, "Workload", spec=spec, **options)
+
+
+_SECURITY_CONFIGURATION_NAME = re.compile(r"[A-Za-z0-9_.-]{1,255}")
+_WORKLOAD_CHECKS: dict[str, Callable[[str, str, Any], Any]] = {
+    "encryption_key": lambda w, p, v: require_interface(w, p, v, "key_arn", "expected a kms.IKey"),
+    "removal_policy": lambda w, p, v: require_enum(w, p, v, cdk.RemovalPolicy),
+    "data_lifecycle_rules": lambda w, p, v: require_sequence(
+        w,
+        p,
+        v,
+        item=lambda w2, p2, r: require_instance(w2, p2, r, s3.LifecycleRule, "expected an s3.LifecycleRule"),
+        allowed="expected a list of s3.LifecycleRule",
+    ),
+    "log_retention": lambda w, p, v: require_enum(w, p, v, logs.RetentionDays),
+    "security_configuration_name": lambda w, p, v: require_str(
+        w, p, v, pattern=_SECURITY_CONFIGURATION_NAME, allowed="expected 1-255 characters from A-Z, a-z, 0-9, '_.-'"
+    ),
+}
+
+
+def validate_workload_options(where: str, prop: str, options: Mapping[str, Any]) -> None:
+    """Check :class:`GlueEtlWorkload` options (``None``: the default), naming ``<prop>['<option>']``."""
+    for key, value in options.items():
+        if value is not None and key in _WORKLOAD_CHECKS:
+            _WORKLOAD_CHECKS[key](where, f"{prop}[{key!r}]" if prop else key, value)
+
+
+def check_workload_options(where: str, prop: str, value: Any) -> dict[str, Any]:
+    """Check a ``workload_options`` mapping: :class:`GlueEtlWorkload` keyword arguments other than ``spec``."""
+    if value is None:
+        return {}
+    options = require_kwargs(where, prop, value, _WORKLOAD_CHECKS.keys(), reserved={"spec": "use the spec prop"})
+    validate_workload_options(where, prop, options)
+    return options

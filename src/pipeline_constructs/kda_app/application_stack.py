@@ -15,21 +15,41 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from pipeline_constructs.core.compliance import acknowledge
+from pipeline_constructs.core.defaults import resolve_log_retention
 from pipeline_constructs.core.encryption import new_key
 from pipeline_constructs.core.iam_idioms import flatten_cfn_reference
 from pipeline_constructs.core.targets import DeploymentTarget
-from pipeline_constructs.core.validation import invalid, require_account, require_region
+from pipeline_constructs.core.validation import (
+    IAM_ROLE_NAME_PATTERN,
+    child_path,
+    require_account,
+    require_duration,
+    require_enum,
+    require_iam_role_name,
+    require_instance,
+    require_int,
+    require_region,
+    require_stack_name,
+    require_str,
+)
 from pipeline_constructs.kda_app.flink import FlinkApplication, FlinkCode, FlinkSettings
 
-__all__ = ["INPUT_PROPERTY_GROUP", "KdaApplicationStack", "KdaApplicationStage", "ReleaseChannel"]
+__all__ = [
+    "INPUT_PROPERTY_GROUP",
+    "RELEASE_PREFIX_PATTERN",
+    "KdaApplicationStack",
+    "KdaApplicationStage",
+    "ReleaseChannel",
+]
 
 #: Property group through which the application learns its input stream (``stream.name``, ``stream.arn``,
 #: ``aws.region``).
 INPUT_PROPERTY_GROUP = "InputStream"
 
-_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
-_PREFIX = re.compile(r"^[A-Za-z0-9!_.()'-]+(/[A-Za-z0-9!_.()'-]+)*/$")
+_BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+#: A release key prefix: relative, ``/``-separated S3-safe segments, ending in ``/`` (e.g. ``builds/``).
+RELEASE_PREFIX_PATTERN = re.compile(r"[A-Za-z0-9!_.()'-]{1,100}(/[A-Za-z0-9!_.()'-]{1,100}){0,9}/")
+_APPLICATION_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 # What the updater role may do to its one application.
 UPDATER_ACTIONS = (
     "kinesisanalytics:DescribeApplication",
@@ -61,16 +81,30 @@ class ReleaseChannel:
 
     def __post_init__(self) -> None:
         where = "ReleaseChannel"
-        if not isinstance(self.bucket_name, str) or not _BUCKET_NAME.match(self.bucket_name):
-            raise invalid(where, "bucket_name", self.bucket_name, "expected an S3 bucket name (3-63 characters)")
-        if not isinstance(self.prefix, str) or not _PREFIX.match(self.prefix):
-            raise invalid(where, "prefix", self.prefix, "expected a key prefix such as 'builds/' (ends with '/')")
+        require_str(
+            where,
+            "bucket_name",
+            self.bucket_name,
+            pattern=_BUCKET_NAME,
+            allowed="expected an S3 bucket name (3-63 characters)",
+        )
+        require_str(
+            where,
+            "prefix",
+            self.prefix,
+            pattern=RELEASE_PREFIX_PATTERN,
+            allowed="expected a relative key prefix such as 'builds/' (ends with '/')",
+        )
         require_account(where, "account", self.account)
         require_region(where, "region", self.region)
         for prop in ("update_function_role_name", "updater_role_name"):
-            value = getattr(self, prop)
-            if not isinstance(value, str) or not _ROLE_NAME.match(value):
-                raise invalid(where, prop, value, "expected an IAM role name (1-64 characters [\\w+=,.@-])")
+            require_str(
+                where,
+                prop,
+                getattr(self, prop),
+                pattern=IAM_ROLE_NAME_PATTERN,
+                allowed="expected an IAM role name (1-64 characters from A-Z, a-z, 0-9, '+=,.@_-')",
+            )
 
     def bucket_arn(self) -> str:
         return f"arn:{cdk.Aws.PARTITION}:s3:::{self.bucket_name}"
@@ -97,9 +131,10 @@ class KdaApplicationStack(cdk.Stack):
     :param release: where releases come from and who deploys them. Default: none (no release access,
         no updater role).
     :param flink_role_name: physical name of the application's service role. Default: generated.
-    :param stream_shard_count: shards of the stream; ``None`` for on-demand capacity. Default: 1.
-    :param stream_retention: how long the stream keeps records. Default: 24 hours.
-    :param log_retention: retention of the application's logs. Default: one year.
+    :param stream_shard_count: shards of the stream (at least 1); ``None`` for on-demand capacity. Default: 1.
+    :param stream_retention: how long the stream keeps records (24 hours to 365 days). Default: 24 hours.
+    :param log_retention: retention of the application's logs. Default: team default
+        ``pipeline-constructs:logRetentionDays``, else one year.
     :param removal_policy: what happens to the stream, key, logs and application on stack deletion.
         Default: ``RETAIN``.
     :param stack_props: other ``cdk.Stack`` keyword arguments (``env``, ``stack_name``, ``description``...).
@@ -117,18 +152,41 @@ class KdaApplicationStack(cdk.Stack):
         flink_role_name: str | None = None,
         stream_shard_count: int | None = 1,
         stream_retention: cdk.Duration | None = None,
-        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+        log_retention: logs.RetentionDays | None = None,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
         **stack_props: Any,
     ) -> None:
         super().__init__(scope, id, **stack_props)
         where = self.node.path
-        if stream_shard_count is not None and (
-            not isinstance(stream_shard_count, int) or isinstance(stream_shard_count, bool) or stream_shard_count < 1
-        ):
-            raise invalid(where, "stream_shard_count", stream_shard_count, "expected an integer >= 1, or None")
-        if release is not None and not isinstance(release, ReleaseChannel):
-            raise invalid(where, "release", release, "expected a ReleaseChannel")
+        require_str(
+            where,
+            "application_name",
+            application_name,
+            pattern=_APPLICATION_NAME,
+            allowed="expected 1-128 characters from A-Z, a-z, 0-9, '_.-'",
+            tokens=True,
+        )
+        if stream_shard_count is not None:
+            require_int(where, "stream_shard_count", stream_shard_count, minimum=1)
+        if stream_retention is not None:
+            require_duration(
+                where,
+                "stream_retention",
+                stream_retention,
+                minimum_seconds=24 * 3600,
+                maximum_seconds=8760 * 3600,
+                whole="hours",
+            )
+        if release is not None:
+            require_instance(where, "release", release, ReleaseChannel, "expected a ReleaseChannel")
+        if flink is not None:
+            require_instance(where, "flink", flink, FlinkSettings, "expected a FlinkSettings")
+        if initial_code is not None:
+            require_instance(where, "initial_code", initial_code, FlinkCode, "expected a FlinkCode")
+        if flink_role_name is not None:
+            require_iam_role_name(where, "flink_role_name", flink_role_name)
+        require_enum(where, "removal_policy", removal_policy, cdk.RemovalPolicy)
+        log_retention = resolve_log_retention(self, log_retention)
         settings = flink if flink is not None else FlinkSettings()
 
         #: Key of the application's logs.
@@ -276,8 +334,18 @@ class KdaApplicationStage(cdk.Stage):
         stage_name: str | None = None,
         **stack_props: Any,
     ) -> None:
-        if not isinstance(target, DeploymentTarget):
-            raise invalid(f"{scope.node.path}/{id}", "target", target, "expected a DeploymentTarget")
+        where = child_path(scope, id)
+        require_instance(where, "target", target, DeploymentTarget, "expected a DeploymentTarget")
+        if stack_name is not None:
+            require_stack_name(where, "stack_name", stack_name)
+        if stage_name is not None:
+            require_str(
+                where,
+                "stage_name",
+                stage_name,
+                pattern=re.compile(r"[A-Za-z][A-Za-z0-9-]{0,63}"),
+                allowed="expected a letter, then letters, digits or '-' (at most 64 characters)",
+            )
         super().__init__(scope, id, env=target.env, stage_name=stage_name or target.name)
         #: The application stack.
         self.stack = KdaApplicationStack(

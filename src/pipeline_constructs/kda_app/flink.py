@@ -26,9 +26,24 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from pipeline_constructs.core.compliance import acknowledge
+from pipeline_constructs.core.defaults import resolve_log_retention
 from pipeline_constructs.core.encryption import new_key
 from pipeline_constructs.core.iam_idioms import flatten_cfn_reference
-from pipeline_constructs.core.validation import invalid, is_token
+from pipeline_constructs.core.validation import (
+    invalid,
+    is_token,
+    require_bool,
+    require_duration,
+    require_enum,
+    require_iam_role_name,
+    require_instance,
+    require_int,
+    require_interface,
+    require_mapping,
+    require_sequence,
+    require_str,
+    wrong_type,
+)
 
 __all__ = [
     "BOOTSTRAP_CODE_DIR",
@@ -43,10 +58,15 @@ __all__ = [
 #: Placeholder code the application is created with until the application pipeline's first release.
 BOOTSTRAP_CODE_DIR = Path(__file__).resolve().parent / "bootstrap"
 
-_APPLICATION_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
-_PROPERTY_GROUP_ID = re.compile(r"^[A-Za-z0-9_.-]{1,50}$")
+_APPLICATION_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+_PROPERTY_GROUP_ID = re.compile(r"[A-Za-z0-9_.-]{1,50}")
 _MAX_PROPERTY_GROUPS = 50
 _MAX_PROPERTY_LENGTH = 2048
+#: Managed Service for Apache Flink: parallel tasks per KPU (``ParallelismPerKPU``) range.
+MAX_PARALLELISM_PER_KPU = 8
+#: The service's default quota of KPUs per application (an adjustable quota).
+DEFAULT_KPU_QUOTA = 64
+_MAX_DESCRIPTION = 1024
 
 
 class FlinkRuntime(enum.Enum):
@@ -82,8 +102,9 @@ class FlinkSettings:
 
     :param runtime: Flink runtime. Default: ``FlinkRuntime.FLINK_2_2`` (the version AWS recommends for new
         applications; its Kinesis and Kafka connectors are published). ``FLINK_2_3`` is available.
-    :param parallelism: initial number of parallel tasks. Default: 1.
-    :param parallelism_per_kpu: parallel tasks per KPU. Default: 1.
+    :param parallelism: initial number of parallel tasks (at most ``kpu_quota * parallelism_per_kpu``).
+        Default: 1.
+    :param parallelism_per_kpu: parallel tasks per KPU, 1 to 8. Default: 1.
     :param auto_scaling: let the service raise parallelism under load. Default: ``True``.
     :param checkpoint_interval: time between checkpoints (at least 1 second). Default: 1 minute.
     :param min_pause_between_checkpoints: pause after a checkpoint before the next. Default: 5 seconds.
@@ -94,6 +115,9 @@ class FlinkSettings:
     :param system_rollback: let the service roll back an update whose job fails to start. Default: ``True``.
     :param allow_non_restored_state: let a new version drop state the old one had (an operator removed).
         Default: ``False`` (such an update fails instead of losing state silently).
+    :param kpu_quota: the account's quota of KPUs per application; ``parallelism`` may not exceed
+        ``kpu_quota * parallelism_per_kpu``. Raise it only after the quota was raised. Default: 64
+        (the service's default quota).
     """
 
     runtime: FlinkRuntime = FlinkRuntime.FLINK_2_2
@@ -107,25 +131,33 @@ class FlinkSettings:
     property_groups: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     system_rollback: bool = True
     allow_non_restored_state: bool = False
+    kpu_quota: int = DEFAULT_KPU_QUOTA
 
     def __post_init__(self) -> None:
         where = "FlinkSettings"
-        if not isinstance(self.runtime, FlinkRuntime):
-            raise invalid(where, "runtime", self.runtime, _choices(FlinkRuntime))
-        if not isinstance(self.log_level, FlinkLogLevel):
-            raise invalid(where, "log_level", self.log_level, _choices(FlinkLogLevel))
-        if not isinstance(self.metrics_level, FlinkMetricsLevel):
-            raise invalid(where, "metrics_level", self.metrics_level, _choices(FlinkMetricsLevel))
-        for prop in ("parallelism", "parallelism_per_kpu"):
-            value = getattr(self, prop)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise invalid(where, prop, value, "expected an integer of at least 1")
-        if self.checkpoint_interval is not None and self.checkpoint_interval.to_milliseconds() < 1000:
+        require_enum(where, "runtime", self.runtime, FlinkRuntime)
+        require_enum(where, "log_level", self.log_level, FlinkLogLevel)
+        require_enum(where, "metrics_level", self.metrics_level, FlinkMetricsLevel)
+        require_int(where, "kpu_quota", self.kpu_quota, minimum=1)
+        require_int(where, "parallelism_per_kpu", self.parallelism_per_kpu, minimum=1, maximum=MAX_PARALLELISM_PER_KPU)
+        require_int(where, "parallelism", self.parallelism, minimum=1)
+        most = self.kpu_quota * self.parallelism_per_kpu
+        if self.parallelism > most:
             raise invalid(
-                where, "checkpoint_interval", self.checkpoint_interval.to_human_string(), "expected at least 1 second"
+                where,
+                "parallelism",
+                self.parallelism,
+                f"expected at most kpu_quota * parallelism_per_kpu = {most} (the service's default quota is "
+                f"{DEFAULT_KPU_QUOTA} KPUs per application; after raising yours, set kpu_quota)",
             )
-        if self.min_pause_between_checkpoints is not None and self.min_pause_between_checkpoints.to_milliseconds() < 0:
-            raise invalid(where, "min_pause_between_checkpoints", self.min_pause_between_checkpoints, "expected >= 0")
+        for prop in ("auto_scaling", "system_rollback", "allow_non_restored_state"):
+            require_bool(where, prop, getattr(self, prop))
+        if self.checkpoint_interval is not None:
+            require_duration(where, "checkpoint_interval", self.checkpoint_interval, minimum_seconds=1)
+        if self.min_pause_between_checkpoints is not None:
+            require_duration(
+                where, "min_pause_between_checkpoints", self.min_pause_between_checkpoints, minimum_seconds=0
+            )
         object.__setattr__(self, "property_groups", _validated_groups(where, self.property_groups))
 
     @property
@@ -137,24 +169,28 @@ class FlinkSettings:
         return int((self.min_pause_between_checkpoints or cdk.Duration.seconds(5)).to_milliseconds())
 
 
-def _choices(enum_type: type[enum.Enum]) -> str:
-    return "expected one of " + ", ".join(f"{enum_type.__name__}.{m.name}" for m in enum_type)
-
-
 def _validated_groups(where: str, groups: object) -> Mapping[str, Mapping[str, str]]:
-    if not isinstance(groups, Mapping):
-        raise invalid(where, "property_groups", groups, "expected a mapping {group id: {key: value}}")
+    groups = require_mapping(where, "property_groups", groups, allowed="expected a mapping {group id: {key: value}}")
     if len(groups) > _MAX_PROPERTY_GROUPS:
         raise invalid(where, "property_groups", f"{len(groups)} groups", f"expected at most {_MAX_PROPERTY_GROUPS}")
     out: dict[str, Mapping[str, str]] = {}
     for group_id, properties in groups.items():
-        if not isinstance(group_id, str) or not _PROPERTY_GROUP_ID.match(group_id):
-            raise invalid(where, "property_groups", group_id, "expected group ids of 1-50 characters [A-Za-z0-9_.-]")
-        if not isinstance(properties, Mapping) or not properties:
+        require_str(
+            where,
+            "property_groups",
+            group_id,
+            pattern=_PROPERTY_GROUP_ID,
+            allowed="expected group ids of 1-50 characters [A-Za-z0-9_.-]",
+        )
+        if not isinstance(properties, Mapping):
+            raise wrong_type(where, f"property_groups[{group_id!r}]", properties, "expected a non-empty {key: value}")
+        if not properties:
             raise invalid(where, f"property_groups[{group_id!r}]", properties, "expected a non-empty {key: value}")
         for key, value in properties.items():
             if not isinstance(key, str) or not isinstance(value, str):
-                raise invalid(where, f"property_groups[{group_id!r}][{key!r}]", value, "expected string keys/values")
+                raise wrong_type(
+                    where, f"property_groups[{group_id!r}][{key!r}]", value, "expected string keys and values"
+                )
             too_long = not is_token(value) and len(value) > _MAX_PROPERTY_LENGTH
             if not key or len(key) > _MAX_PROPERTY_LENGTH or not value or too_long:
                 raise invalid(
@@ -189,11 +225,28 @@ class FlinkCode:
 
         :param exclude: glob patterns left out of a directory. Default: none.
         """
-        return _AssetCode(Path(path), tuple(exclude))
+        where = "FlinkCode.from_asset"
+        if not isinstance(path, (str, Path)) or not str(path).strip():
+            raise wrong_type(where, "path", path, "expected a file or directory path (str or pathlib.Path)")
+        patterns = require_sequence(
+            where,
+            "exclude",
+            exclude,
+            item=lambda w, p, v: require_str(w, p, v, allowed="expected a glob pattern"),
+            allowed="expected a list of glob patterns",
+        )
+        return _AssetCode(Path(path), patterns)
 
     @staticmethod
     def from_bucket(bucket: s3.IBucket, key: str, *, object_version: str | None = None) -> FlinkCode:
         """An object in a bucket (pin ``object_version`` in a versioned bucket)."""
+        where = "FlinkCode.from_bucket"
+        require_interface(where, "bucket", bucket, "bucket_arn", "expected an s3.IBucket")
+        require_str(where, "key", key, allowed="expected an object key", max_length=1024, tokens=True)
+        if object_version is not None:
+            require_str(
+                where, "object_version", object_version, allowed="expected an S3 object version id", tokens=True
+            )
         return _BucketCode(bucket, key, object_version)
 
     @staticmethod
@@ -251,8 +304,9 @@ class FlinkApplication(Construct):
     :param log_group: log group of the application's log stream. Default: a new log group encrypted
         with ``log_encryption_key`` and kept for ``log_retention``.
     :param log_encryption_key: key of the new log group. Default: a new rotating key.
-    :param log_retention: retention of the new log group. Default: one year.
-    :param description: application description. Default: none.
+    :param log_retention: retention of the new log group. Default: team default
+        ``pipeline-constructs:logRetentionDays``, else one year.
+    :param description: application description (at most 1024 characters). Default: none.
     :param removal_policy: what happens to the application (with its snapshots) and its logs when
         removed from the stack. Default: ``RETAIN``.
     """
@@ -268,23 +322,38 @@ class FlinkApplication(Construct):
         role_name: str | None = None,
         log_group: logs.ILogGroup | None = None,
         log_encryption_key: kms.IKey | None = None,
-        log_retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR,
+        log_retention: logs.RetentionDays | None = None,
         description: str | None = None,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, id)
         where = self.node.path
-        if not isinstance(code, FlinkCode):
-            raise invalid(where, "code", code, "expected a FlinkCode, e.g. FlinkCode.from_asset('target/app.jar')")
+        require_instance(
+            where, "code", code, FlinkCode, "expected a FlinkCode, e.g. FlinkCode.from_asset('target/app.jar')"
+        )
         settings = settings if settings is not None else FlinkSettings()
-        if not isinstance(settings, FlinkSettings):
-            raise invalid(where, "settings", settings, "expected a FlinkSettings")
-        if (
-            application_name is not None
-            and not is_token(application_name)
-            and not _APPLICATION_NAME.match(application_name)
-        ):
-            raise invalid(where, "application_name", application_name, "expected 1-128 characters [A-Za-z0-9_.-]")
+        require_instance(where, "settings", settings, FlinkSettings, "expected a FlinkSettings")
+        if application_name is not None:
+            require_str(
+                where,
+                "application_name",
+                application_name,
+                pattern=_APPLICATION_NAME,
+                allowed="expected 1-128 characters [A-Za-z0-9_.-]",
+                tokens=True,
+            )
+        if role_name is not None:
+            require_iam_role_name(where, "role_name", role_name)
+        if log_group is not None:
+            require_interface(where, "log_group", log_group, "log_group_arn", "expected a logs.ILogGroup")
+        if log_encryption_key is not None:
+            require_interface(where, "log_encryption_key", log_encryption_key, "key_arn", "expected a kms.IKey")
+        if description is not None:
+            require_str(
+                where, "description", description, allowed="expected a description", max_length=_MAX_DESCRIPTION
+            )
+        require_enum(where, "removal_policy", removal_policy, cdk.RemovalPolicy)
+        log_retention = resolve_log_retention(self, log_retention)
         stack = cdk.Stack.of(self)
         self.settings = settings
 

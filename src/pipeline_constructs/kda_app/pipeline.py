@@ -52,24 +52,52 @@ from constructs import Construct, IConstruct
 
 from pipeline_constructs.core.buckets import secure_bucket
 from pipeline_constructs.core.compliance import acknowledge
-from pipeline_constructs.core.defaults import resolve_default
+from pipeline_constructs.core.defaults import resolve_compute_type, resolve_log_retention
 from pipeline_constructs.core.encryption import new_key
 from pipeline_constructs.core.iam_idioms import flatten_cfn_reference, idiom_reason, wildcard_findings
-from pipeline_constructs.core.pipeline import DEFAULT_BUILD_IMAGE, SecurePipeline
+from pipeline_constructs.core.naming import default_pipeline_name
+from pipeline_constructs.core.pipeline import DEFAULT_BUILD_IMAGE, SecurePipeline, check_pipeline_options, require_synth
 from pipeline_constructs.core.reports import TestReportFormat, TestReports
 from pipeline_constructs.core.targets import DeploymentTarget, validate_targets
-from pipeline_constructs.core.validation import invalid, require_concrete_env
-from pipeline_constructs.kda_app.application_stack import KdaApplicationStack, KdaApplicationStage, ReleaseChannel
+from pipeline_constructs.core.validation import (
+    invalid,
+    require_bool,
+    require_callable,
+    require_commands,
+    require_concrete_env,
+    require_duration,
+    require_enum,
+    require_instance,
+    require_int,
+    require_pipeline_name,
+    require_stack_env,
+    require_str,
+)
+from pipeline_constructs.kda_app.application_stack import (
+    RELEASE_PREFIX_PATTERN,
+    KdaApplicationStack,
+    KdaApplicationStage,
+    ReleaseChannel,
+)
 from pipeline_constructs.kda_app.flink import FlinkCode, FlinkSettings
 from pipeline_constructs.kda_app.sources import ApplicationBuild, ApplicationSource
-from pipeline_constructs.runtime.kda_update import DEFAULT_TIMEOUT_SECONDS, MANIFEST_NAME, MAX_TIMEOUT_SECONDS
 from pipeline_constructs.stages.security_gated import SecurityGatedStage, add_target_stage
 
 __all__ = ["KdaAppPipeline", "KdaNames", "StackExtension"]
 
-#: Directory of the Lambda handlers; only ``kda_update.py`` is packaged.
+#: Directory of the Lambda handlers; only ``kda_update.py`` is packaged. Construct code never imports
+#: the handler (it needs boto3, a runtime-only package): the values both sides agree on are below and a
+#: test checks they equal the handler's.
 RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
-_APPLICATION_NAME = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
+#: The release manifest the build writes and the update handler reads (``runtime/kda_update.py``).
+MANIFEST_NAME = "kda-release.json"
+#: The update action's default and longest wait for an application (``runtime/kda_update.py``).
+DEFAULT_TIMEOUT_SECONDS = 1800
+MAX_TIMEOUT_SECONDS = 3600
+_APPLICATION_NAME = re.compile(r"[a-z]([a-z0-9-]{0,38}[a-z0-9])?")
+# Kinesis Data Streams retention: 24 hours to 365 days.
+_MIN_STREAM_RETENTION = 24 * 3600
+_MAX_STREAM_RETENTION = 8760 * 3600
 
 #: ``(stack, target) -> None``: add resources to a target's application stack before it is deployed.
 StackExtension = Callable[[KdaApplicationStack, DeploymentTarget], None]
@@ -156,7 +184,8 @@ class KdaAppPipeline(Construct):
     infrastructure deployment and before every release deployed to it.
 
     :param application_name: base name of everything physical: applications ``<name>-<target>``,
-        roles, the release bucket ``<name>-releases-<account>-<region>``. Lowercase letters, digits, ``-``.
+        roles, the release bucket ``<name>-releases-<account>-<region>``. Lowercase letters, digits, ``-``
+        (2-40 characters, starting with a letter).
     :param targets: where to deploy, in order (e.g. Dev, then Prod). At least one, unique names.
     :param application_source: where the application's code comes from (data engineers' repository).
     :param infrastructure_source: where the CDK app comes from (platform team's repository); the
@@ -168,15 +197,18 @@ class KdaAppPipeline(Construct):
     :param flink: how the application runs. Default: ``FlinkSettings()``.
     :param initial_code: code the applications are created with. Default: the library's placeholder,
         replaced (and the application started) by the first release.
-    :param stream_shard_count: shards of each target's input stream; ``None`` for on-demand. Default: 1.
-    :param stream_retention: how long the streams keep records. Default: 24 hours.
+    :param stream_shard_count: shards of each target's input stream (at least 1); ``None`` for on-demand.
+        Default: 1.
+    :param stream_retention: how long the streams keep records (24 hours to 365 days, whole hours).
+        Default: 24 hours.
     :param update_timeout: how long an update action may wait for an application. Default: 30 minutes
         (at most 60).
     :param start_application: start an application that is READY (not running) after updating it,
         restoring its latest snapshot if it has one. Default: ``True``.
-    :param release_prefix: key prefix of releases in the release bucket. Default: ``builds/``.
-    :param pipeline_name: name of the infrastructure pipeline. Default: generated.
-    :param application_pipeline_name: name of the application pipeline. Default: generated.
+    :param release_prefix: key prefix of releases in the release bucket (relative, ends with ``/``).
+        Default: ``builds/``.
+    :param pipeline_name: name of the infrastructure pipeline. Default: ``<stack>-<id>-Infrastructure``.
+    :param application_pipeline_name: name of the application pipeline. Default: ``<stack>-<id>-Application``.
     :param extend_stack: ``(stack, target) -> None`` called for each target's application stack before it
         is added to the pipeline (add sinks, alarms, a data generator...). Default: none.
     :param compute_type: CodeBuild compute of the application build. Default: team default
@@ -218,25 +250,25 @@ class KdaAppPipeline(Construct):
     ) -> None:
         super().__init__(scope, id)
         where = self.node.path
-        stack = cdk.Stack.of(self)
+        stack = require_stack_env(where, self)
         require_concrete_env(where, stack, "targets and the update function find each other by name")
-        if not isinstance(application_name, str) or not _APPLICATION_NAME.match(application_name):
-            raise invalid(
-                where,
-                "application_name",
-                application_name,
-                "expected lowercase letters, digits and '-', starting with a letter",
-            )
-        validate_targets(where, targets)
+        require_str(
+            where,
+            "application_name",
+            application_name,
+            pattern=_APPLICATION_NAME,
+            allowed="expected lowercase letters, digits and '-', starting with a letter (2-40 characters)",
+        )
+        targets = validate_targets(where, targets)
         names = KdaNames(application_name, stack.account, stack.region)
         _validate_names(where, names, targets)
-        if not isinstance(application_source, ApplicationSource):
-            raise invalid(
-                where,
-                "application_source",
-                application_source,
-                "expected an ApplicationSource, e.g. ApplicationSource.connection('org/repo', 'main', ...)",
-            )
+        require_instance(
+            where,
+            "application_source",
+            application_source,
+            ApplicationSource,
+            "expected an ApplicationSource, e.g. ApplicationSource.connection('org/repo', 'main', ...)",
+        )
         if (infrastructure_source is None) == (synth is None):
             raise invalid(
                 where,
@@ -244,19 +276,72 @@ class KdaAppPipeline(Construct):
                 infrastructure_source,
                 "give exactly one of infrastructure_source (a CodePipelineSource) and synth (a synth step)",
             )
+        if synth is not None:
+            require_synth(where, "synth", synth)
+            if synth_commands is not None:
+                raise invalid(where, "synth_commands", synth_commands, "give synth or synth_commands, not both")
+        else:
+            require_synth(where, "infrastructure_source", infrastructure_source)
+        if synth_commands is not None:
+            synth_commands = require_commands(where, "synth_commands", synth_commands)
         build = build if build is not None else ApplicationBuild.maven()
-        if not isinstance(build, ApplicationBuild):
-            raise invalid(
-                where, "build", build, "expected ApplicationBuild.maven(...) or ApplicationBuild.python_zip(...)"
-            )
+        require_instance(
+            where,
+            "build",
+            build,
+            ApplicationBuild,
+            "expected ApplicationBuild.maven(...) or ApplicationBuild.python_zip(...)",
+        )
         flink = flink if flink is not None else FlinkSettings()
-        if not isinstance(flink, FlinkSettings):
-            raise invalid(where, "flink", flink, "expected a FlinkSettings")
+        require_instance(where, "flink", flink, FlinkSettings, "expected a FlinkSettings")
+        if initial_code is not None:
+            require_instance(
+                where, "initial_code", initial_code, FlinkCode, "expected a FlinkCode, e.g. FlinkCode.from_asset(...)"
+            )
+        if stream_shard_count is not None:
+            require_int(where, "stream_shard_count", stream_shard_count, minimum=1)
+        if stream_retention is not None:
+            require_duration(
+                where,
+                "stream_retention",
+                stream_retention,
+                minimum_seconds=_MIN_STREAM_RETENTION,
+                maximum_seconds=_MAX_STREAM_RETENTION,
+                whole="hours",
+            )
+        if update_timeout is not None:
+            require_duration(
+                where,
+                "update_timeout",
+                update_timeout,
+                minimum_seconds=60,
+                maximum_seconds=MAX_TIMEOUT_SECONDS,
+                whole="seconds",
+            )
         timeout = int((update_timeout or cdk.Duration.seconds(DEFAULT_TIMEOUT_SECONDS)).to_seconds())
-        if not 60 <= timeout <= MAX_TIMEOUT_SECONDS:
-            raise invalid(where, "update_timeout", f"{timeout} s", "expected 1 to 60 minutes")
+        require_bool(where, "start_application", start_application)
+        require_str(
+            where,
+            "release_prefix",
+            release_prefix,
+            pattern=RELEASE_PREFIX_PATTERN,
+            allowed="expected a relative key prefix ending in '/', such as 'builds/' (no leading '/')",
+        )
+        require_pipeline_name(where, "pipeline_name", pipeline_name)
+        require_pipeline_name(where, "application_pipeline_name", application_pipeline_name)
+        if extend_stack is not None:
+            require_callable(where, "extend_stack", extend_stack, "expected a (stack, target) -> None callable")
+        compute = resolve_compute_type(self, compute_type)
+        require_enum(where, "removal_policy", removal_policy, cdk.RemovalPolicy)
+        extra_options = check_pipeline_options(
+            where,
+            pipeline_options,
+            reserved={"log_retention": "use the log_retention prop", "removal_policy": "use the removal_policy prop"},
+        )
+        pipeline_name = pipeline_name or default_pipeline_name(self, "Infrastructure")
+        application_pipeline_name = application_pipeline_name or default_pipeline_name(self, "Application")
         channel_check = names.release_channel(targets[0], release_prefix)  # validates the prefix
-        retention = resolve_default(self, "logRetentionDays", log_retention, logs.RetentionDays.ONE_YEAR)
+        retention = resolve_log_retention(self, log_retention)
         #: The physical names both pipelines use.
         self.names = names
         #: How the application is built.
@@ -267,7 +352,7 @@ class KdaAppPipeline(Construct):
             synth = pipelines.ShellStep(
                 "Synth",
                 input=infrastructure_source,
-                commands=list(synth_commands or ["pip install -r requirements.txt", "npx -y aws-cdk@2 synth"]),
+                commands=list(synth_commands or ("pip install -r requirements.txt", "npx -y aws-cdk@2 synth")),
             )
         #: The hardened infrastructure pipeline (artifact bucket, keys, logs).
         self.secure_pipeline = SecurePipeline(
@@ -278,7 +363,7 @@ class KdaAppPipeline(Construct):
             targets=targets,
             log_retention=log_retention,
             removal_policy=removal_policy,
-            **dict(pipeline_options or {}),
+            **extra_options,
         )
         #: The infrastructure pipeline (CDK Pipelines; escape hatch: add waves, stages, steps before synth).
         self.pipeline: pipelines.CodePipeline = self.secure_pipeline.pipeline
@@ -321,7 +406,7 @@ class KdaAppPipeline(Construct):
             timeout=timeout,
             start_application=start_application,
             pipeline_name=application_pipeline_name,
-            compute_type=resolve_default(self, "computeType", compute_type, codebuild.ComputeType.SMALL),
+            compute_type=compute or codebuild.ComputeType.SMALL,
             retention=retention,
             removal_policy=removal_policy,
         )

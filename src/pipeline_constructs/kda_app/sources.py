@@ -7,22 +7,39 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any
 
 from aws_cdk import aws_codecommit as codecommit
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_codepipeline_actions as actions
 from aws_cdk import aws_s3 as s3
 
-from pipeline_constructs.core.validation import invalid, is_token
+from pipeline_constructs.core.validation import (
+    invalid,
+    require_arn,
+    require_bool,
+    require_commands,
+    require_interface,
+    require_mapping,
+    require_one_of,
+    require_sequence,
+    require_str,
+    wrong_type,
+)
 
 __all__ = ["ApplicationBuild", "ApplicationSource"]
 
-_REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
-_CONNECTION_ARN = re.compile(r"^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z0-9-]+:\d{12}:connection/.+$")
-_BRANCH = re.compile(r"^[^\s~^:?*\[\\]+$")
+_REPO = re.compile(r"[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}")
+_CONNECTION_RESOURCE = re.compile(r"connection/[A-Za-z0-9-]{1,64}")
+# Git branch names (ASCII): no space, control character, '~^:?*[\', no '..' or '@{', not '-...' or '.../'.
+_BRANCH = re.compile(r"(?!-)(?!.*\.\.)(?!.*@\{)(?!.*//)[\x21-\x7e]{1,255}(?<![/.])")
+_BRANCH_FORBIDDEN = set("~^:?*[\\")
 # Relative paths and globs that are safe to interpolate into the buildspec's shell.
-_PATH = re.compile(r"^[A-Za-z0-9_.@+-]+(/[A-Za-z0-9_.@+-]+)*$")
-_GLOB = re.compile(r"^[A-Za-z0-9_.@+*?-]+(/[A-Za-z0-9_.@+*?-]+)*$")
+_PATH = re.compile(r"[A-Za-z0-9_.@+-]{1,255}(/[A-Za-z0-9_.@+-]{1,255}){0,31}")
+_GLOB = re.compile(r"[A-Za-z0-9_.@+*?-]{1,255}(/[A-Za-z0-9_.@+*?-]{1,255}){0,31}")
+_RUNTIME_NAME = re.compile(r"[a-z][a-z0-9.-]{0,30}")
+_RUNTIME_VERSION = re.compile(r"[A-Za-z0-9.]{1,20}")
+_MAVEN_ARGUMENT = re.compile(r"-{1,2}[A-Za-z0-9][A-Za-z0-9_.:=,@+/-]{0,200}")
 JAVA_RUNTIMES = ("corretto11", "corretto17", "corretto21")
 PYTHON_RUNTIMES = ("3.11", "3.12", "3.13")
 
@@ -59,18 +76,17 @@ class ApplicationSource:
         :param trigger_on_push: start the pipeline on every push. Default: ``True``.
         """
         where = "ApplicationSource.connection"
-        if not isinstance(repo_string, str) or not _REPO.match(repo_string):
-            raise invalid(where, "repo_string", repo_string, "expected 'owner/repository'")
+        require_str(where, "repo_string", repo_string, pattern=_REPO, allowed="expected 'owner/repository'")
         _branch(where, branch)
-        if not isinstance(connection_arn, str) or not (
-            is_token(connection_arn) or _CONNECTION_ARN.match(connection_arn)
-        ):
-            raise invalid(
-                where,
-                "connection_arn",
-                connection_arn,
-                "expected arn:aws:codeconnections:<region>:<account>:connection/<id> (or codestar-connections)",
-            )
+        require_arn(
+            where,
+            "connection_arn",
+            connection_arn,
+            services=("codestar-connections", "codeconnections"),
+            resource=_CONNECTION_RESOURCE,
+            allowed="expected arn:aws:codeconnections:<region>:<account>:connection/<id> (or codestar-connections)",
+        )
+        require_bool(where, "trigger_on_push", trigger_on_push)
         owner, repo = repo_string.split("/")
 
         def factory(output: codepipeline.Artifact) -> actions.Action:
@@ -90,8 +106,7 @@ class ApplicationSource:
     def code_commit(cls, repository: codecommit.IRepository, branch: str = "main") -> ApplicationSource:
         """A CodeCommit repository (started by an EventBridge rule on every push)."""
         where = "ApplicationSource.code_commit"
-        if repository is None:
-            raise invalid(where, "repository", repository, "expected a codecommit.IRepository")
+        require_interface(where, "repository", repository, "repository_arn", "expected a codecommit.IRepository")
         _branch(where, branch)
 
         def factory(output: codepipeline.Artifact) -> actions.Action:
@@ -108,10 +123,14 @@ class ApplicationSource:
         :param trigger: how a new upload starts the pipeline. Default: CodePipeline's default for S3.
         """
         where = "ApplicationSource.s3"
-        if bucket is None:
-            raise invalid(where, "bucket", bucket, "expected an s3.IBucket")
-        if not isinstance(object_key, str) or not object_key or object_key.endswith("/"):
-            raise invalid(where, "object_key", object_key, "expected the key of a zip file")
+        require_interface(where, "bucket", bucket, "bucket_arn", "expected an s3.IBucket")
+        require_str(where, "object_key", object_key, allowed="expected the key of a zip file", max_length=1024)
+        if object_key.endswith("/") or object_key.startswith("/"):
+            raise invalid(
+                where, "object_key", object_key, "expected the key of a zip file (no leading or trailing '/')"
+            )
+        if trigger is not None:
+            require_one_of(where, "trigger", trigger, list(actions.S3Trigger))
 
         def factory(output: codepipeline.Artifact) -> actions.Action:
             return actions.S3SourceAction(
@@ -122,8 +141,10 @@ class ApplicationSource:
 
 
 def _branch(where: str, branch: str) -> None:
-    if not isinstance(branch, str) or not _BRANCH.match(branch):
-        raise invalid(where, "branch", branch, "expected a git branch name")
+    allowed = "expected a git branch name (ASCII, no spaces or any of ~^:?*[\\, no '..')"
+    require_str(where, "branch", branch, allowed=allowed)
+    if not _BRANCH.fullmatch(branch) or _BRANCH_FORBIDDEN & set(branch) or branch.endswith(".lock"):
+        raise invalid(where, "branch", branch, allowed)
 
 
 @dataclass(frozen=True)
@@ -154,12 +175,14 @@ class ApplicationBuild:
     cache_paths: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        where = f"ApplicationBuild({self.kind})"
         if self.kind not in ("maven", "python"):
             raise invalid("ApplicationBuild", "kind", self.kind, "expected 'maven' or 'python'")
-        if not isinstance(self.project_directory, str) or not (
+        where = f"ApplicationBuild({self.kind})"
+        if not isinstance(self.project_directory, str):
+            raise wrong_type(where, "project_directory", self.project_directory, "expected a relative path (str)")
+        if not (
             self.project_directory == "."
-            or (_PATH.match(self.project_directory) and ".." not in self.project_directory)
+            or (_PATH.fullmatch(self.project_directory) and ".." not in self.project_directory.split("/"))
         ):
             raise invalid(
                 where,
@@ -167,20 +190,55 @@ class ApplicationBuild:
                 self.project_directory,
                 "expected '.' or a relative path inside the repository (letters, digits, '_.@+-', no '..')",
             )
-        if not isinstance(self.artifact, str) or not _GLOB.match(self.artifact) or ".." in self.artifact:
-            raise invalid(where, "artifact", self.artifact, "expected a relative path or glob such as 'target/*.jar'")
-        for prop in ("commands", "install_commands", "test_report_files", "cache_paths"):
-            value = getattr(self, prop)
-            if isinstance(value, str) or not all(isinstance(c, str) and c.strip() for c in value):
-                raise invalid(where, prop, value, "expected a list of non-empty strings")
-            object.__setattr__(self, prop, tuple(value))
-        if not self.commands:
+        artifact = require_str(
+            where, "artifact", self.artifact, allowed="expected a relative path or glob such as 'target/*.jar'"
+        )
+        if not _GLOB.fullmatch(artifact) or ".." in artifact.split("/"):
+            raise invalid(where, "artifact", artifact, "expected a relative path or glob such as 'target/*.jar'")
+        if isinstance(self.commands, (tuple, list)) and not self.commands:
             raise invalid(where, "commands", self.commands, "expected at least one build command")
-        if self.test_report_directory is not None and (
-            not _PATH.match(self.test_report_directory) or ".." in self.test_report_directory
-        ):
-            raise invalid(where, "test_report_directory", self.test_report_directory, "expected a relative path")
-        object.__setattr__(self, "runtime_versions", MappingProxyType(dict(self.runtime_versions)))
+        object.__setattr__(self, "commands", require_commands(where, "commands", self.commands))
+        object.__setattr__(
+            self, "install_commands", require_commands(where, "install_commands", self.install_commands, min_length=0)
+        )
+
+        def report_glob(w: str, p: str, v: Any) -> str:
+            return require_str(w, p, v, pattern=_GLOB, allowed="expected a relative glob such as 'TEST-*.xml'")
+
+        def cache_path(w: str, p: str, v: Any) -> str:
+            return require_str(w, p, v, allowed="expected a path or glob such as '/root/.m2/**/*'")
+
+        for prop, check in (("test_report_files", report_glob), ("cache_paths", cache_path)):
+            values = require_sequence(
+                where, prop, getattr(self, prop), item=check, allowed="expected a list of paths or globs"
+            )
+            object.__setattr__(self, prop, values)
+        if self.test_report_directory is not None:
+            report_dir = require_str(
+                where, "test_report_directory", self.test_report_directory, allowed="expected a relative path"
+            )
+            if not _PATH.fullmatch(report_dir) or ".." in report_dir.split("/"):
+                raise invalid(where, "test_report_directory", report_dir, "expected a relative path")
+
+        def name(w: str, p: str, v: Any) -> str:
+            return require_str(
+                w, p, v, pattern=_RUNTIME_NAME, allowed="expected a CodeBuild runtime name such as 'java'"
+            )
+
+        def version(w: str, p: str, v: Any) -> str:
+            return require_str(
+                w, p, v, pattern=_RUNTIME_VERSION, allowed="expected a runtime version such as 'corretto17'"
+            )
+
+        versions = require_mapping(
+            where,
+            "runtime_versions",
+            self.runtime_versions,
+            key=name,
+            item=version,
+            allowed="expected a mapping of str to str",
+        )
+        object.__setattr__(self, "runtime_versions", MappingProxyType(versions))
 
     @classmethod
     def maven(
@@ -200,9 +258,16 @@ class ApplicationBuild:
         """
         if java not in JAVA_RUNTIMES:
             raise invalid("ApplicationBuild.maven", "java", java, "expected one of " + ", ".join(JAVA_RUNTIMES))
-        if isinstance(arguments, str):
-            raise invalid("ApplicationBuild.maven", "arguments", arguments, "expected a list of arguments")
-        command = " ".join(["mvn -B package", *arguments])
+        args = require_sequence(
+            "ApplicationBuild.maven",
+            "arguments",
+            arguments,
+            item=lambda w, p, v: require_str(
+                w, p, v, pattern=_MAVEN_ARGUMENT, allowed="expected a Maven option such as '-Pprod' or '-Dkey=value'"
+            ),
+            allowed="expected a list of Maven arguments",
+        )
+        command = " ".join(["mvn -B package", *args])
         return cls(
             kind="maven",
             project_directory=project_directory,
@@ -232,10 +297,14 @@ class ApplicationBuild:
         :param test_command: runs the tests, writing JUnit XML to ``build/test-reports`` (``None``: no tests).
         :param python: CodeBuild Python runtime. Default: ``3.13``.
         """
+        where = "ApplicationBuild.python_zip"
         if python not in PYTHON_RUNTIMES:
-            raise invalid(
-                "ApplicationBuild.python_zip", "python", python, "expected one of " + ", ".join(PYTHON_RUNTIMES)
-            )
+            raise invalid(where, "python", python, "expected one of " + ", ".join(PYTHON_RUNTIMES))
+        install_commands = require_commands(where, "install_commands", install_commands, min_length=0)
+        if test_command is not None:
+            require_str(where, "test_command", test_command, allowed="expected a shell command", single_line=False)
+            if not test_command.strip():
+                raise invalid(where, "test_command", test_command, "expected a shell command (None: no tests)")
         commands = [test_command] if test_command else []
         commands += [
             "mkdir -p build && rm -f build/application.zip",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_kms as kms
@@ -15,9 +16,19 @@ from constructs import Construct
 from pipeline_constructs.core.compliance import acknowledge
 from pipeline_constructs.core.encryption import new_key
 from pipeline_constructs.core.targets import DeploymentTarget
-from pipeline_constructs.core.validation import invalid, require_email
+from pipeline_constructs.core.validation import (
+    invalid,
+    require_action_name,
+    require_approval_comment,
+    require_bool,
+    require_email,
+    require_instance,
+    require_interface,
+    require_sequence,
+    require_unique,
+)
 
-__all__ = ["SecurityGatedStage", "add_target_stage"]
+__all__ = ["SecurityGatedStage", "add_target_stage", "require_steps"]
 
 
 class SecurityGatedStage(Construct):
@@ -49,9 +60,10 @@ class SecurityGatedStage(Construct):
     :param topic_key: KMS key of the new topic. Default: a new rotating key.
     :param manual_approval: add a manual approval after the permissions check.
         Default: ``True``.
-    :param approval_name: id (and action name) of the manual approval.
-        Default: ``"PromoteTo" + stage.stage_name``.
-    :param approval_comment: comment shown to the approver. Default: names the stage.
+    :param approval_name: id (and action name) of the manual approval
+        (``[A-Za-z0-9.@_-]``, at most 100 characters). Default: ``"PromoteTo" + stage.stage_name``.
+    :param approval_comment: comment shown to the approver (at most 1000 characters).
+        Default: names the stage.
     :param pre: extra steps to run before the stage, after the gates. Default: none.
     :param post: steps to run after the stage, in order. Default: none.
     """
@@ -74,12 +86,36 @@ class SecurityGatedStage(Construct):
     ) -> None:
         super().__init__(scope, id)
         where = self.node.path
-        if not isinstance(stage, cdk.Stage):
-            raise invalid(where, "stage", stage, "expected an aws_cdk.Stage")
-        if isinstance(notification_emails, str):
-            raise invalid(where, "notification_emails", notification_emails, "expected a list of e-mail addresses")
-        for i, email in enumerate(notification_emails):
-            require_email(where, f"notification_emails[{i}]", email)
+        require_instance(
+            where,
+            "pipeline",
+            pipeline,
+            (pipelines.CodePipeline, pipelines.Wave),
+            "expected a pipelines.CodePipeline or Wave",
+        )
+        require_instance(where, "stage", stage, cdk.Stage, "expected an aws_cdk.Stage")
+        if notification_topic is not None:
+            require_interface(where, "notification_topic", notification_topic, "topic_arn", "expected an sns.ITopic")
+        notification_emails = require_sequence(
+            where,
+            "notification_emails",
+            notification_emails,
+            item=require_email,
+            allowed="expected a list of e-mail addresses",
+        )
+        require_unique(where, "notification_emails", notification_emails)
+        if topic_key is not None:
+            require_interface(where, "topic_key", topic_key, "key_arn", "expected a kms.IKey")
+        require_bool(where, "manual_approval", manual_approval)
+        if approval_name is not None:
+            require_action_name(where, "approval_name", approval_name)
+        require_approval_comment(where, "approval_comment", approval_comment)
+        if not manual_approval:
+            for prop, value in (("approval_name", approval_name), ("approval_comment", approval_comment)):
+                if value is not None:
+                    raise invalid(where, prop, value, "only used with manual_approval=True (there is no approval)")
+        pre = require_steps(where, "pre", pre)
+        post = require_steps(where, "post", post)
         if notification_topic is not None and notification_emails:
             raise invalid(
                 where,
@@ -128,6 +164,17 @@ class SecurityGatedStage(Construct):
         _chain(post_steps)
         #: The stage deployment added to the pipeline.
         self.deployment: pipelines.StageDeployment = pipeline.add_stage(stage, pre=pre_steps, post=post_steps)
+
+
+def require_steps(where: str, prop: str, value: Any) -> tuple[pipelines.Step, ...]:
+    """Accept a list of ``pipelines.Step`` (never a single step or a string)."""
+    return require_sequence(
+        where,
+        prop,
+        value,
+        item=lambda w, p, v: require_instance(w, p, v, pipelines.Step, "expected a pipelines.Step"),
+        allowed="expected a list of pipelines.Step",
+    )
 
 
 def _chain(steps: Sequence[pipelines.Step]) -> None:

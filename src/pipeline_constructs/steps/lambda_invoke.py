@@ -30,7 +30,16 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import pipelines
 from constructs import Construct
 
-from pipeline_constructs.core.validation import invalid, is_token, require_region
+from pipeline_constructs.core.validation import (
+    invalid,
+    is_token,
+    require_action_name,
+    require_interface,
+    require_region,
+    require_sequence,
+    require_str,
+    wrong_type,
+)
 
 __all__ = ["MAX_INPUTS", "MAX_USER_PARAMETERS_LENGTH", "LambdaInvokeStep"]
 
@@ -39,8 +48,8 @@ MAX_INPUTS = 5
 #: CodePipeline's limit on the ``UserParameters`` string of an action.
 MAX_USER_PARAMETERS_LENGTH = 1000
 # CodePipeline: namespaces match [A-Za-z0-9@\-_]+ (at most 100 characters).
-_NAMESPACE = re.compile(r"^[A-Za-z0-9@\-_]{1,100}$")
-_FUNCTION_ARN = re.compile(r":function:([A-Za-z0-9_-]{1,64})$")
+_NAMESPACE = re.compile(r"[A-Za-z0-9@_-]{1,100}")
+_FUNCTION_ARN = re.compile(r":function:([A-Za-z0-9_-]{1,64})\Z")
 
 
 @jsii.implements(pipelines.ICodePipelineActionFactory)
@@ -89,12 +98,23 @@ class LambdaInvokeStep(pipelines.Step):
         role: iam.IRole | None = None,
         variables_namespace: str | None = None,
     ) -> None:
+        require_action_name("LambdaInvokeStep", "id", id)
         super().__init__(id)
         where = f"LambdaInvokeStep({id})"
-        if function is None or not hasattr(function, "function_arn"):
-            raise invalid(where, "function", function, "expected an aws_lambda.IFunction")
-        if isinstance(inputs, (str, pipelines.FileSet)) or not isinstance(inputs, Sequence):
-            raise invalid(where, "inputs", inputs, "expected a list of pipelines.IFileSetProducer (steps or sources)")
+        require_interface(where, "function", function, "function_arn", "expected an aws_lambda.IFunction")
+        if isinstance(inputs, pipelines.FileSet):
+            raise wrong_type(
+                where, "inputs", inputs, "expected a list of pipelines.IFileSetProducer (steps or sources)"
+            )
+        inputs = require_sequence(
+            where,
+            "inputs",
+            inputs,
+            item=lambda w, p, v: require_interface(
+                w, p, v, "primary_output", "expected a step or source that produces a file set"
+            ),
+            allowed="expected a list of pipelines.IFileSetProducer (steps or sources)",
+        )
         if len(inputs) > MAX_INPUTS:
             raise invalid(
                 where, "inputs", len(inputs), f"CodePipeline allows at most {MAX_INPUTS} inputs on a Lambda action"
@@ -104,17 +124,20 @@ class LambdaInvokeStep(pipelines.Step):
                 where, "user_parameters_string", user_parameters_string, "give either user_parameters or this, not both"
             )
         if user_parameters is not None and not isinstance(user_parameters, Mapping):
-            raise invalid(where, "user_parameters", user_parameters, "expected a mapping (rendered as JSON)")
+            raise wrong_type(where, "user_parameters", user_parameters, "expected a mapping (rendered as JSON)")
+        if role is not None:
+            require_interface(where, "role", role, "role_arn", "expected an iam.IRole")
         rendered = _render_user_parameters(where, user_parameters, user_parameters_string)
         if region is not None:
             require_region(where, "region", region)
         self._retarget_name = _retarget_name(where, function, region)
-        if variables_namespace is not None and not _NAMESPACE.match(variables_namespace):
-            raise invalid(
+        if variables_namespace is not None:
+            require_str(
                 where,
                 "variables_namespace",
                 variables_namespace,
-                "expected 1-100 characters from A-Z, a-z, 0-9, '@', '-', '_'",
+                pattern=_NAMESPACE,
+                allowed="expected 1-100 characters from A-Z, a-z, 0-9, '@', '-', '_'",
             )
 
         self.function = function
@@ -221,7 +244,7 @@ def _render_user_parameters(where: str, parameters: Mapping[str, Any] | None, ra
     """Render the parameters CodePipeline will pass and check CodePipeline's 1000-character limit."""
     if raw is not None:
         if not isinstance(raw, str):
-            raise invalid(where, "user_parameters_string", raw, "expected a string")
+            raise wrong_type(where, "user_parameters_string", raw, "expected a string")
         rendered: str | None = raw
         prop = "user_parameters_string"
     elif parameters is not None:

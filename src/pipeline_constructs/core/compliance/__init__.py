@@ -113,7 +113,9 @@ def acknowledge_all(construct: IConstruct, rules: Iterable[tuple[str, str]]) -> 
 
 
 def _checked(construct: IConstruct, rule_id: str, reason: str) -> cdk.Acknowledgment:
-    if not _RULE_ID.match(rule_id):
+    # cdk-nag prints "Acknowledge with 'AwsSolutions::AwsSolutions-S1'": accept what it tells users to paste.
+    rule_id = re.sub(r"^([A-Za-z0-9.]+)::(?=\1-)", "", rule_id) if isinstance(rule_id, str) else rule_id
+    if not isinstance(rule_id, str) or not _RULE_ID.fullmatch(rule_id):
         raise ValueError(
             f"{construct.node.path}: rule_id = {rule_id!r} is invalid: expected '<Pack>-<Rule>' or "
             f"'<Pack>-<Rule>[<finding>]' with pack one of {', '.join(PACK_NAMES)}"
