@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -26,6 +27,12 @@ FAST_POLICY = {
     "calls": {"attempts": 4, "baseDelay": 0.001, "maxDelay": 0.004, "connectTimeout": 0.1, "readTimeout": 0.2},
     "reports": {"attempts": 4, "baseDelay": 0.001, "maxDelay": 0.004, "connectTimeout": 0.05, "readTimeout": 0.1},
 }
+
+
+@functools.cache
+def service_model(service: str) -> Any:
+    """A service's botocore model (loaded once: loading it costs a large part of a second)."""
+    return boto3.session.Session().client(service, region_name="eu-west-1").meta.service_model
 
 
 def client_error(code: str, operation: str = "Operation", status: int = 400, message: str = "") -> ClientError:
@@ -47,7 +54,7 @@ class FakeCodePipeline:
     """PutJobSuccessResult / PutJobFailureResult as CodePipeline answers them."""
 
     def __init__(self, *, fail: int = 0, error: Callable[[], Exception] = throttled, always: bool = False) -> None:
-        self._model = boto3.session.Session().client("codepipeline", region_name="eu-west-1").meta.service_model
+        self._model = service_model("codepipeline")
         self._lock = threading.Lock()
         self._fail = fail
         self._always = always
