@@ -101,7 +101,8 @@ class FakeCodePipeline:
     def continued(self, job_id: str) -> str:
         """The job's one result is "call me again": its continuation token."""
         name, params = self.only(job_id)
-        assert name == "PutJobSuccessResult" and "continuationToken" in params, params
+        assert name == "PutJobSuccessResult", params
+        assert "continuationToken" in params, params
         return str(params["continuationToken"])
 
     def failed(self, job_id: str, kind: str | None = None) -> str:

@@ -182,7 +182,11 @@ class FakeFlink:
             self.app.update(
                 application(
                     "UPDATING",
-                    {"BucketARN": s3["BucketARNUpdate"], "FileKey": s3["FileKeyUpdate"], "ObjectVersion": s3["ObjectVersionUpdate"]},
+                    {
+                        "BucketARN": s3["BucketARNUpdate"],
+                        "FileKey": s3["FileKeyUpdate"],
+                        "ObjectVersion": s3["ObjectVersionUpdate"],
+                    },
                     version,
                 )
             )
@@ -260,7 +264,9 @@ class Harness(ku.Clients):
             },
             "inputArtifacts": inputs
             if inputs is not None
-            else [{"name": "Release", "location": {"type": "S3", "s3Location": {"bucketName": bucket, "objectKey": key}}}],
+            else [
+                {"name": "Release", "location": {"type": "S3", "s3Location": {"bucketName": bucket, "objectKey": key}}}
+            ],
             "outputArtifacts": [],
             "artifactCredentials": CREDENTIALS,
         }
@@ -316,7 +322,8 @@ def test_running_app_is_updated_with_the_release_and_its_state(manifest, old, ne
     jobs = harness.drive(key, steps=[harness.flink.finish])
 
     name, params = final(harness, jobs)
-    assert name == "PutJobSuccessResult" and "continuationToken" not in params
+    assert name == "PutJobSuccessResult"
+    assert "continuationToken" not in params
     assert "runs s3://" in params["executionDetails"]["summary"]
     ((_, request),) = [c for c in harness.flink.calls if c[0] == "UpdateApplication"]
     assert request["ConditionalToken"] == "token-5"
@@ -366,7 +373,8 @@ def test_ready_app_that_does_not_start_fails(manifest, new):
     key = release_artifact(manifest)
     jobs = harness.drive(key, steps=[lambda: harness.flink.finish("READY")])
     name, params = final(harness, jobs)
-    assert name == "PutJobFailureResult" and "did not start" in params["failureDetails"]["message"]
+    assert name == "PutJobFailureResult"
+    assert "did not start" in params["failureDetails"]["message"]
 
 
 def test_ready_app_with_the_release_is_left_alone_when_start_is_not_asked(manifest, new):
@@ -377,7 +385,14 @@ def test_ready_app_with_the_release_is_left_alone_when_start_is_not_asked(manife
     assert "StartApplication" not in harness.flink.names()
 
 
-@pytest.mark.parametrize(("snapshots", "restore"), [([], "SKIP_RESTORE_FROM_SNAPSHOT"), (["READY"], "RESTORE_FROM_LATEST_SNAPSHOT"), (["FAILED"], "SKIP_RESTORE_FROM_SNAPSHOT")])
+@pytest.mark.parametrize(
+    ("snapshots", "restore"),
+    [
+        ([], "SKIP_RESTORE_FROM_SNAPSHOT"),
+        (["READY"], "RESTORE_FROM_LATEST_SNAPSHOT"),
+        (["FAILED"], "SKIP_RESTORE_FROM_SNAPSHOT"),
+    ],
+)
 def test_stopped_app_is_updated_then_started_from_its_latest_snapshot_if_any(manifest, old, snapshots, restore):
     harness = harness_for("READY", old)
     harness.flink.snapshots = [{"SnapshotName": f"s{i}", "SnapshotStatus": s} for i, s in enumerate(snapshots)]
@@ -409,7 +424,8 @@ def test_application_without_conditional_token_uses_its_version_id(manifest, old
     del harness.flink.app["ConditionalToken"]
     harness.run(new_job(), release_artifact(manifest))
     ((_, request),) = [c for c in harness.flink.calls if c[0] == "UpdateApplication"]
-    assert request["CurrentApplicationVersionId"] == 5 and "ConditionalToken" not in request
+    assert request["CurrentApplicationVersionId"] == 5
+    assert "ConditionalToken" not in request
 
 
 # --------------------------------------------------------------------------- every status
@@ -434,16 +450,15 @@ def test_no_status_in_any_phase_gives_a_false_success(manifest, old, new, phase,
     for runs, start in itertools.product((True, False), (True, False)):
         harness = harness_for(status, new if runs else old)
         token = None
-        if phase == "await_update":
-            token = _token(phase, manifest, expected_version=5)
-        elif phase == "await_start":
+        if phase == "await_update" or phase == "await_start":
             token = _token(phase, manifest, expected_version=5)
         job = new_job()
         harness.run(job, key, token=token, params={**PARAMS, "startApplication": start})
         name, params = harness.pipeline.only(job)
         success = name == "PutJobSuccessResult" and "continuationToken" not in params
         if success:
-            assert runs and (status == "RUNNING" or (status == "READY" and not start)), (status, runs, start, params)
+            assert runs, (status, start, params)
+            assert status == "RUNNING" or (status == "READY" and not start), (status, runs, start, params)
         changes = [n for n in harness.flink.names() if n in ("UpdateApplication", "StartApplication")]
         if changes:
             assert status in ku.IDLE, (status, changes)
@@ -474,22 +489,27 @@ def test_an_update_the_service_rolls_back_fails(manifest, old):
 
     jobs = harness.drive(key, steps=[rolled_back])
     name, params = final(harness, jobs)
-    assert name == "PutJobFailureResult" and "rolled back" in params["failureDetails"]["message"]
+    assert name == "PutJobFailureResult"
+    assert "rolled back" in params["failureDetails"]["message"]
 
 
 def test_someone_else_deploying_meanwhile_fails_clearly(manifest, old):
     harness = harness_for("RUNNING", old)
     key = release_artifact(manifest)
-    jobs = harness.drive(key, steps=[lambda: harness.flink.app.update(application("RUNNING", location("builds/x/y/other.jar", "v9"), 7))])
+    jobs = harness.drive(
+        key, steps=[lambda: harness.flink.app.update(application("RUNNING", location("builds/x/y/other.jar", "v9"), 7))]
+    )
     name, params = final(harness, jobs)
-    assert name == "PutJobFailureResult" and "another deployment" in params["failureDetails"]["message"]
+    assert name == "PutJobFailureResult"
+    assert "another deployment" in params["failureDetails"]["message"]
 
 
 def test_a_running_app_that_stops_after_the_update_fails(manifest, old):
     harness = harness_for("RUNNING", old)
     jobs = harness.drive(release_artifact(manifest), steps=[lambda: harness.flink.finish("READY")])
     name, params = final(harness, jobs)
-    assert name == "PutJobFailureResult" and "stopped" in params["failureDetails"]["message"]
+    assert name == "PutJobFailureResult"
+    assert "stopped" in params["failureDetails"]["message"]
 
 
 # --------------------------------------------------------------------------- ConditionalToken, ambiguity
@@ -525,7 +545,8 @@ def test_repeated_conditional_token_conflicts_fail(manifest, old):
     )  # fmt: skip
     jobs = harness.drive(release_artifact(manifest), steps=[lambda: None] * (ku.MAX_CONFLICTS + 1))
     name, params = final(harness, jobs)
-    assert name == "PutJobFailureResult" and "ConditionalToken conflict" in params["failureDetails"]["message"]
+    assert name == "PutJobFailureResult"
+    assert "ConditionalToken conflict" in params["failureDetails"]["message"]
 
 
 def test_an_update_whose_response_was_lost_is_not_repeated(manifest, old):
@@ -642,9 +663,16 @@ def test_forged_events_fail_without_touching_the_application(manifest, old, forg
     key = release_artifact({**manifest, **forgery.get("manifest", {})}, bucket=forgery.get("bucket", ARTIFACT_BUCKET))
     key = forgery.get("key", key)
     job = new_job()
-    harness.run(job, key, bucket=forgery.get("bucket", ARTIFACT_BUCKET), params=forgery.get("params"), inputs=forgery.get("inputs"))
+    harness.run(
+        job,
+        key,
+        bucket=forgery.get("bucket", ARTIFACT_BUCKET),
+        params=forgery.get("params"),
+        inputs=forgery.get("inputs"),
+    )
     assert message in harness.pipeline.failed(job, "ConfigurationError")
-    assert harness.flink.calls == [] and harness.assumed == []
+    assert harness.flink.calls == []
+    assert harness.assumed == []
 
 
 @pytest.mark.parametrize(
@@ -738,13 +766,22 @@ def test_missing_application_says_to_deploy_the_infrastructure_first(manifest, o
     ("target", "error", "kind"),
     [
         ("sts", lambda: client_error("AccessDenied", "AssumeRole", 403), "PermissionError"),
-        ("update_application", lambda: client_error("AccessDeniedException", "UpdateApplication", 400), "PermissionError"),
-        ("update_application", lambda: client_error("InvalidArgumentException", "UpdateApplication", 400, "bad jar"), "JobFailed"),
+        (
+            "update_application",
+            lambda: client_error("AccessDeniedException", "UpdateApplication", 400),
+            "PermissionError",
+        ),
+        (
+            "update_application",
+            lambda: client_error("InvalidArgumentException", "UpdateApplication", 400, "bad jar"),
+            "JobFailed",
+        ),
     ],
 )
 def test_aws_errors_are_reported_with_their_kind(manifest, old, target, error, kind):
     harness = harness_for("RUNNING", old)
     if target == "sts":
+
         def deny() -> None:
             raise error()
 
@@ -791,7 +828,8 @@ def test_throttled_updates_are_carried_to_later_invocations_then_fail(manifest, 
     harness.wrap["kda"] = lambda c: Flaky(c, ["update_application"], times=None)
     jobs = harness.drive(release_artifact(manifest), steps=[lambda: None] * (ku.MAX_RETRIES + 1))
     name, params = final(harness, jobs)
-    assert name == "PutJobFailureResult" and "gave up" in params["failureDetails"]["message"]
+    assert name == "PutJobFailureResult"
+    assert "gave up" in params["failureDetails"]["message"]
 
 
 def test_too_little_time_fails_before_touching_the_application(manifest, old):
@@ -858,4 +896,5 @@ def test_logs_are_json_lines(manifest, old, capsys):
     job = new_job()
     harness.run(job, release_artifact(manifest))
     lines = json_lines(capsys.readouterr().out)
-    assert lines and all(line["jobId"] == job and "level" in line and "message" in line for line in lines)
+    assert lines
+    assert all(line["jobId"] == job and "level" in line and "message" in line for line in lines)

@@ -135,7 +135,12 @@ def event(
         },
         "inputArtifacts": inputs
         if inputs is not None
-        else [{"name": "BuildLayer_Output", "location": {"type": "S3", "s3Location": {"bucketName": bucket, "objectKey": key}}}],
+        else [
+            {
+                "name": "BuildLayer_Output",
+                "location": {"type": "S3", "s3Location": {"bucketName": bucket, "objectKey": key}},
+            }
+        ],
         "outputArtifacts": [],
         "artifactCredentials": credentials,
     }
@@ -192,9 +197,7 @@ class Harness:
         def claims() -> Any:
             return self.wrap.get("claims", lambda c: c)(Atomic(boto3.client("s3", region_name=HOME)))
 
-        return ld.Clients(
-            codepipeline=self.codepipeline, artifact_s3=artifact_s3, regional=regional, claims_s3=claims
-        )
+        return ld.Clients(codepipeline=self.codepipeline, artifact_s3=artifact_s3, regional=regional, claims_s3=claims)
 
     def run(self, evt: dict[str, Any], context: Any = None) -> dict[str, Any]:
         return ld.run(evt, context, clients=self.clients())
@@ -493,7 +496,9 @@ def test_missing_artifact_is_reported_and_nothing_changes(harness, monkeypatch):
 def test_denied_download_is_reported(harness, monkeypatch):
     put_artifact("p/BuildLayer/denied", layer_zip())
     use_config(monkeypatch, "denied")
-    harness.wrap["artifact"] = lambda c: Flaky(c, ["get_object"], times=None, error=lambda: client_error("AccessDenied", "GetObject", 403))
+    harness.wrap["artifact"] = lambda c: Flaky(
+        c, ["get_object"], times=None, error=lambda: client_error("AccessDenied", "GetObject", 403)
+    )
     harness.run(event("job-denied", "p/BuildLayer/denied"))
     assert "AccessDenied" in harness.codepipeline.failed("job-denied")
     nothing_changed(harness, "denied")
@@ -781,7 +786,8 @@ def test_nothing_changes_after_the_watchdog_reported(aws, monkeypatch):
     time.sleep(0.5)  # let the abandoned worker reach its next call
     assert entered.is_set()
     message = codepipeline.failed("job-stuck")
-    assert "ran out of time" in message and "still in progress" in message
+    assert "ran out of time" in message
+    assert "still in progress" in message
     assert harness.mutations.count("lambda.AddLayerVersionPermission") == 1  # the second grant never started
     assert "ssm.PutParameter" not in harness.mutations
     assert parameter("stuck") is None
@@ -866,7 +872,8 @@ def test_logs_are_json_lines_naming_the_job(harness, monkeypatch, capsys):
     use_config(monkeypatch, "logs")
     harness.run(event("job-logs", "p/BuildLayer/logs"))
     lines = json_lines(capsys.readouterr().out)
-    assert lines and all({"level", "message", "jobId"} <= set(line) for line in lines)
+    assert lines
+    assert all({"level", "message", "jobId"} <= set(line) for line in lines)
     assert {line["jobId"] for line in lines} == {"job-logs"}
 
 

@@ -33,23 +33,29 @@ class MemoryClaims:
         self._lock = threading.Lock()
         self._etags = 0
 
-    def put_object(self, *, Bucket: str, Key: str, Body: bytes, IfNoneMatch: str | None = None, IfMatch: str | None = None, **_: Any) -> Any:  # noqa: N803
+    def put_object(self, **kwargs: Any) -> Any:
+        key, body = kwargs["Key"], kwargs["Body"]
         with self._lock:
-            existing = self.objects.get(Key)
-            if (IfNoneMatch == "*" and existing) or (IfMatch and (not existing or existing[1] != IfMatch)):
+            existing = self.objects.get(key)
+            if_match = kwargs.get("IfMatch")
+            if (kwargs.get("IfNoneMatch") == "*" and existing) or (
+                if_match and (not existing or existing[1] != if_match)
+            ):
                 raise client_error("PreconditionFailed", "PutObject", 412)
             self._etags += 1
-            self.objects[Key] = (Body, f'"{self._etags}"')
+            self.objects[key] = (body, f'"{self._etags}"')
             return {"ETag": f'"{self._etags}"'}
 
-    def get_object(self, *, Bucket: str, Key: str) -> Any:  # noqa: N803
-        body, etag = self.objects[Key]
+    def get_object(self, **kwargs: Any) -> Any:
+        body, etag = self.objects[kwargs["Key"]]
         return {"Body": io.BytesIO(body), "ETag": etag}
 
 
 def run(work, *, codepipeline: FakeCodePipeline | None = None, context: Any = None, job_id: str = "job-1"):
     codepipeline = codepipeline or FakeCodePipeline()
-    return codepipeline, pj.run_job(event(job_id), context, name="the test handler", codepipeline=lambda: codepipeline, work=work)
+    return codepipeline, pj.run_job(
+        event(job_id), context, name="the test handler", codepipeline=lambda: codepipeline, work=work
+    )
 
 
 def claimed(store: MemoryClaims | None = None):
@@ -133,7 +139,8 @@ def test_the_watchdog_reports_once_before_the_timeout_and_the_work_then_stops():
     started = time.monotonic()
     codepipeline, result = run(work, context=Context((margin + 0.2) * 1000))
     assert time.monotonic() - started < margin + 0.2
-    assert result["outcome"] == "failed" and "ran out of time" in codepipeline.failed("job-1")
+    assert result["outcome"] == "failed"
+    assert "ran out of time" in codepipeline.failed("job-1")
     time.sleep(0.1)
     assert reached == []  # the sleep was cut short by the report: no further step
 
@@ -245,7 +252,9 @@ def test_a_mutating_call_without_the_claim_is_refused():
 
 @given(st.integers(1, 10), st.floats(0.001, 5), st.floats(0.001, 30), st.floats(0.1, 20), st.floats(0.1, 60))
 def test_the_worst_case_bounds_every_backoff(attempts, base, cap, connect, read):
-    policy = pj.RetryPolicy(attempts=attempts, base_delay=base, max_delay=cap, connect_timeout=connect, read_timeout=read)
+    policy = pj.RetryPolicy(
+        attempts=attempts, base_delay=base, max_delay=cap, connect_timeout=connect, read_timeout=read
+    )
     delays = [policy.delay(a) for a in range(1, attempts)]
     assert all(0 <= d <= cap for d in delays)
     assert sum(delays) + attempts * (connect + read) <= policy.worst_case_seconds() + 1e-9
@@ -253,7 +262,13 @@ def test_the_worst_case_bounds_every_backoff(attempts, base, cap, connect, read)
 
 @pytest.mark.parametrize(
     "raw",
-    ['{"calls": {"attempts": 0}, "reports": {}}', '{"calls": {"attempts": true}, "reports": {}}', '{"calls": {}}', "[", '{"calls": {"x": 1}, "reports": {}}'],
+    [
+        '{"calls": {"attempts": 0}, "reports": {}}',
+        '{"calls": {"attempts": true}, "reports": {}}',
+        '{"calls": {}}',
+        "[",
+        '{"calls": {"x": 1}, "reports": {}}',
+    ],
 )
 def test_a_malformed_policy_is_a_configuration_failure(raw, monkeypatch):
     monkeypatch.setenv(pj.POLICY_ENV, raw)
@@ -356,6 +371,12 @@ def test_the_claim_records_the_result():
 
 
 def test_events_that_are_not_jobs_raise_value_error():
-    for bad in (None, [], {"CodePipeline.job": None}, {"CodePipeline.job": {"id": 7}}, {"CodePipeline.job": {"id": "x" * 200}}):
-        with pytest.raises(ValueError):
+    for bad in (
+        None,
+        [],
+        {"CodePipeline.job": None},
+        {"CodePipeline.job": {"id": 7}},
+        {"CodePipeline.job": {"id": "x" * 200}},
+    ):
+        with pytest.raises(ValueError, match="CodePipeline job"):
             pj.job_id_of(bad)

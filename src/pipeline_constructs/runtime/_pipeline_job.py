@@ -226,7 +226,7 @@ class RetryPolicy:
         return random.uniform(0.0, self.cap(attempt))
 
     def cap(self, attempt: int) -> float:
-        return float(min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
+        return min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
 
     def attempt_seconds(self) -> float:
         """The longest one attempt can take (the client's connect + read timeouts)."""
