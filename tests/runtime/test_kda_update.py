@@ -46,7 +46,6 @@ APP = "clickstream-Prod"
 ROLE = "arn:aws:iam::222222222222:role/clickstream-Prod-updater"
 CLAIMS = "pipeline-jobs/kda-update/"
 CONFIG = {
-    "artifactBucket": ARTIFACT_BUCKET,
     "releaseBucket": RELEASE_BUCKET,
     "releaseBucketArn": RELEASE_ARN,
     "releasePrefix": "builds/",
@@ -99,6 +98,7 @@ def aws():
 def environment(monkeypatch):
     monkeypatch.setenv(pj.POLICY_ENV, json.dumps(FAST_POLICY))
     monkeypatch.setenv(ku.CONFIG_ENV, json.dumps(CONFIG))
+    monkeypatch.setenv(pj.ARTIFACT_BUCKET_ENV, ARTIFACT_BUCKET)
 
 
 @pytest.fixture(scope="module")

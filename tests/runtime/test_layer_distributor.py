@@ -69,6 +69,7 @@ def aws():
 @pytest.fixture(autouse=True)
 def fast_policy(monkeypatch):
     monkeypatch.setenv(pj.POLICY_ENV, json.dumps(FAST_POLICY))
+    monkeypatch.setenv(pj.ARTIFACT_BUCKET_ENV, ARTIFACT_BUCKET)
 
 
 def layer_zip(files: dict[str, str] | None = None, compression: int = zipfile.ZIP_DEFLATED) -> bytes:
@@ -101,7 +102,6 @@ def config(layer: str, **overrides: Any) -> dict[str, Any]:
         "parameterName": f"/lambda-layers/{layer}/latest-version-arn",
         "stagingKey": f"layer-staging/{layer}.zip",
         "expectedBucketOwner": ACCOUNT,
-        "artifactBucket": ARTIFACT_BUCKET,
         "stagingBucketPrefix": STAGING_PREFIX,
         "claimsPrefix": CLAIMS,
         "compatibleRuntimes": ["nodejs22.x", "nodejs24.x"],
@@ -381,9 +381,14 @@ def test_missing_or_malformed_configuration_is_reported(harness, monkeypatch):
     harness.run(event("job-noconfig", "p/BuildLayer/x"))
     assert "DISTRIBUTOR_CONFIG is not set" in harness.codepipeline.failed("job-noconfig", "ConfigurationError")
 
-    monkeypatch.setenv("DISTRIBUTOR_CONFIG", json.dumps({**config("x"), "artifactBucket": ""}))
+    monkeypatch.setenv("DISTRIBUTOR_CONFIG", json.dumps({**config("x"), "regions": "us-east-1"}))
     harness.run(event("job-badconfig", "p/BuildLayer/x"))
     assert "malformed" in harness.codepipeline.failed("job-badconfig", "ConfigurationError")
+
+    use_config(monkeypatch, "x")
+    monkeypatch.delenv(pj.ARTIFACT_BUCKET_ENV)
+    harness.run(event("job-nobucket", "p/BuildLayer/x"))
+    assert "ARTIFACT_BUCKET is not set" in harness.codepipeline.failed("job-nobucket", "ConfigurationError")
 
 
 def test_not_a_codepipeline_event_raises_and_reports_nothing():

@@ -67,7 +67,9 @@ from botocore.exceptions import (
 )
 
 __all__ = [
+    "ARTIFACT_BUCKET_ENV",
     "POLICY_ENV",
+    "artifact_bucket",
     "Budget",
     "ClaimStore",
     "JobAbortedError",
@@ -85,6 +87,10 @@ __all__ = [
 
 #: Environment variable holding the :class:`Policy` as JSON (written by the construct).
 POLICY_ENV = "PIPELINE_JOB_POLICY"
+#: Environment variable naming the pipeline's artifact bucket: the only bucket input artifacts may come
+#: from, and where job claims are kept (written by the construct).
+ARTIFACT_BUCKET_ENV = "ARTIFACT_BUCKET"
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", re.ASCII)
 #: Lambda's longest timeout: the budget when the context does not say.
 MAX_FUNCTION_SECONDS = 900.0
 #: CodePipeline's limits on what a result carries.
@@ -131,6 +137,16 @@ TRANSIENT_CODES = frozenset(
 )
 _TRANSIENT_STATUS = frozenset({500, 502, 503, 504})
 PERMISSION_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "403"})
+
+
+def artifact_bucket(environ: Mapping[str, str]) -> str:
+    """The pipeline's artifact bucket, fixed at synth (``ARTIFACT_BUCKET``); never taken from the event."""
+    bucket = environ.get(ARTIFACT_BUCKET_ENV, "")
+    if not _BUCKET.fullmatch(bucket):
+        raise JobFailedError(
+            f"{ARTIFACT_BUCKET_ENV} is not set to a bucket name on the function ({bucket!r})", "ConfigurationError"
+        )
+    return bucket
 
 
 def log(level: str, message: str, **fields: Any) -> None:

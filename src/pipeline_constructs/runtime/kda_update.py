@@ -26,10 +26,11 @@ on-failure destination when the result cannot be sent). Logs are JSON lines.
 
 Configuration (environment, written by the construct at synth; never from the event):
 
+``ARTIFACT_BUCKET``: the application pipeline's artifact bucket (input artifacts, job claims).
+
 ``KDA_UPDATE_CONFIG`` (JSON)::
 
-    {"artifactBucket": "<the application pipeline's artifact bucket>",
-     "releaseBucket": "...", "releaseBucketArn": "arn:aws:s3:::...", "releasePrefix": "builds/",
+    {"releaseBucket": "...", "releaseBucketArn": "arn:aws:s3:::...", "releasePrefix": "builds/",
      "manifestName": "kda-release.json", "claimsPrefix": "pipeline-jobs/kda-update/",
      "applications": {"<application name>": {"region": "eu-west-1", "roleArn": "arn:aws:iam::...:role/..."}}}
 
@@ -165,7 +166,7 @@ class UpdaterConfig:
                 for name, t in dict(data["applications"]).items()
             }
             config = cls(
-                artifact_bucket=_text(data, "artifactBucket"),
+                artifact_bucket=pj.artifact_bucket(environ),
                 release_bucket=_text(data, "releaseBucket"),
                 release_bucket_arn=_text(data, "releaseBucketArn"),
                 release_prefix=_text(data, "releasePrefix"),

@@ -34,12 +34,14 @@ Configuration (environment, written by the construct at synth):
 
 ``DISTRIBUTOR_CONFIG`` (JSON)
     ``layerName``, ``parameterName``, ``stagingKey``, ``expectedBucketOwner``,
-    ``artifactBucket`` (the pipeline's artifact bucket), ``stagingBucketPrefix``
+    ``stagingBucketPrefix``
     (a region's staging bucket is this prefix + the region), ``claimsPrefix``
     (where job claims go in the artifact bucket), ``regions``,
     ``compatibleRuntimes``, ``compatibleArchitectures``, ``licenseInfo``,
     ``description``, ``sharing`` (``accounts``, ``organizationId``, ``public``),
     ``allowPublic``.
+``ARTIFACT_BUCKET``
+    the pipeline's artifact bucket: the only bucket the input artifact may be in.
 ``PIPELINE_JOB_POLICY`` (JSON, optional)
     retry and time numbers (:class:`_pipeline_job.Policy`).
 
@@ -96,7 +98,6 @@ MAX_ATTEMPTS = 3
 NAME = "the layer distributor"
 _CHUNK = 1024 * 1024
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}", re.ASCII)
-_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", re.ASCII)
 _PARAMETERS = frozenset({"region", "stagingBucket"})
 # Where each runtime family loads layer content from (/opt/...): the Lambda developer guide's
 # "Layer paths for each Lambda runtime". bin/ and lib/ (PATH, LD_LIBRARY_PATH) and extensions/ work for all.
@@ -190,7 +191,7 @@ class DistributorConfig:
                 parameter_name=_text(data, "parameterName"),
                 staging_key=_text(data, "stagingKey"),
                 expected_bucket_owner=_text(data, "expectedBucketOwner"),
-                artifact_bucket=_text(data, "artifactBucket"),
+                artifact_bucket=pj.artifact_bucket(environ),
                 staging_bucket_prefix=_text(data, "stagingBucketPrefix"),
                 claims_prefix=_text(data, "claimsPrefix"),
                 compatible_runtimes=_texts(data, "compatibleRuntimes"),
@@ -207,8 +208,6 @@ class DistributorConfig:
             )
         except (ValueError, KeyError, TypeError, AttributeError) as err:
             raise ConfigurationError(f"DISTRIBUTOR_CONFIG is malformed: {err!r}") from None
-        if not _BUCKET.fullmatch(config.artifact_bucket):
-            raise ConfigurationError(f"DISTRIBUTOR_CONFIG.artifactBucket {config.artifact_bucket!r} is not a bucket")
         if not config.regions:
             raise ConfigurationError("DISTRIBUTOR_CONFIG.regions is empty")
         if config.sharing.public and not config.allow_public:
@@ -383,7 +382,9 @@ def _download_once(s3: Any, bucket: str, key: str, path: str, job: pj.Job | None
         response = s3.get_object(Bucket=bucket, Key=key)
     length = int(response.get("ContentLength") or 0)
     if length > MAX_LAYER_BYTES:
-        raise ArtifactError(f"the input artifact s3://{bucket}/{key} is {length} bytes; a layer is at most {MAX_LAYER_BYTES}")
+        raise ArtifactError(
+            f"the input artifact s3://{bucket}/{key} is {length} bytes; a layer is at most {MAX_LAYER_BYTES}"
+        )
     chunks = pj.iter_chunks(job, response["Body"], _CHUNK) if job is not None else response["Body"].iter_chunks(_CHUNK)
     with open(path, "wb") as out:
         for chunk in chunks:
