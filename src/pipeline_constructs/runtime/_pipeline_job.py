@@ -69,7 +69,6 @@ from botocore.exceptions import (
 __all__ = [
     "ARTIFACT_BUCKET_ENV",
     "POLICY_ENV",
-    "artifact_bucket",
     "Budget",
     "ClaimStore",
     "JobAbortedError",
@@ -78,6 +77,7 @@ __all__ = [
     "Policy",
     "ReportError",
     "RetryPolicy",
+    "artifact_bucket",
     "clip",
     "error_code",
     "job_id_of",
