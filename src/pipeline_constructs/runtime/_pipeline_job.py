@@ -408,6 +408,7 @@ class Job:
         *,
         mutating: bool = False,
         idempotent: bool = True,
+        after_result: bool = False,
         **kwargs: Any,
     ) -> Any:
         """Call ``method(**kwargs)`` with bounded retries of throttling and transient errors.
@@ -417,12 +418,14 @@ class Job:
             starts once a result is being reported, and the watchdog waits for it before reporting.
         :param idempotent: calling it twice does no more than once. Otherwise only errors proving
             the request did not run are retried; an ambiguous one raises :class:`OutcomeUnknownError`.
+        :param after_result: the one call made once the result is sent (recording it in the claim).
         """
         retry = self.policy.calls
         attempt = 0
         while True:
             attempt += 1
-            self.check_open()
+            if not after_result:
+                self.check_open()
             try:
                 if mutating:
                     with self._gate:
@@ -434,7 +437,7 @@ class Job:
                 self.step = what
                 return method(**kwargs)
             except (ClientError, BotoCoreError) as err:
-                if self._closing.is_set():
+                if self._closing.is_set() and not after_result:
                     raise JobAbortedError(f"job {self.id} already has its result") from err
                 if not _transient(err):
                     raise
@@ -445,7 +448,10 @@ class Job:
                     self.log("WARN", "giving up retrying", call=what, attempts=attempt, error=str(err))
                     raise
                 self.log("INFO", "retrying", call=what, attempt=attempt, error=str(err), delay=round(delay, 3))
-                self.sleep(delay)
+                if after_result:
+                    time.sleep(delay)
+                else:
+                    self.sleep(delay)
 
     def abortable(self, body: IO[bytes]) -> AbortableReader:
         """``body`` for an upload that stops as soon as the job gets its result."""
@@ -700,13 +706,15 @@ class ClaimStore:
 
     def record(self, job: Job, outcome: str, etag: str | None) -> None:
         record = {"jobId": job.id, "state": "reported", "outcome": outcome, "reportedAt": job.wall()}
-        self.s3.put_object(
-            Bucket=self.bucket,
-            Key=self.key(job.id),
-            Body=json.dumps(record).encode(),
-            ContentType="application/json",
-            **({"IfMatch": etag} if etag else {}),
-        )
+        request: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": self.key(job.id),
+            "Body": json.dumps(record).encode(),
+            "ContentType": "application/json",
+        }
+        if etag:
+            request["IfMatch"] = etag  # only over our own claim
+        job.call("record the result in the claim", self.s3.put_object, after_result=True, **request)
 
 
 def _etag(response: Mapping[str, Any]) -> str | None:
