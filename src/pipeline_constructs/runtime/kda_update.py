@@ -211,8 +211,12 @@ class Parameters:
         return f"application {self.application_name} ({self.region})"
 
     @classmethod
-    def parse(cls, raw: Any, config: UpdaterConfig) -> Parameters:
-        """Parse the ``UserParameters`` JSON strictly; the application must be one of the configured ones."""
+    def parse(cls, raw: Any, config: UpdaterConfig | None = None) -> Parameters:
+        """Parse the ``UserParameters`` JSON strictly; the application must be one of the configured ones.
+
+        :param config: what the function trusts. Default: read from the environment.
+        """
+        config = config or UpdaterConfig.from_env(os.environ)
         if not isinstance(raw, str):
             raise _config_error("the action has no UserParameters")
         try:
@@ -373,7 +377,10 @@ class Clients:
 
     def __init__(self, session: boto3.session.Session | None = None) -> None:
         self._session = session or boto3.session.Session()
-        self._policy = pj.Policy.from_env(os.environ)
+        try:
+            self._policy = pj.Policy.from_env(os.environ)
+        except pj.JobFailedError:  # reported by the job itself; the clients use the defaults meanwhile
+            self._policy = pj.Policy()
 
     def codepipeline(self) -> CodePipelineClient:
         return self._session.client("codepipeline", config=self._policy.reports.client_config())
@@ -492,7 +499,7 @@ def read_manifest(job: pj.Job, data: Mapping[str, Any], clients: Clients, config
         body = response["Body"].read(MAX_ARTIFACT_BYTES + 1)
     except (ClientError, KeyError) as err:
         raise JobFailedError(f"cannot download the input artifact {where}: {err}") from None
-    except pj.JobFailedError:
+    except (pj.JobFailedError, pj.JobAbortedError):
         raise
     except Exception as err:  # streaming errors
         raise JobFailedError(f"cannot download the input artifact {where}: {err}") from None

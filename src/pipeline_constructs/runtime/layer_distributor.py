@@ -317,7 +317,10 @@ class Clients:
 
 def default_clients() -> Clients:
     """boto3 clients: CodePipeline in this region, artifacts with the job's credentials, the rest per region."""
-    policy = pj.Policy.from_env(os.environ)
+    try:
+        policy = pj.Policy.from_env(os.environ)
+    except pj.JobFailedError:  # reported by the job itself; the clients use the defaults meanwhile
+        policy = pj.Policy()
     calls = policy.calls.client_config()
     s3v4 = policy.calls.client_config(signature_version="s3v4")
     cache: dict[tuple[str, str], Any] = {}
