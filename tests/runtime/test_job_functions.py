@@ -15,10 +15,14 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_s3 as s3
+from aws_cdk import pipelines
 from aws_cdk.assertions import Template
 from conftest import load_example
 
+from pipeline_constructs import DeploymentTarget
 from pipeline_constructs.core import pipeline_jobs
+from pipeline_constructs.kda_app import ApplicationSource, KdaAppPipeline
 from pipeline_constructs.multi_region_layer import MIN_DISTRIBUTOR_TIMEOUT
 from pipeline_constructs.runtime import _pipeline_job as pj
 from pipeline_constructs.testing import deterministic_app
@@ -224,3 +228,27 @@ def test_construct_code_of_the_job_functions_never_imports_runtime_code(module):
     source = (Path(pipeline_jobs.__file__).parent.parent / module).read_text()
     imports = [line for line in source.splitlines() if line.lstrip().startswith(("import ", "from "))]
     assert not [line for line in imports if "runtime" in line]
+
+
+def test_the_environment_fits_lambdas_4_kb(deployed):
+    stack = cdk.Stack(deterministic_app(), "Sizes")
+    rendered = json.dumps(stack.resolve(deployed.function["Environment"]["Variables"]))
+    assert len(rendered) < 4096
+
+
+def test_too_many_flink_targets_for_the_configuration_is_a_clear_error():
+    app = deterministic_app()
+    stack = cdk.Stack(app, "Many", env=cdk.Environment(account="111111111111", region="eu-west-1"))
+    source = pipelines.CodePipelineSource.git_hub("o/r", "main")
+    targets = [DeploymentTarget(name=f"Target{i:02d}", account="111111111111", region="eu-west-1") for i in range(40)]
+    with pytest.raises(ValueError, match=r"Many/Flink: targets = '<40 targets>' is invalid: too many targets"):
+        KdaAppPipeline(
+            stack,
+            "Flink",
+            application_name="app",
+            targets=targets,
+            application_source=ApplicationSource.s3(
+                s3.Bucket.from_bucket_name(stack, "SourceBucket", "source-bucket"), "source.zip"
+            ),
+            infrastructure_source=source,
+        )

@@ -32,6 +32,7 @@ least-privilege roles.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -661,6 +662,24 @@ class KdaAppPipeline(Construct):
             "Reads (HEAD) release objects to check a release exists before deploying it; one key per build, "
             "unknown at synth; release bucket and prefix only.",
         )
+        config = {
+            "releaseBucket": names.release_bucket,
+            "releaseBucketArn": bucket_arn,
+            "releasePrefix": prefix,
+            "manifestName": MANIFEST_NAME,
+            "claimsPrefix": _CLAIMS_PREFIX,
+            "applications": {
+                names.flink_application(t): {"region": t.region, "roleArn": names.updater_role_arn(t)} for t in targets
+            },
+        }
+        # Lambda allows 4 KB for all environment variables together; unresolved tokens only overestimate.
+        if len(json.dumps(config)) + len(json.dumps(policy_environment(artifacts))) > 4096:
+            raise invalid(
+                self.node.path,
+                "targets",
+                f"<{len(targets)} targets>",
+                "too many targets for the update function's configuration (Lambda's 4 KB of environment variables)",
+            )
         function = lambda_.Function(
             scope,
             "UpdateFunction",
@@ -680,19 +699,7 @@ class KdaAppPipeline(Construct):
                 **policy_environment(artifacts),
                 # What the function trusts, fixed at synth: the release bucket and prefix, the applications it
                 # deploys to and the role for each (the event only names one of these applications).
-                "KDA_UPDATE_CONFIG": cdk.Stack.of(scope).to_json_string(
-                    {
-                        "releaseBucket": names.release_bucket,
-                        "releaseBucketArn": bucket_arn,
-                        "releasePrefix": prefix,
-                        "manifestName": MANIFEST_NAME,
-                        "claimsPrefix": _CLAIMS_PREFIX,
-                        "applications": {
-                            names.flink_application(t): {"region": t.region, "roleArn": names.updater_role_arn(t)}
-                            for t in targets
-                        },
-                    }
-                ),
+                "KDA_UPDATE_CONFIG": cdk.Stack.of(scope).to_json_string(config),
             },
             # An invocation that fails (a result it could not send, a crash) goes to the queue; its alarm fires.
             **self.update_failures.function_props(),  # type: ignore[arg-type]
