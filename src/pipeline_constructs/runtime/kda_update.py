@@ -76,6 +76,7 @@ if TYPE_CHECKING:  # pragma: no cover - stubs are a dev dependency only
 __all__ = [
     "CONFIG_ENV",
     "MANIFEST_NAME",
+    "WATCHDOG_MARGIN_SECONDS",
     "Clients",
     "JobFailedError",
     "Parameters",
@@ -100,6 +101,8 @@ MAX_CONFLICTS = 3
 MAX_RETRIES = 5
 DEFAULT_TIMEOUT_SECONDS = 1800
 MAX_TIMEOUT_SECONDS = 3600
+#: The watchdog reports this long before the function's timeout (with the default policy).
+WATCHDOG_MARGIN_SECONDS = pj.Policy().watchdog_margin
 #: The input artifact holds only the manifest; anything much larger is not this pipeline's.
 MAX_ARTIFACT_BYTES = 1024 * 1024
 NAME = "the Flink release update"
@@ -298,7 +301,7 @@ class Release:
         bucket, key, version = data["bucket"], data["key"], data["versionId"]
         if version == "null":
             raise JobFailedError(f"{name}: versionId 'null' means the release bucket is not versioned")
-        if len(key) > 1024 or len(version) > 1024 or _CONTROL.search(key + version):
+        if len(key.encode()) > 1024 or len(version.encode()) > 1024 or _CONTROL.search(key + version):
             raise JobFailedError(f"{name} names a release key or version S3 cannot hold")
         if config is not None:
             if bucket != config.release_bucket:
@@ -487,7 +490,7 @@ def read_manifest(job: pj.Job, data: Mapping[str, Any], clients: Clients, config
         raise _config_error(
             f"the input artifact is in bucket {pj.clip(bucket, 100)!r}, not this pipeline's artifact bucket: refused"
         )
-    if key.startswith(("/", config.claims_prefix)) or ".." in key.split("/") or len(key) > 1024:
+    if key.startswith(("/", config.claims_prefix)) or ".." in key.split("/") or len(key.encode()) > 1024:
         raise _config_error(f"the input artifact key {pj.clip(key, 200)!r} is not a pipeline artifact: refused")
     where = f"s3://{bucket}/{pj.clip(key, 300)}"
     try:

@@ -278,7 +278,7 @@ def trusted_input(data: Mapping[str, Any], config: DistributorConfig) -> tuple[d
         raise ConfigurationError(
             f"the input artifact is in bucket {bucket!r}, not this pipeline's artifact bucket: refused"
         )
-    if key.startswith(("/", config.claims_prefix)) or ".." in key.split("/") or len(key) > 1024:
+    if key.startswith(("/", config.claims_prefix)) or ".." in key.split("/") or len(key.encode()) > 1024:
         raise ConfigurationError(f"the input artifact key {pj.clip(key, 200)!r} is not a pipeline artifact: refused")
     credentials = data.get("artifactCredentials")
     if not isinstance(credentials, Mapping) or not all(
