@@ -80,9 +80,11 @@ __all__ = [
     "artifact_bucket",
     "clip",
     "error_code",
+    "input_artifact",
     "job_id_of",
     "log",
     "run_job",
+    "text",
 ]
 
 #: Environment variable holding the :class:`Policy` as JSON (written by the construct).
@@ -147,6 +149,52 @@ def artifact_bucket(environ: Mapping[str, str]) -> str:
             f"{ARTIFACT_BUCKET_ENV} is not set to a bucket name on the function ({bucket!r})", "ConfigurationError"
         )
     return bucket
+
+
+def text(data: Mapping[str, Any], key: str) -> str:
+    """``data[key]`` if it is a non-empty string (configuration parsing); ``KeyError``/``ValueError`` if not."""
+    value = data[key]
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"{key} must be a non-empty string, not {value!r}")
+    return value
+
+
+def input_artifact(
+    data: Mapping[str, Any], *, bucket: str, claims_prefix: str, what: str
+) -> tuple[dict[str, str], Mapping[str, Any]]:
+    """The job's one input artifact (its S3 location) and its credentials, if the pipeline built it.
+
+    The artifact must be an object of ``bucket`` (the pipeline's artifact bucket, fixed at synth) outside
+    the claims prefix; anything else is refused before anything is read.
+
+    :param what: what the artifact holds, for messages.
+    :raises JobFailedError: ``ConfigurationError`` for any other event.
+    """
+    inputs = data.get("inputArtifacts")
+    if not isinstance(inputs, list) or len(inputs) != 1 or not isinstance(inputs[0], Mapping):
+        count = len(inputs) if isinstance(inputs, list) else 0
+        raise JobFailedError(f"expected exactly one input artifact ({what}), got {count}", "ConfigurationError")
+    location = (inputs[0].get("location") or {}).get("s3Location") or {}
+    name, key = location.get("bucketName"), location.get("objectKey")
+    if not isinstance(name, str) or not isinstance(key, str) or not key:
+        raise JobFailedError(
+            f"the input artifact has no S3 location: {clip(repr(location), 300)}", "ConfigurationError"
+        )
+    if name != bucket:
+        raise JobFailedError(
+            f"the input artifact is in bucket {clip(name, 100)!r}, not this pipeline's artifact bucket: refused",
+            "ConfigurationError",
+        )
+    if key.startswith(("/", claims_prefix)) or ".." in key.split("/") or len(key.encode()) > 1024:
+        raise JobFailedError(
+            f"the input artifact key {clip(key, 200)!r} is not a pipeline artifact: refused", "ConfigurationError"
+        )
+    credentials = data.get("artifactCredentials")
+    if not isinstance(credentials, Mapping) or not all(
+        isinstance(credentials.get(k), str) for k in ("accessKeyId", "secretAccessKey", "sessionToken")
+    ):
+        raise JobFailedError("the job carries no artifact credentials", "ConfigurationError")
+    return {"bucketName": name, "objectKey": key}, credentials
 
 
 def log(level: str, message: str, **fields: Any) -> None:

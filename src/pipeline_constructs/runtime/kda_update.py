@@ -165,16 +165,16 @@ class UpdaterConfig:
         try:
             data = json.loads(raw)
             targets = {
-                str(name): Target(str(name), _text(t, "region"), _text(t, "roleArn"))
+                str(name): Target(str(name), pj.text(t, "region"), pj.text(t, "roleArn"))
                 for name, t in dict(data["applications"]).items()
             }
             config = cls(
                 artifact_bucket=pj.artifact_bucket(environ),
-                release_bucket=_text(data, "releaseBucket"),
-                release_bucket_arn=_text(data, "releaseBucketArn"),
-                release_prefix=_text(data, "releasePrefix"),
+                release_bucket=pj.text(data, "releaseBucket"),
+                release_bucket_arn=pj.text(data, "releaseBucketArn"),
+                release_prefix=pj.text(data, "releasePrefix"),
                 manifest_name=str(data.get("manifestName") or MANIFEST_NAME),
-                claims_prefix=_text(data, "claimsPrefix"),
+                claims_prefix=pj.text(data, "claimsPrefix"),
                 targets=targets,
             )
         except (ValueError, KeyError, TypeError, AttributeError) as err:
@@ -184,13 +184,6 @@ class UpdaterConfig:
         if config.release_bucket_arn.rsplit(":", 1)[-1] != config.release_bucket:
             raise _config_error(f"{CONFIG_ENV}: releaseBucketArn does not name releaseBucket")
         return config
-
-
-def _text(data: Mapping[str, Any], key: str) -> str:
-    value = data[key]
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"{key} must be a non-empty string, not {value!r}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -478,20 +471,10 @@ def update_job(job: pj.Job, data: Mapping[str, Any], clients: Clients, now: Call
 def read_manifest(job: pj.Job, data: Mapping[str, Any], clients: Clients, config: UpdaterConfig) -> Release:
     """Download the job's own input artifact (a zip in the pipeline's artifact bucket) and read the manifest."""
     name = config.manifest_name
-    artifacts = data.get("inputArtifacts")
-    if not isinstance(artifacts, list) or len(artifacts) != 1 or not isinstance(artifacts[0], Mapping):
-        raise _config_error(f"expected exactly one input artifact: the build output holding {name}")
-    location = (artifacts[0].get("location") or {}).get("s3Location") or {}
-    bucket, key = location.get("bucketName"), location.get("objectKey")
-    credentials = data.get("artifactCredentials")
-    if not isinstance(bucket, str) or not isinstance(key, str) or not key or not isinstance(credentials, Mapping):
-        raise JobFailedError("the job's input artifact has no S3 location or credentials")
-    if bucket != config.artifact_bucket:
-        raise _config_error(
-            f"the input artifact is in bucket {pj.clip(bucket, 100)!r}, not this pipeline's artifact bucket: refused"
-        )
-    if key.startswith(("/", config.claims_prefix)) or ".." in key.split("/") or len(key.encode()) > 1024:
-        raise _config_error(f"the input artifact key {pj.clip(key, 200)!r} is not a pipeline artifact: refused")
+    location, credentials = pj.input_artifact(
+        data, bucket=config.artifact_bucket, claims_prefix=config.claims_prefix, what=f"the build output with {name}"
+    )
+    bucket, key = location["bucketName"], location["objectKey"]
     where = f"s3://{bucket}/{pj.clip(key, 300)}"
     try:
         response = job.call(

@@ -187,13 +187,13 @@ class DistributorConfig:
             data = json.loads(raw)
             sharing = data.get("sharing") or {}
             config = cls(
-                layer_name=_text(data, "layerName"),
-                parameter_name=_text(data, "parameterName"),
-                staging_key=_text(data, "stagingKey"),
-                expected_bucket_owner=_text(data, "expectedBucketOwner"),
+                layer_name=pj.text(data, "layerName"),
+                parameter_name=pj.text(data, "parameterName"),
+                staging_key=pj.text(data, "stagingKey"),
+                expected_bucket_owner=pj.text(data, "expectedBucketOwner"),
                 artifact_bucket=pj.artifact_bucket(environ),
-                staging_bucket_prefix=_text(data, "stagingBucketPrefix"),
-                claims_prefix=_text(data, "claimsPrefix"),
+                staging_bucket_prefix=pj.text(data, "stagingBucketPrefix"),
+                claims_prefix=pj.text(data, "claimsPrefix"),
                 compatible_runtimes=_texts(data, "compatibleRuntimes"),
                 compatible_architectures=_texts(data, "compatibleArchitectures"),
                 license_info=data.get("licenseInfo") or None,
@@ -213,13 +213,6 @@ class DistributorConfig:
         if config.sharing.public and not config.allow_public:
             raise ConfigurationError("public sharing is configured but was not explicitly allowed (allowPublic)")
         return config
-
-
-def _text(data: Mapping[str, Any], key: str) -> str:
-    value = data[key]
-    if not isinstance(value, str) or not value:
-        raise ValueError(f"{key} must be a non-empty string, not {value!r}")
-    return value
 
 
 def _texts(data: Mapping[str, Any], key: str) -> tuple[str, ...]:
@@ -262,30 +255,6 @@ class JobParameters:
                 f"UserParameters.stagingBucket {named!r} is not this pipeline's staging bucket for {region}"
             )
         return cls(region=region, staging_bucket=staging)
-
-
-def trusted_input(data: Mapping[str, Any], config: DistributorConfig) -> tuple[dict[str, str], Mapping[str, Any]]:
-    """The input artifact's S3 location and the job's credentials, if the artifact is the pipeline's own."""
-    inputs = data.get("inputArtifacts")
-    if not isinstance(inputs, list) or len(inputs) != 1 or not isinstance(inputs[0], Mapping):
-        count = len(inputs) if isinstance(inputs, list) else 0
-        raise ConfigurationError(f"expected exactly one input artifact (the built layer), got {count}")
-    location = (inputs[0].get("location") or {}).get("s3Location") or {}
-    bucket, key = location.get("bucketName"), location.get("objectKey")
-    if not isinstance(bucket, str) or not isinstance(key, str) or not key:
-        raise ArtifactError(f"the input artifact has no S3 location: {location!r}")
-    if bucket != config.artifact_bucket:
-        raise ConfigurationError(
-            f"the input artifact is in bucket {bucket!r}, not this pipeline's artifact bucket: refused"
-        )
-    if key.startswith(("/", config.claims_prefix)) or ".." in key.split("/") or len(key.encode()) > 1024:
-        raise ConfigurationError(f"the input artifact key {pj.clip(key, 200)!r} is not a pipeline artifact: refused")
-    credentials = data.get("artifactCredentials")
-    if not isinstance(credentials, Mapping) or not all(
-        isinstance(credentials.get(k), str) for k in ("accessKeyId", "secretAccessKey", "sessionToken")
-    ):
-        raise ConfigurationError("the job carries no artifact credentials")
-    return {"bucketName": bucket, "objectKey": key}, credentials
 
 
 # --------------------------------------------------------------------------- AWS clients
@@ -628,7 +597,9 @@ def distribute(job: pj.Job, data: Mapping[str, Any], clients: Clients) -> None:
     params = JobParameters.from_job(data, config)
     job.fields["region"] = params.region
     attempt = _continuation_attempt(data)
-    location, credentials = trusted_input(data, config)
+    location, credentials = pj.input_artifact(
+        data, bucket=config.artifact_bucket, claims_prefix=config.claims_prefix, what="the built layer"
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         artifact = download_artifact(clients.artifact_s3(credentials), location, os.path.join(tmp, "layer.zip"), job)
