@@ -19,7 +19,7 @@ from pipeline_constructs.core.compliance import (
     suspended_acknowledgments,
     unacknowledged_findings,
 )
-from pipeline_constructs.kda_app.pipeline import PUBLISH_SCRIPT
+from pipeline_constructs.kda_app.pipeline import PUBLISH_SCRIPT, UPDATE_FUNCTION_TIMEOUT
 from pipeline_constructs.runtime.kda_update import MANIFEST_NAME
 from pipeline_constructs.testing import deterministic_app, normalize_template
 
@@ -137,8 +137,17 @@ def test_update_actions_read_the_release_manifest_and_name_their_target(template
         assert [i["Name"] for i in action["InputArtifacts"]] == [release]
         params = _flat(action["Configuration"]["UserParameters"])
         assert f'\\"applicationName\\":\\"clickstream-{target}\\"' in params
-        assert f":iam::{account}:role/clickstream-{target}-updater" in params
-        assert f":s3:::{RELEASE_BUCKET}" in params
+        # the role and the release bucket are the function's configuration, never the event's
+        assert "roleArn" not in params
+        assert "releaseBucketArn" not in params
+        (function,) = [
+            f["Properties"]
+            for f in template.find_resources("AWS::Lambda::Function").values()
+            if f["Properties"].get("Handler") == "kda_update.handler"
+        ]
+        config = _flat(function["Environment"]["Variables"]["KDA_UPDATE_CONFIG"])
+        assert f":iam::{account}:role/clickstream-{target}-updater" in config
+        assert f'\\"releaseBucket\\":\\"{RELEASE_BUCKET}\\"' in config
         assert '\\"timeoutSeconds\\":1800' in params
         assert '\\"allowNonRestoredState\\":false' in params
 
@@ -225,11 +234,12 @@ def test_update_function_runs_the_packaged_handler_on_current_python(template, o
         if f["Properties"].get("Handler") == "kda_update.handler"
     ]
     assert function["Runtime"] == "python3.14"
-    assert function["Timeout"] == 120
+    assert function["Timeout"] == UPDATE_FUNCTION_TIMEOUT.to_seconds()
     assert function["LoggingConfig"]["LogFormat"] == "JSON"
     asset = outdir / f"asset.{function['Code']['S3Key'].removesuffix('.zip')}"
-    assert sorted(p.name for p in asset.iterdir()) == ["kda_update.py"]  # no other handler, no aws_cdk
-    assert "aws_cdk" not in (asset / "kda_update.py").read_text()
+    # the handler and the job machinery it shares with the layer distributor; no other handler, no aws_cdk
+    assert sorted(p.name for p in asset.iterdir()) == ["_pipeline_job.py", "kda_update.py"]
+    assert not any("aws_cdk" in p.read_text() for p in asset.iterdir())
 
 
 def test_update_function_permissions_are_explicit_and_scoped(template):
@@ -248,7 +258,16 @@ def test_update_function_permissions_are_explicit_and_scoped(template):
         if {"Ref": role_id} in p["Properties"]["Roles"]
     ]
     by_sid = {s["Sid"]: s for s in policy}
-    assert sorted(by_sid) == ["AssumeTargetUpdaterRoles", "CheckReleases", "ReportJobResults", "WriteOwnLogs"]
+    assert sorted(by_sid) == [
+        "AssumeTargetUpdaterRoles",
+        "CheckReleases",
+        "DeadLetters",
+        "DeadLettersKey",
+        "JobClaims",
+        "JobClaimsKey",
+        "ReportJobResults",
+        "WriteOwnLogs",
+    ]
     assert by_sid["ReportJobResults"]["Action"] == [
         "codepipeline:PutJobSuccessResult",
         "codepipeline:PutJobFailureResult",

@@ -12,6 +12,7 @@ from aws_cdk import pipelines
 from aws_cdk.assertions import Template
 
 from pipeline_constructs.steps import LambdaInvokeStep
+from pipeline_constructs.steps.lambda_invoke import pipeline_role_principal
 from pipeline_constructs.testing import deterministic_app
 
 ENV = cdk.Environment(account="111111111111", region="eu-west-1")
@@ -82,6 +83,64 @@ def test_function_may_report_job_results_and_pipeline_may_invoke_it():
     assert "codepipeline:PutJobSuccessResult" in text
     assert "codepipeline:PutJobFailureResult" in text
     assert "lambda:InvokeFunction" in text
+
+
+def _pipeline_role(stack: cdk.Stack) -> str:
+    roles = Template.from_stack(stack).find_resources(
+        "AWS::IAM::Role",
+        {
+            "Properties": {
+                "AssumeRolePolicyDocument": {"Statement": [{"Principal": {"Service": "codepipeline.amazonaws.com"}}]}
+            }
+        },
+    )
+    (logical_id,) = roles
+    return logical_id
+
+
+@pytest.mark.parametrize("flag", [True, False], ids=["reduce-trust-flag-on", "flag-off"])
+def test_default_invoke_role_trusts_only_the_pipeline_role(flag):
+    """Whatever the app's feature flags: CDK's AccountPrincipal fallback would let the whole account in."""
+    stack = cdk.Stack(deterministic_app(context={"@aws-cdk/pipelines:reduceStageRoleTrustScope": flag}), "S", env=ENV)
+    fn = _function(stack)
+    (ping,) = _actions(_pipeline(stack, LambdaInvokeStep("Ping", function=fn)))
+    template = Template.from_stack(stack)
+    role_id = ping["RoleArn"]["Fn::GetAtt"][0]
+    role = template.to_json()["Resources"][role_id]
+    assert role["Properties"]["AssumeRolePolicyDocument"]["Statement"] == [
+        {
+            "Action": "sts:AssumeRole",
+            "Effect": "Allow",
+            "Principal": {"AWS": {"Fn::GetAtt": [_pipeline_role(stack), "Arn"]}},
+        }
+    ]
+    # and the role may invoke this function only
+    policies = [
+        p for p in template.find_resources("AWS::IAM::Policy").values() if {"Ref": role_id} in p["Properties"]["Roles"]
+    ]
+    invoke = [
+        s
+        for p in policies
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s["Action"] == "lambda:InvokeFunction"
+    ]
+    fn_id = stack.get_logical_id(fn.node.default_child)
+    assert invoke
+    assert all(fn_id in json.dumps(r) for s in invoke for r in s["Resource"])
+
+
+def test_pipeline_role_principal_is_the_role_arn_resolved_at_synth():
+    stack = _stack()
+    source = pipelines.CodePipelineSource.git_hub("o/r", "main")
+    pipeline = pipelines.CodePipeline(
+        stack, "Pipeline", synth=pipelines.ShellStep("Synth", input=source, commands=["cdk synth"]), self_mutation=False
+    )
+    role = iam.Role(stack, "Shared", assumed_by=pipeline_role_principal(pipeline))  # before the pipeline is built
+    pipeline.build_pipeline()
+    trust = Template.from_stack(stack).to_json()["Resources"][stack.get_logical_id(role.node.default_child)]
+    assert trust["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"] == {
+        "AWS": {"Fn::GetAtt": [_pipeline_role(stack), "Arn"]}
+    }
 
 
 def test_given_role_and_namespace_are_used():
@@ -166,9 +225,7 @@ def test_parameters_twice(fn):
     "kwargs", [{"user_parameters": {"k": "v" * 1000}}, {"user_parameters_string": "x" * 1001}], ids=["dict", "str"]
 )
 def test_parameters_longer_than_codepipeline_allows(fn, kwargs):
-    with pytest.raises(
-        ValueError, match=r"characters>. is invalid: CodePipeline limits UserParameters to 1000"
-    ):
+    with pytest.raises(ValueError, match=r"characters>. is invalid: CodePipeline limits UserParameters to 1000"):
         LambdaInvokeStep("X", function=fn, **kwargs)
 
 

@@ -205,6 +205,8 @@ def test_distributor_configuration(template, construct):
         "regions": REGIONS,
         "sharing": {"accounts": [], "organizationId": "o-a1b2c3d4e5", "public": False},
         "stagingKey": "layer-staging/shared-deps.zip",
+        "stagingBucketPrefix": construct.staging_buckets[REGIONS[0]].removesuffix(REGIONS[0]),
+        "claimsPrefix": "pipeline-jobs/layer-distributor/",
     }
 
 
@@ -246,8 +248,9 @@ def test_distributor_role_is_least_privilege(template):
         ":parameter/lambda-layers/shared-deps/latest-version-arn"
     )
     assert statements["StagingObject"]["Resource"]["Fn::Join"][1][-1].endswith("/layer-staging/shared-deps.zip")
-    # no s3 access to the pipeline's artifacts: the function reads them with the job's artifact credentials
-    assert "Artifacts" not in json.dumps(policy)
+    # of the pipeline's artifact bucket only its own job claims: it reads the artifact with the job's credentials
+    assert [sid for sid, s in statements.items() if "Artifacts" in json.dumps(s)] == ["JobClaims"]
+    assert statements["JobClaims"]["Resource"]["Fn::Join"][1][-1] == "/pipeline-jobs/layer-distributor/*"
 
 
 def test_codepipeline_invokes_with_a_role_that_can_only_invoke_and_read(template):

@@ -20,10 +20,8 @@ import aws_cdk as cdk
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_destinations as lambda_destinations
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import pipelines
 from aws_cdk.region_info import RegionInfo
 from constructs import Construct
@@ -34,6 +32,17 @@ from pipeline_constructs.core.defaults import resolve_default
 from pipeline_constructs.core.encryption import new_key
 from pipeline_constructs.core.naming import default_pipeline_name
 from pipeline_constructs.core.pipeline import SecurePipeline, check_pipeline_options, require_synth
+from pipeline_constructs.core.pipeline_jobs import (
+    JobFailures,
+    acknowledge_claims,
+    claim_statements,
+    claims_prefix,
+    expire_claims,
+    job_failures,
+    job_function_asset_excludes,
+    job_function_timeout,
+    policy_environment,
+)
 from pipeline_constructs.core.validation import (
     invalid,
     is_token,
@@ -54,7 +63,7 @@ from pipeline_constructs.core.validation import (
     require_str,
     wrong_type,
 )
-from pipeline_constructs.steps.lambda_invoke import LambdaInvokeStep
+from pipeline_constructs.steps.lambda_invoke import LambdaInvokeStep, pipeline_role_principal
 
 __all__ = [
     "DEFAULT_CDK_CLI_VERSION",
@@ -76,6 +85,12 @@ MAX_RUNTIMES = 15
 _LAYER_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 _RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
 _HANDLER_FILE = "layer_distributor.py"
+#: Where the distributor's job claims go in the pipeline's artifact bucket.
+_CLAIMS_PREFIX = claims_prefix("layer-distributor")
+#: The shortest distributor timeout: a dozen AWS calls at their worst case (claim, download, list and read
+#: versions, staging upload, publish, policy, grants, SSM, claim record) plus the 120 s the handler keeps
+#: for upload + publish + grants before it hands over to a fresh invocation.
+MIN_DISTRIBUTOR_TIMEOUT = job_function_timeout(12, extra_seconds=120)
 _STAGING_PREFIX = "layer-staging"
 
 
@@ -265,7 +280,8 @@ class MultiRegionLayerPipeline(Construct):
         on ``source`` that installs ``requirements.txt`` and runs the pinned
         CDK CLI (``DEFAULT_CDK_CLI_VERSION``).
     :param pipeline_name: CodePipeline name. Default: generated.
-    :param distributor_timeout: timeout of the distributor function (at most
+    :param distributor_timeout: timeout of the distributor function (at least
+        ``MIN_DISTRIBUTOR_TIMEOUT``, the worst case of its retries, and at most
         15 minutes). Default: 15 minutes.
     :param log_retention: retention of the distributor's log group. Default:
         team default ``pipeline-constructs:logRetentionDays``, else one year.
@@ -384,6 +400,14 @@ class MultiRegionLayerPipeline(Construct):
             "distributor_timeout",
             distributor_timeout if distributor_timeout is not None else cdk.Duration.minutes(15),
         )
+        if timeout.to_seconds() < MIN_DISTRIBUTOR_TIMEOUT.to_seconds():
+            raise invalid(
+                where,
+                "distributor_timeout",
+                timeout.to_human_string(),
+                f"expected at least {MIN_DISTRIBUTOR_TIMEOUT.to_human_string()}: the worst case of the distributor's "
+                "retries, its watchdog margin and the time it keeps for publishing",
+            )
         if log_retention is not None:
             require_enum(where, "log_retention", log_retention, logs.RetentionDays)
         require_enum(where, "removal_policy", removal_policy, cdk.RemovalPolicy)
@@ -442,6 +466,9 @@ class MultiRegionLayerPipeline(Construct):
             "sharing": sharing.to_json(),
             "allowPublic": sharing.public,
             "regions": list(self.regions),
+            # What the function trusts, fixed here (never taken from the event); and ARTIFACT_BUCKET below.
+            "stagingBucketPrefix": f"{_STAGING_PREFIX}-{suffix}-",
+            "claimsPrefix": _CLAIMS_PREFIX,
         }
         #: The function CodePipeline invokes once per region.
         self.distributor = self._distributor(
@@ -653,15 +680,15 @@ class MultiRegionLayerPipeline(Construct):
             retention=resolve_default(self, "logRetentionDays", log_retention, logs.RetentionDays.ONE_YEAR),
             removal_policy=removal_policy,
         )
-        dead_letters = sqs.Queue(
+        failures = job_failures(
             scope,
             "DeadLetters",
-            encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=key,
-            enforce_ssl=True,
-            retention_period=cdk.Duration.days(14),
+            key=key,
+            description=f"Layer distributor of {self.node.path}",
             removal_policy=removal_policy,
         )
+        artifacts = self.secure_pipeline.artifact_bucket
+        expire_claims(artifacts, _CLAIMS_PREFIX)
         role = iam.Role(
             scope,
             "Role",
@@ -686,10 +713,8 @@ class MultiRegionLayerPipeline(Construct):
                     actions=["logs:CreateLogStream", "logs:PutLogEvents"],
                     resources=[log_group.log_group_arn],
                 ),
-                iam.PolicyStatement(sid="DeadLetters", actions=["sqs:SendMessage"], resources=[dead_letters.queue_arn]),
-                iam.PolicyStatement(
-                    sid="DeadLettersKey", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[key.key_arn]
-                ),
+                *failures.statements(),
+                *claim_statements(artifacts, _CLAIMS_PREFIX, self.secure_pipeline.artifact_key),
                 iam.PolicyStatement(
                     sid="NoResourceLevelPermissions",
                     actions=[
@@ -738,23 +763,26 @@ class MultiRegionLayerPipeline(Construct):
             runtime=lambda_.Runtime.PYTHON_3_14,
             architecture=lambda_.Architecture.ARM_64,
             handler="layer_distributor.handler",
-            code=lambda_.Code.from_asset(str(_RUNTIME_DIR), exclude=["*", f"!{_HANDLER_FILE}"]),
+            code=lambda_.Code.from_asset(str(_RUNTIME_DIR), exclude=job_function_asset_excludes(_HANDLER_FILE)),
             role=role.without_policy_updates(),
             timeout=timeout,
             memory_size=1024,
             ephemeral_storage_size=cdk.Size.mebibytes(1024),
-            environment={"DISTRIBUTOR_CONFIG": json.dumps(config, separators=(",", ":"), sort_keys=True)},
+            environment={
+                "DISTRIBUTOR_CONFIG": json.dumps(config, separators=(",", ":"), sort_keys=True),
+                **policy_environment(artifacts),
+            },
             log_group=log_group,
             tracing=lambda_.Tracing.ACTIVE,
-            dead_letter_queue=dead_letters,
-            # CodePipeline invokes asynchronously: no retry (the handler reports every outcome itself), and
-            # an invocation that still fails (crash, throttling for hours) is kept in the same queue.
-            retry_attempts=0,
-            on_failure=lambda_destinations.SqsDestination(dead_letters),
+            # An invocation that fails (a result it could not send, a crash) goes to the queue, and its alarm fires.
+            **failures.function_props(),  # type: ignore[arg-type]
         )
+        acknowledge_claims(policy, artifacts, _CLAIMS_PREFIX)
         # Lambda checks the DLQ permission when it creates the function.
         function.node.add_dependency(policy)
-        self._acknowledge_distributor(function, policy, dead_letters, regions)
+        self._acknowledge_distributor(function, policy, regions)
+        #: The distributor's dead-letter queue and the alarm on it.
+        self.distributor_failures: JobFailures = failures
         return function
 
     def _invoke_role(self) -> iam.IRole:
@@ -762,7 +790,7 @@ class MultiRegionLayerPipeline(Construct):
         role = iam.Role(
             self,
             "InvokeRole",
-            assumed_by=iam.AccountRootPrincipal(),
+            assumed_by=pipeline_role_principal(self.pipeline),  # exactly the pipeline's role, as CDK's action roles
             description=f"CodePipeline invokes the layer distributor of {self.node.path} with this role",
         )
         bucket = self.secure_pipeline.artifact_bucket
@@ -802,7 +830,7 @@ class MultiRegionLayerPipeline(Construct):
         return role.without_policy_updates()
 
     def _acknowledge_distributor(
-        self, function: lambda_.Function, policy: iam.ManagedPolicy, dead_letters: sqs.Queue, regions: list[str]
+        self, function: lambda_.Function, policy: iam.ManagedPolicy, regions: list[str]
     ) -> None:
         where = ", ".join(regions)
         acknowledge(
@@ -824,6 +852,8 @@ class MultiRegionLayerPipeline(Construct):
                 reason = f"This one layer's ARN in each target region, {limited}."
             elif ":ssm:*:" in resource:
                 reason = f"This one SSM parameter in each target region, {limited}."
+            elif resource.endswith(f"/{_CLAIMS_PREFIX}*"):
+                continue  # acknowledged with the claim statements (core.pipeline_jobs)
             else:  # pragma: no cover - a new wildcard must be reviewed, not acknowledged blindly
                 continue
             acknowledge(policy, f"AwsSolutions-IAM5[Resource::{resource}]", reason)
@@ -843,12 +873,6 @@ class MultiRegionLayerPipeline(Construct):
                 "Runs once per target region per pipeline execution; a reserved concurrency would subtract from "
                 "the account's pool and fail deployment in accounts at the minimum concurrency quota.",
             )
-        queue = dead_letters.node.default_child
-        assert isinstance(queue, sqs.CfnQueue)
-        reason_dlq = (
-            "This queue is the distributor function's dead-letter queue; a dead-letter queue needs none of its own."
-        )
-        acknowledge(queue, "Serverless-SQSRedrivePolicy", reason_dlq)
 
 
 def _logical(construct: Construct) -> str:

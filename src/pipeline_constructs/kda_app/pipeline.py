@@ -32,6 +32,7 @@ least-privilege roles.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -57,6 +58,17 @@ from pipeline_constructs.core.encryption import new_key
 from pipeline_constructs.core.iam_idioms import flatten_cfn_reference, idiom_reason, wildcard_findings
 from pipeline_constructs.core.naming import default_pipeline_name
 from pipeline_constructs.core.pipeline import DEFAULT_BUILD_IMAGE, SecurePipeline, check_pipeline_options, require_synth
+from pipeline_constructs.core.pipeline_jobs import (
+    JobFailures,
+    acknowledge_claims,
+    claim_statements,
+    claims_prefix,
+    expire_claims,
+    job_failures,
+    job_function_asset_excludes,
+    job_function_timeout,
+    policy_environment,
+)
 from pipeline_constructs.core.reports import TestReportFormat, TestReports
 from pipeline_constructs.core.targets import DeploymentTarget, validate_targets
 from pipeline_constructs.core.validation import (
@@ -82,6 +94,7 @@ from pipeline_constructs.kda_app.application_stack import (
 from pipeline_constructs.kda_app.flink import FlinkCode, FlinkSettings
 from pipeline_constructs.kda_app.sources import ApplicationBuild, ApplicationSource
 from pipeline_constructs.stages.security_gated import SecurityGatedStage, add_target_stage
+from pipeline_constructs.steps.lambda_invoke import role_arn_principal
 
 __all__ = ["KdaAppPipeline", "KdaNames", "StackExtension"]
 
@@ -98,6 +111,13 @@ _APPLICATION_NAME = re.compile(r"[a-z]([a-z0-9-]{0,38}[a-z0-9])?")
 # Kinesis Data Streams retention: 24 hours to 365 days.
 _MIN_STREAM_RETENTION = 24 * 3600
 _MAX_STREAM_RETENTION = 8760 * 3600
+#: Where the update function's job claims go in the application pipeline's artifact bucket.
+_CLAIMS_PREFIX = claims_prefix("kda-update")
+#: The update function's timeout: one invocation makes at most 10 AWS calls (claim and its read, the
+#: artifact, the release HEAD, AssumeRole, DescribeApplication, a snapshot page, Update/StartApplication,
+#: the claim record, one spare), each at its worst case (4 attempts of 3 + 8 s, backoff), plus the
+#: watchdog's margin for sending the result: 9 minutes. A normal invocation takes a few seconds.
+UPDATE_FUNCTION_TIMEOUT = job_function_timeout(10)
 
 #: ``(stack, target) -> None``: add resources to a target's application stack before it is deployed.
 StackExtension = Callable[[KdaApplicationStack, DeploymentTarget], None]
@@ -521,7 +541,7 @@ class KdaAppPipeline(Construct):
 
         #: The update function (``runtime/kda_update.py``).
         self.update_function = self._update_function(
-            scope, names, targets, prefix, bucket_arn, retention, removal_policy
+            scope, names, targets, prefix, bucket_arn, retention, removal_policy, artifacts
         )
 
         source_output = codepipeline.Artifact("Source")
@@ -545,6 +565,13 @@ class KdaAppPipeline(Construct):
                 ],
             ),
         ]
+        #: The role CodePipeline invokes the update function with: it trusts only the application pipeline's role.
+        self.update_invoke_role = iam.Role(
+            scope,
+            "UpdateInvokeRole",
+            assumed_by=role_arn_principal(lambda: self.application_pipeline.role),
+            description=f"The application pipeline of {names.application_name} invokes the update function with this",
+        )
         #: The update actions, by target name.
         self.update_actions: dict[str, actions.LambdaInvokeAction] = {}
         for target in targets:
@@ -562,15 +589,15 @@ class KdaAppPipeline(Construct):
                 action_name="UpdateApplication",
                 lambda_=self.update_function,
                 inputs=[release_output],
+                # The application selects a target of the function's configuration; its role, region and the
+                # release bucket come from that configuration, never from the event.
                 user_parameters={
                     "applicationName": names.flink_application(target),
-                    "region": target.region,
-                    "roleArn": names.updater_role_arn(target),
-                    "releaseBucketArn": bucket_arn,
                     "timeoutSeconds": timeout,
                     "startApplication": start_application,
                     "allowNonRestoredState": flink.allow_non_restored_state,
                 },
+                role=self.update_invoke_role,
                 run_order=len(stage_actions) + 1,
             )
             stage_actions.append(update)
@@ -652,7 +679,17 @@ class KdaAppPipeline(Construct):
         bucket_arn: str,
         retention: logs.RetentionDays,
         removal_policy: cdk.RemovalPolicy,
+        artifacts: s3.Bucket,
     ) -> lambda_.Function:
+        #: Where update invocations that could not report go (a queue), the alarm on it and its topic.
+        self.update_failures: JobFailures = job_failures(
+            scope,
+            "UpdateDeadLetters",
+            key=self.secure_pipeline.logs_key,
+            description=f"Release update function of {names.application_name}",
+            removal_policy=removal_policy,
+        )
+        expire_claims(artifacts, _CLAIMS_PREFIX)
         log_group = logs.LogGroup(
             scope,
             "UpdateLogs",
@@ -693,8 +730,11 @@ class KdaAppPipeline(Construct):
                     actions=["logs:CreateLogStream", "logs:PutLogEvents"],
                     resources=[log_group.log_group_arn],
                 ),
+                *self.update_failures.statements(),
+                *claim_statements(artifacts, _CLAIMS_PREFIX, self.release_key),
             ],
         )
+        acknowledge_claims(policy, artifacts, _CLAIMS_PREFIX)
         acknowledge(
             policy,
             "AwsSolutions-IAM5[Resource::*]",
@@ -707,6 +747,24 @@ class KdaAppPipeline(Construct):
             "Reads (HEAD) release objects to check a release exists before deploying it; one key per build, "
             "unknown at synth; release bucket and prefix only.",
         )
+        config = {
+            "releaseBucket": names.release_bucket,
+            "releaseBucketArn": bucket_arn,
+            "releasePrefix": prefix,
+            "manifestName": MANIFEST_NAME,
+            "claimsPrefix": _CLAIMS_PREFIX,
+            "applications": {
+                names.flink_application(t): {"region": t.region, "roleArn": names.updater_role_arn(t)} for t in targets
+            },
+        }
+        # Lambda allows 4 KB for all environment variables together; unresolved tokens only overestimate.
+        if len(json.dumps(config)) + len(json.dumps(policy_environment(artifacts))) > 4096:
+            raise invalid(
+                self.node.path,
+                "targets",
+                f"<{len(targets)} targets>",
+                "too many targets for the update function's configuration (Lambda's 4 KB of environment variables)",
+            )
         function = lambda_.Function(
             scope,
             "UpdateFunction",
@@ -714,14 +772,22 @@ class KdaAppPipeline(Construct):
             runtime=lambda_.Runtime.PYTHON_3_14,
             architecture=lambda_.Architecture.ARM_64,
             handler="kda_update.handler",
-            code=lambda_.Code.from_asset(str(RUNTIME_DIR), exclude=["*", "!kda_update.py"]),
+            code=lambda_.Code.from_asset(str(RUNTIME_DIR), exclude=job_function_asset_excludes("kda_update.py")),
             # Without policy updates: its permissions are all in the managed policy above (the
             # LambdaInvokeAction's own '*' grant of the same two actions is not needed twice).
             role=role.without_policy_updates(),
-            timeout=cdk.Duration.minutes(2),
+            timeout=UPDATE_FUNCTION_TIMEOUT,
             memory_size=256,
             log_group=log_group,
             logging_format=lambda_.LoggingFormat.JSON,
+            environment={
+                **policy_environment(artifacts),
+                # What the function trusts, fixed at synth: the release bucket and prefix, the applications it
+                # deploys to and the role for each (the event only names one of these applications).
+                "KDA_UPDATE_CONFIG": cdk.Stack.of(scope).to_json_string(config),
+            },
+            # An invocation that fails (a result it could not send, a crash) goes to the queue; its alarm fires.
+            **self.update_failures.function_props(),  # type: ignore[arg-type]
         )
         function.node.add_dependency(policy)
         _acknowledge_update_function(function)
@@ -766,13 +832,6 @@ def _acknowledge_update_function(function: lambda_.Function) -> None:
             f"{pack}-LambdaInsideVPC",
             "Calls only public AWS APIs (CodePipeline, STS, S3 HEAD, Managed Flink control plane); it reads "
             "no data and reaches no VPC resource.",
-        )
-    for pack in ("NIST.800.53.R5", "HIPAA.Security", "Serverless"):
-        acknowledge(
-            cfn,
-            f"{pack}-LambdaDLQ",
-            "Invoked by CodePipeline, which waits for its job result: every failure path reports "
-            "PutJobFailureResult; a crash before reporting is retried by Lambda and the handler is idempotent.",
         )
     for pack in ("NIST.800.53.R5", "HIPAA.Security"):
         acknowledge(

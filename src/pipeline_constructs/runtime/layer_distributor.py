@@ -1,30 +1,49 @@
 """Publish a Lambda layer version in one region: the CodePipeline job worker of MultiRegionLayerPipeline.
 
 CodePipeline invokes this function once per target region, in parallel, with
-the built layer (a zip whose root holds ``nodejs/`` or ``python/``) as the
-input artifact and ``{"region": ..., "stagingBucket": ...}`` as user
-parameters. For its region the function:
+the built layer (a zip whose root holds ``nodejs/``, ``python/``...) as the
+only input artifact and ``{"region": ...}`` as user parameters. For its region
+the function:
 
-1. downloads the artifact with the job's own artifact credentials (never its
-   role), hashing it on the way (SHA-256, as Lambda's ``CodeSha256``);
-2. compares it with the layer's latest version in that region: same content
+1. checks the event against what the pipeline built: the input artifact must
+   be an object of the pipeline's own artifact bucket (fixed in the
+   configuration at synth, never taken from the event); the region must be
+   one of the configured regions; user parameters are parsed strictly;
+2. claims the job (:mod:`_pipeline_job`): a duplicate delivery of the same job
+   publishes nothing and reports nothing;
+3. downloads the artifact with the job's own artifact credentials, hashing it
+   (SHA-256, as Lambda's ``CodeSha256``), and validates it before any change:
+   a readable zip (every CRC checked), not empty, within Lambda's 250 MB
+   unzipped limit, no absolute or ``..`` paths, and with content where the
+   compatible runtimes look (``nodejs/node_modules/``, ``python/``,
+   ``java/lib/``, ``ruby/gems/``, or ``bin/``, ``lib/``, ``extensions/``);
+4. compares it with the layer's latest version in that region: same content
    and same settings means nothing is published (no duplicate version);
-3. otherwise uploads it to the region's staging bucket and publishes the new
-   version **from S3** (the 50 MB direct-upload limit does not apply; the
-   layer can be as large as Lambda's 250 MB unzipped limit);
-4. grants ``lambda:GetLayerVersion`` to exactly the configured principals
-   (accounts, an organization, or everyone when public sharing was opted
-   into), removing grants this function made that are no longer configured;
-5. writes the version ARN to an SSM parameter in that region;
-6. reports the outcome to CodePipeline: success (with output variables
+5. otherwise uploads it to the region's staging bucket (named at synth) and
+   publishes the version **from S3** (no 50 MB direct-upload limit);
+6. grants ``lambda:GetLayerVersion`` to exactly the configured principals,
+   removing grants this function made that are no longer configured;
+7. writes the version ARN to an SSM parameter in that region;
+8. reports to CodePipeline exactly once: success (output variables
    ``LayerVersionArn``, ``LayerVersion``, ``Published``) or failure, on every
-   path. A watchdog reports a failure shortly before the function's timeout,
-   and a slow download hands over to a fresh invocation with a continuation
-   token, so the action never waits for CodePipeline's own timeout.
+   path. The watchdog reports a failure before the function's timeout and
+   nothing changes after a report; a slow download hands over to a fresh
+   invocation with a continuation token.
 
-Every step is idempotent: running the same job twice publishes nothing new.
-Configuration that does not vary by region comes from the ``DISTRIBUTOR_CONFIG``
-environment variable (JSON), written by the construct.
+Configuration (environment, written by the construct at synth):
+
+``DISTRIBUTOR_CONFIG`` (JSON)
+    ``layerName``, ``parameterName``, ``stagingKey``, ``expectedBucketOwner``,
+    ``stagingBucketPrefix``
+    (a region's staging bucket is this prefix + the region), ``claimsPrefix``
+    (where job claims go in the artifact bucket), ``regions``,
+    ``compatibleRuntimes``, ``compatibleArchitectures``, ``licenseInfo``,
+    ``description``, ``sharing`` (``accounts``, ``organizationId``, ``public``),
+    ``allowPublic``.
+``ARTIFACT_BUCKET``
+    the pipeline's artifact bucket: the only bucket the input artifact may be in.
+``PIPELINE_JOB_POLICY`` (JSON, optional)
+    retry and time numbers (:class:`_pipeline_job.Policy`).
 
 Standard library and boto3 only (the Lambda runtime provides boto3).
 """
@@ -37,53 +56,78 @@ import json
 import os
 import re
 import tempfile
-import threading
-import time
-from collections.abc import Callable, Mapping
+import zipfile
+import zlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+if __package__:
+    from . import _pipeline_job as pj
+else:  # pragma: no cover - in the Lambda asset the handler and its helper are top-level modules
+    import _pipeline_job as pj  # type: ignore[import-not-found,no-redef]
+
 __all__ = [
+    "MAX_ATTEMPTS",
+    "MAX_LAYER_BYTES",
+    "PUBLISH_BUDGET_SECONDS",
+    "WATCHDOG_MARGIN_SECONDS",
     "ArtifactError",
     "Clients",
     "ConfigurationError",
     "DistributorConfig",
-    "JobReporter",
     "Sharing",
     "handler",
     "run",
+    "validate_layer_zip",
 ]
 
 #: Lambda's limit for a layer's unzipped size; a larger zip cannot be a valid layer either.
 MAX_LAYER_BYTES = 250 * 1024 * 1024
 #: Statement ids this function owns in a layer version's policy start with this.
 STATEMENT_PREFIX = "share-"
-#: Report a failure this long before the function's own timeout.
-WATCHDOG_MARGIN_SECONDS = 20.0
+#: The watchdog reports this long before the function's timeout (with the default policy).
+WATCHDOG_MARGIN_SECONDS = pj.Policy().watchdog_margin
 #: Seconds the upload + publish + grants need at least; below that, hand over to a fresh invocation.
 PUBLISH_BUDGET_SECONDS = 120.0
 #: Continuation hand-overs allowed before the job fails.
 MAX_ATTEMPTS = 3
+NAME = "the layer distributor"
 _CHUNK = 1024 * 1024
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}", re.ASCII)
+_PARAMETERS = frozenset({"region", "stagingBucket"})
+# Where each runtime family loads layer content from (/opt/...): the Lambda developer guide's
+# "Layer paths for each Lambda runtime". bin/ and lib/ (PATH, LD_LIBRARY_PATH) and extensions/ work for all.
+_LOADABLE: dict[str, tuple[str, ...]] = {
+    "nodejs": (r"nodejs/node_modules/.+", r"nodejs/node[0-9]+/node_modules/.+"),
+    "python": (r"python/.+",),
+    "java": (r"java/lib/.+",),
+    "ruby": (r"ruby/gems/.+", r"ruby/lib/.+"),
+}
+_ANY_RUNTIME = (r"bin/.+", r"lib/.+", r"extensions/.+")
+_LAYOUT_HINT = {
+    "nodejs": "nodejs/node_modules/",
+    "python": "python/",
+    "java": "java/lib/",
+    "ruby": "ruby/gems/ or ruby/lib/",
+}
 
 
-class ConfigurationError(Exception):
+class ConfigurationError(pj.JobFailedError):
     """The job's parameters or the function's configuration are wrong: retrying will not help."""
 
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "ConfigurationError")
 
-class ArtifactError(Exception):
-    """The input artifact could not be read (missing, no permission, too large...)."""
+
+class ArtifactError(pj.JobFailedError):
+    """The input artifact is not something to publish (unreadable, not a valid layer zip, too large...)."""
 
 
-def log(level: str, message: str, **fields: Any) -> None:
-    """One structured JSON log line (CloudWatch Logs Insights can query every field)."""
-    print(json.dumps({"level": level, "message": message, **fields}, default=str, sort_keys=True))
+log = pj.log
 
 
 # --------------------------------------------------------------------------- configuration
@@ -114,12 +158,15 @@ class Sharing:
 
 @dataclass(frozen=True)
 class DistributorConfig:
-    """What every region publishes (the ``DISTRIBUTOR_CONFIG`` environment variable)."""
+    """What every region publishes, and what the function trusts (the ``DISTRIBUTOR_CONFIG`` variable)."""
 
     layer_name: str
     parameter_name: str
     staging_key: str
     expected_bucket_owner: str
+    artifact_bucket: str
+    staging_bucket_prefix: str
+    claims_prefix: str
     compatible_runtimes: tuple[str, ...] = ()
     compatible_architectures: tuple[str, ...] = ()
     license_info: str | None = None
@@ -127,6 +174,9 @@ class DistributorConfig:
     sharing: Sharing = field(default_factory=Sharing)
     allow_public: bool = False
     regions: tuple[str, ...] = ()
+
+    def staging_bucket(self, region: str) -> str:
+        return f"{self.staging_bucket_prefix}{region}"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> DistributorConfig:
@@ -137,53 +187,74 @@ class DistributorConfig:
             data = json.loads(raw)
             sharing = data.get("sharing") or {}
             config = cls(
-                layer_name=str(data["layerName"]),
-                parameter_name=str(data["parameterName"]),
-                staging_key=str(data["stagingKey"]),
-                expected_bucket_owner=str(data["expectedBucketOwner"]),
-                compatible_runtimes=tuple(data.get("compatibleRuntimes") or ()),
-                compatible_architectures=tuple(data.get("compatibleArchitectures") or ()),
+                layer_name=pj.text(data, "layerName"),
+                parameter_name=pj.text(data, "parameterName"),
+                staging_key=pj.text(data, "stagingKey"),
+                expected_bucket_owner=pj.text(data, "expectedBucketOwner"),
+                artifact_bucket=pj.artifact_bucket(environ),
+                staging_bucket_prefix=pj.text(data, "stagingBucketPrefix"),
+                claims_prefix=pj.text(data, "claimsPrefix"),
+                compatible_runtimes=_texts(data, "compatibleRuntimes"),
+                compatible_architectures=_texts(data, "compatibleArchitectures"),
                 license_info=data.get("licenseInfo") or None,
                 description=data.get("description") or None,
                 sharing=Sharing(
-                    accounts=tuple(sharing.get("accounts") or ()),
+                    accounts=_texts(sharing, "accounts"),
                     organization_id=sharing.get("organizationId") or None,
-                    public=bool(sharing.get("public", False)),
+                    public=sharing.get("public", False) is True,
                 ),
-                allow_public=bool(data.get("allowPublic", False)),
-                regions=tuple(data.get("regions") or ()),
+                allow_public=data.get("allowPublic", False) is True,
+                regions=_texts(data, "regions"),
             )
         except (ValueError, KeyError, TypeError, AttributeError) as err:
             raise ConfigurationError(f"DISTRIBUTOR_CONFIG is malformed: {err!r}") from None
+        if not config.regions:
+            raise ConfigurationError("DISTRIBUTOR_CONFIG.regions is empty")
         if config.sharing.public and not config.allow_public:
             raise ConfigurationError("public sharing is configured but was not explicitly allowed (allowPublic)")
         return config
 
 
+def _texts(data: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    value = data.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ValueError(f"{key} must be a list of strings, not {value!r}")
+    return tuple(value)
+
+
 @dataclass(frozen=True)
 class JobParameters:
-    """The per-region user parameters of the action."""
+    """The per-region user parameters of the action: ``{"region": ...}`` (``stagingBucket`` is checked, not used)."""
 
     region: str
     staging_bucket: str
 
     @classmethod
-    def from_job(cls, job: Mapping[str, Any], config: DistributorConfig) -> JobParameters:
-        raw = job.get("data", {}).get("actionConfiguration", {}).get("configuration", {}).get("UserParameters")
-        if not raw:
-            raise ConfigurationError("the action has no UserParameters; expected {'region', 'stagingBucket'}")
+    def from_job(cls, data: Mapping[str, Any], config: DistributorConfig) -> JobParameters:
+        raw = ((data.get("actionConfiguration") or {}).get("configuration") or {}).get("UserParameters")
+        if not isinstance(raw, str) or not raw:
+            raise ConfigurationError("the action has no UserParameters; expected {'region': ...}")
         try:
-            data = json.loads(raw)
-            params = cls(region=str(data["region"]), staging_bucket=str(data["stagingBucket"]))
-        except (ValueError, KeyError, TypeError) as err:
-            raise ConfigurationError(f"UserParameters are malformed ({err!r}): {raw[:200]!r}") from None
-        if not _REGION.match(params.region):
-            raise ConfigurationError(f"UserParameters.region {params.region!r} is not an AWS region")
-        if config.regions and params.region not in config.regions:
-            raise ConfigurationError(f"region {params.region!r} is not one of the configured regions")
-        if not _BUCKET.match(params.staging_bucket):
-            raise ConfigurationError(f"UserParameters.stagingBucket {params.staging_bucket!r} is not a bucket name")
-        return params
+            params = json.loads(raw)
+        except ValueError as err:
+            raise ConfigurationError(f"UserParameters is not JSON ({err}): {pj.clip(raw, 200)!r}") from None
+        if not isinstance(params, dict):
+            raise ConfigurationError(f"UserParameters must be a JSON object, not {type(params).__name__}")
+        unknown = sorted(set(params) - _PARAMETERS)
+        if unknown:
+            raise ConfigurationError(f"UserParameters has unknown keys {unknown}; allowed: {sorted(_PARAMETERS)}")
+        region = params.get("region")
+        if not isinstance(region, str) or not _REGION.fullmatch(region):
+            raise ConfigurationError(f"UserParameters.region {region!r} is not an AWS region")
+        if region not in config.regions:
+            raise ConfigurationError(f"region {region!r} is not one of the configured regions {list(config.regions)}")
+        staging = config.staging_bucket(region)
+        named = params.get("stagingBucket", staging)
+        if named != staging:
+            raise ConfigurationError(
+                f"UserParameters.stagingBucket {named!r} is not this pipeline's staging bucket for {region}"
+            )
+        return cls(region=region, staging_bucket=staging)
 
 
 # --------------------------------------------------------------------------- AWS clients
@@ -191,17 +262,36 @@ class JobParameters:
 
 @dataclass
 class Clients:
-    """Factories for the clients the job uses (tests replace them)."""
+    """Factories for the clients the job uses (tests replace them).
+
+    :param codepipeline: CodePipeline client (reports the result).
+    :param artifact_s3: ``credentials -> S3 client`` with the job's artifact credentials.
+    :param regional: ``(service, region) -> client`` with the function's own credentials.
+    :param claims_s3: S3 client for job claims. Default: ``regional("s3", <the function's region>)``.
+    """
 
     codepipeline: Any
     artifact_s3: Callable[[Mapping[str, Any]], Any]
     regional: Callable[[str, str], Any]
+    claims_s3: Callable[[], Any] | None = None
+
+    def claims(self) -> Any:
+        if self.claims_s3 is not None:
+            return self.claims_s3()
+        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+        if not region:
+            raise ConfigurationError("AWS_REGION is not set: cannot find the artifact bucket's region")
+        return self.regional("s3", region)
 
 
 def default_clients() -> Clients:
     """boto3 clients: CodePipeline in this region, artifacts with the job's credentials, the rest per region."""
-    retries = Config(retries={"max_attempts": 5, "mode": "standard"})
-    s3v4 = Config(signature_version="s3v4", retries={"max_attempts": 5, "mode": "standard"})
+    try:
+        policy = pj.Policy.from_env(os.environ)
+    except pj.JobFailedError:  # reported by the job itself; the clients use the defaults meanwhile
+        policy = pj.Policy()
+    calls = policy.calls.client_config()
+    s3v4 = policy.calls.client_config(signature_version="s3v4")
     cache: dict[tuple[str, str], Any] = {}
 
     def artifact_s3(credentials: Mapping[str, Any]) -> Any:
@@ -216,91 +306,17 @@ def default_clients() -> Clients:
     def regional(service: str, region: str) -> Any:
         key = (service, region)
         if key not in cache:
-            cache[key] = boto3.client(service, region_name=region, config=s3v4 if service == "s3" else retries)  # type: ignore[call-overload]
+            cache[key] = boto3.client(service, region_name=region, config=s3v4 if service == "s3" else calls)  # type: ignore[call-overload]
         return cache[key]
 
     return Clients(
-        codepipeline=boto3.client("codepipeline", config=retries), artifact_s3=artifact_s3, regional=regional
+        codepipeline=boto3.client("codepipeline", config=policy.reports.client_config()),
+        artifact_s3=artifact_s3,
+        regional=regional,
     )
 
 
-# --------------------------------------------------------------------------- reporting
-
-
-class JobReporter:
-    """Reports a job's outcome to CodePipeline exactly once (the watchdog and the handler may race)."""
-
-    def __init__(self, codepipeline: Any, job_id: str) -> None:
-        self._codepipeline = codepipeline
-        self.job_id = job_id
-        self._lock = threading.Lock()
-        self.outcome: str | None = None
-
-    def success(
-        self,
-        summary: str,
-        *,
-        variables: Mapping[str, str] | None = None,
-        continuation_token: str | None = None,
-    ) -> bool:
-        kwargs: dict[str, Any] = {
-            "jobId": self.job_id,
-            "executionDetails": {"summary": summary[:2048], "percentComplete": 50 if continuation_token else 100},
-        }
-        if continuation_token:
-            kwargs["continuationToken"] = continuation_token
-        elif variables:
-            kwargs["outputVariables"] = dict(variables)
-        return self._report("continued" if continuation_token else "succeeded", "put_job_success_result", kwargs)
-
-    def failure(self, message: str, *, kind: str = "JobFailed") -> bool:
-        kwargs = {"jobId": self.job_id, "failureDetails": {"type": kind, "message": message[:5000]}}
-        return self._report("failed", "put_job_failure_result", kwargs)
-
-    def _report(self, outcome: str, method: str, kwargs: dict[str, Any]) -> bool:
-        with self._lock:
-            if self.outcome is not None:
-                log("WARN", "outcome already reported; not reporting again", jobId=self.job_id, outcome=outcome)
-                return False
-            try:
-                getattr(self._codepipeline, method)(**kwargs)
-            except ClientError as err:
-                if err.response.get("Error", {}).get("Code") in ("InvalidJobStateException", "JobNotFoundException"):
-                    # Already finished (a duplicate delivery of the same job): nothing to report.
-                    log("WARN", "job already closed", jobId=self.job_id, error=str(err))
-                    self.outcome = outcome
-                    return False
-                raise
-            self.outcome = outcome
-            log("INFO", f"job {outcome}", jobId=self.job_id, details=kwargs.get("failureDetails"))
-            return True
-
-
-class Watchdog:
-    """Reports a failure shortly before the function times out, if nothing was reported by then."""
-
-    def __init__(self, reporter: JobReporter, remaining_ms: Callable[[], int] | None) -> None:
-        self._timer: threading.Timer | None = None
-        if remaining_ms is None:
-            return
-        delay = remaining_ms() / 1000.0 - WATCHDOG_MARGIN_SECONDS
-        self._timer = threading.Timer(max(delay, 0.0), self._fire, args=(reporter,))
-        self._timer.daemon = True
-        self._timer.start()
-
-    @staticmethod
-    def _fire(reporter: JobReporter) -> None:
-        try:
-            reporter.failure("the layer distributor ran out of time (Lambda timeout); retry the action")
-        except Exception as err:  # pragma: no cover - last resort, logged for the operator
-            log("ERROR", "watchdog could not report the timeout", error=repr(err))
-
-    def cancel(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-
-
-# --------------------------------------------------------------------------- the work
+# --------------------------------------------------------------------------- the artifact
 
 
 @dataclass(frozen=True)
@@ -310,42 +326,129 @@ class Downloaded:
     sha256: str  # base64, like Lambda's CodeSha256
 
 
-def download_artifact(s3: Any, location: Mapping[str, str], path: str) -> Downloaded:
-    """Stream the artifact to ``path``, computing its SHA-256 on the way."""
+def download_artifact(s3: Any, location: Mapping[str, str], path: str, job: pj.Job | None = None) -> Downloaded:
+    """Stream the artifact to ``path``, computing its SHA-256 on the way (retried as a whole when a read breaks)."""
     bucket, key = location.get("bucketName"), location.get("objectKey")
     if not bucket or not key:
         raise ArtifactError(f"the input artifact has no S3 location: {dict(location)!r}")
+    attempts = job.policy.calls.attempts if job is not None else 1
+    for attempt in range(1, attempts + 1):
+        try:
+            return _download_once(s3, bucket, key, path, job)
+        except (BotoCoreError, OSError) as err:
+            if attempt == attempts or job is None:
+                raise ArtifactError(f"could not read the input artifact s3://{bucket}/{key}: {err}") from err
+            job.log("WARN", "artifact download broke; downloading again", attempt=attempt, error=str(err))
+            job.sleep(job.policy.calls.delay(attempt))
+        except ClientError as err:
+            raise ArtifactError(f"could not read the input artifact s3://{bucket}/{key}: {err}") from err
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _download_once(s3: Any, bucket: str, key: str, path: str, job: pj.Job | None) -> Downloaded:
     digest = hashlib.sha256()
     size = 0
-    try:
+    if job is not None:
+        response = job.call("download the built layer", s3.get_object, Bucket=bucket, Key=key)
+    else:
         response = s3.get_object(Bucket=bucket, Key=key)
-        length = int(response.get("ContentLength") or 0)
-        if length > MAX_LAYER_BYTES:
-            raise ArtifactError(f"s3://{bucket}/{key} is {length} bytes; a layer is at most {MAX_LAYER_BYTES} bytes")
-        with open(path, "wb") as out:
-            for chunk in response["Body"].iter_chunks(_CHUNK):
-                digest.update(chunk)
-                out.write(chunk)
-                size += len(chunk)
-                if size > MAX_LAYER_BYTES:
-                    raise ArtifactError(f"s3://{bucket}/{key} exceeds {MAX_LAYER_BYTES} bytes")
-    except (ClientError, BotoCoreError, OSError) as err:
-        raise ArtifactError(f"could not read the input artifact s3://{bucket}/{key}: {err}") from err
+    length = int(response.get("ContentLength") or 0)
+    if length > MAX_LAYER_BYTES:
+        raise ArtifactError(
+            f"the input artifact s3://{bucket}/{key} is {length} bytes; a layer is at most {MAX_LAYER_BYTES}"
+        )
+    chunks = pj.iter_chunks(job, response["Body"], _CHUNK) if job is not None else response["Body"].iter_chunks(_CHUNK)
+    with open(path, "wb") as out:
+        for chunk in chunks:
+            digest.update(chunk)
+            out.write(chunk)
+            size += len(chunk)
+            if size > MAX_LAYER_BYTES:
+                raise ArtifactError(f"the input artifact s3://{bucket}/{key} exceeds {MAX_LAYER_BYTES} bytes")
+    if length and size != length:
+        raise ArtifactError(f"the input artifact s3://{bucket}/{key} is truncated: read {size} of {length} bytes")
     return Downloaded(path=path, size=size, sha256=base64.b64encode(digest.digest()).decode())
 
 
-def latest_version(lambda_client: Any, layer_name: str) -> dict[str, Any] | None:
+def _family(runtime: str) -> str | None:
+    for family in _LOADABLE:
+        if runtime.startswith(family):
+            return family
+    return None  # dotnet, provided.*: bin/, lib/ and extensions/ only
+
+
+def validate_layer_zip(path: str, compatible_runtimes: Sequence[str]) -> int:
+    """Check that ``path`` is a layer Lambda can load for ``compatible_runtimes``; return its unzipped size.
+
+    :raises ArtifactError: empty, not a zip, truncated, a bad CRC, encrypted or unsupported entries,
+        absolute or ``..`` paths, over 250 MB unzipped, or nothing where the runtimes look.
+    """
+    if os.path.getsize(path) == 0:
+        raise ArtifactError("the built layer is empty (0 bytes): the build produced no files")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+            files = [e for e in entries if not e.is_dir()]
+            if not files:
+                raise ArtifactError("the layer zip holds no files")
+            for entry in entries:
+                name = entry.filename
+                parts = name.split("/")
+                if (
+                    name.startswith("/")
+                    or "\\" in name
+                    or "\x00" in name
+                    or ".." in parts
+                    or re.match(r"[A-Za-z]:", name)
+                ):
+                    raise ArtifactError(f"the layer zip has an unsafe path {pj.clip(name, 200)!r}")
+            unzipped = sum(e.file_size for e in files)
+            if unzipped > MAX_LAYER_BYTES:
+                raise ArtifactError(
+                    f"the layer is {unzipped} bytes unzipped; Lambda allows at most {MAX_LAYER_BYTES} bytes"
+                )
+            broken = archive.testzip()  # decompresses every entry and checks its CRC-32
+            if broken is not None:
+                raise ArtifactError(f"the layer zip is corrupt: bad CRC or data in {pj.clip(broken, 200)!r}")
+    except ArtifactError:
+        raise
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError,
+            ValueError, OSError) as err:  # fmt: skip
+        raise ArtifactError(f"the built layer is not a readable zip ({type(err).__name__}: {err})") from None
+    families = {_family(r) for r in compatible_runtimes} - {None} if compatible_runtimes else set(_LOADABLE)
+    patterns = [p for f in sorted(f for f in families if f) for p in _LOADABLE[f]] + list(_ANY_RUNTIME)
+    if not any(any(re.fullmatch(p, e.filename, re.ASCII | re.DOTALL) for p in patterns) for e in files):
+        tops = sorted({e.filename.split("/", 1)[0] + ("/" if "/" in e.filename else "") for e in entries})[:10]
+        where = ", ".join([_LAYOUT_HINT[f] for f in sorted(f for f in families if f)] + ["bin/", "lib/", "extensions/"])
+        raise ArtifactError(
+            f"the layer zip has nothing where {', '.join(compatible_runtimes) or 'Lambda runtimes'} look for layer "
+            f"content ({where}); its top level is {tops}. Zip the folder itself (e.g. nodejs/), not its contents."
+        )
+    return unzipped
+
+
+# --------------------------------------------------------------------------- the layer
+
+
+def latest_version(job: pj.Job, lambda_client: Any, layer_name: str) -> dict[str, Any] | None:
     """The newest version of the layer (with ``Content.CodeSha256``), or ``None``."""
     try:
-        versions = lambda_client.list_layer_versions(LayerName=layer_name, MaxItems=50).get("LayerVersions", [])
+        versions = job.call(
+            "list the layer's versions", lambda_client.list_layer_versions, LayerName=layer_name, MaxItems=50
+        ).get("LayerVersions", [])
     except ClientError as err:
-        if err.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+        if pj.error_code(err) == "ResourceNotFoundException":
             return None
         raise
     if not versions:
         return None
     newest = max(int(v["Version"]) for v in versions)
-    version: dict[str, Any] = lambda_client.get_layer_version(LayerName=layer_name, VersionNumber=newest)
+    version: dict[str, Any] = job.call(
+        "read the latest layer version",
+        lambda_client.get_layer_version,
+        LayerName=layer_name,
+        VersionNumber=newest,
+    )
     return version
 
 
@@ -361,14 +464,27 @@ def same_layer(version: Mapping[str, Any], sha256: str, config: DistributorConfi
 
 
 def publish(
-    lambda_client: Any, s3: Any, artifact: Downloaded, params: JobParameters, config: DistributorConfig
+    job: pj.Job,
+    lambda_client: Any,
+    s3: Any,
+    artifact: Downloaded,
+    params: JobParameters,
+    config: DistributorConfig,
 ) -> dict[str, Any]:
-    """Upload the zip to the region's staging bucket and publish a version from it."""
-    with open(artifact.path, "rb") as body:
-        put = s3.put_object(
+    """Upload the zip to the region's staging bucket and publish a version from it (at most one version)."""
+    with open(artifact.path, "rb") as file:
+        body = job.abortable(file)
+
+        def upload(**kwargs: Any) -> Any:
+            file.seek(0)  # every attempt sends the whole file
+            return s3.put_object(Body=body, **kwargs)
+
+        put = job.call(
+            "upload the layer to the staging bucket",
+            upload,
+            mutating=True,
             Bucket=params.staging_bucket,
             Key=config.staging_key,
-            Body=body,
             ExpectedBucketOwner=config.expected_bucket_owner,
         )
     content: dict[str, str] = {"S3Bucket": params.staging_bucket, "S3Key": config.staging_key}
@@ -384,155 +500,167 @@ def publish(
         kwargs["CompatibleArchitectures"] = list(config.compatible_architectures)
     if config.license_info:
         kwargs["LicenseInfo"] = config.license_info
-    version: dict[str, Any] = lambda_client.publish_layer_version(**kwargs)
-    return version
+    for attempt in (1, 2):
+        try:
+            version: dict[str, Any] = job.call(
+                "publish the layer version",
+                lambda_client.publish_layer_version,
+                mutating=True,
+                idempotent=False,
+                **kwargs,
+            )
+            return version
+        except pj.OutcomeUnknownError:
+            # The request may have published a version: look before publishing again.
+            latest = latest_version(job, lambda_client, config.layer_name)
+            if latest is not None and same_layer(latest, artifact.sha256, config):
+                return latest
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
-def reconcile_permissions(lambda_client: Any, layer_name: str, version: int, sharing: Sharing) -> dict[str, list[str]]:
+def reconcile_permissions(
+    job: pj.Job, lambda_client: Any, layer_name: str, version: int, sharing: Sharing
+) -> dict[str, list[str]]:
     """Make the version's policy grant ``lambda:GetLayerVersion`` to exactly ``sharing``."""
     wanted = sharing.statements()
     try:
         policy = json.loads(
-            lambda_client.get_layer_version_policy(LayerName=layer_name, VersionNumber=version)["Policy"]
+            job.call(
+                "read the layer version's policy",
+                lambda_client.get_layer_version_policy,
+                LayerName=layer_name,
+                VersionNumber=version,
+            )["Policy"]
         )
         existing = {s.get("Sid") for s in policy.get("Statement", []) if s.get("Sid")}
     except ClientError as err:
-        if err.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+        if pj.error_code(err) != "ResourceNotFoundException":
             raise
         existing = set()
     removed = sorted(sid for sid in existing if sid.startswith(STATEMENT_PREFIX) and sid not in wanted)
     for sid in removed:
-        lambda_client.remove_layer_version_permission(LayerName=layer_name, VersionNumber=version, StatementId=sid)
+        try:
+            job.call(
+                f"remove grant {sid}",
+                lambda_client.remove_layer_version_permission,
+                mutating=True,
+                LayerName=layer_name,
+                VersionNumber=version,
+                StatementId=sid,
+            )
+        except ClientError as err:
+            if pj.error_code(err) != "ResourceNotFoundException":  # already gone: what we want
+                raise
     added = []
     for sid, grant in wanted.items():
         if sid in existing:
             continue
+        request: dict[str, Any] = {
+            "LayerName": layer_name,
+            "VersionNumber": version,
+            "StatementId": sid,
+            "Action": "lambda:GetLayerVersion",
+            **grant,
+        }
         try:
-            lambda_client.add_layer_version_permission(
-                LayerName=layer_name, VersionNumber=version, StatementId=sid, Action="lambda:GetLayerVersion", **grant
-            )
+            job.call(f"grant {sid}", lambda_client.add_layer_version_permission, mutating=True, **request)
         except ClientError as err:
-            # A concurrent run added it between our read and write: the grant is there, which is what we want.
-            if err.response.get("Error", {}).get("Code") != "ResourceConflictException":
+            # Added by an earlier attempt or run between our read and write: the grant is there, which is what we want.
+            if pj.error_code(err) != "ResourceConflictException":
                 raise
         added.append(sid)
     return {"added": added, "removed": removed}
 
 
-def _continuation_attempt(job: Mapping[str, Any]) -> int:
-    token = job.get("data", {}).get("continuationToken")
-    if not token:
+def _continuation_attempt(data: Mapping[str, Any]) -> int:
+    token = data.get("continuationToken")
+    if token is None:
         return 0
     try:
-        return int(json.loads(token).get("attempt", 0))
-    except (ValueError, AttributeError, TypeError):
-        return 0
+        state = json.loads(token) if isinstance(token, str) else None
+    except ValueError:
+        state = None
+    attempt = state.get("attempt") if isinstance(state, dict) and set(state) == {"attempt"} else None
+    if isinstance(attempt, bool) or not isinstance(attempt, int) or not 1 <= attempt < MAX_ATTEMPTS:
+        raise ConfigurationError(f"the continuation token is not one this function wrote: {pj.clip(str(token), 200)!r}")
+    return attempt
 
 
-def distribute(
-    job: Mapping[str, Any],
-    reporter: JobReporter,
-    clients: Clients,
-    config: DistributorConfig,
-    remaining_ms: Callable[[], int] | None,
-) -> None:
-    """Do the job and report its outcome (raises only if CodePipeline cannot be told)."""
-    params = JobParameters.from_job(job, config)
-    attempt = _continuation_attempt(job)
-    inputs = job.get("data", {}).get("inputArtifacts") or []
-    if len(inputs) != 1:
-        raise ConfigurationError(f"expected exactly one input artifact (the built layer), got {len(inputs)}")
-    location = inputs[0].get("location", {}).get("s3Location", {})
-    credentials = job.get("data", {}).get("artifactCredentials")
-    if not credentials:
-        raise ConfigurationError("the job carries no artifact credentials")
-    context = {"jobId": reporter.job_id, "region": params.region, "layer": config.layer_name}
+def distribute(job: pj.Job, data: Mapping[str, Any], clients: Clients) -> None:
+    """Do one job and report its outcome."""
+    config = DistributorConfig.from_env(os.environ)
+    job.fields["layer"] = config.layer_name
+    if not job.claim(pj.ClaimStore(clients.claims(), config.artifact_bucket, config.claims_prefix)):
+        return
+    params = JobParameters.from_job(data, config)
+    job.fields["region"] = params.region
+    attempt = _continuation_attempt(data)
+    location, credentials = pj.input_artifact(
+        data, bucket=config.artifact_bucket, claims_prefix=config.claims_prefix, what="the built layer"
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
-        started = time.monotonic()
-        artifact = download_artifact(clients.artifact_s3(credentials), location, os.path.join(tmp, "layer.zip"))
-        log("INFO", "artifact downloaded", size=artifact.size, sha256=artifact.sha256,
-            seconds=round(time.monotonic() - started, 2), **context)  # fmt: skip
+        artifact = download_artifact(clients.artifact_s3(credentials), location, os.path.join(tmp, "layer.zip"), job)
+        unzipped = validate_layer_zip(artifact.path, config.compatible_runtimes)
+        job.log("INFO", "artifact downloaded and valid", size=artifact.size, unzipped=unzipped, sha256=artifact.sha256)
 
-        if remaining_ms is not None and remaining_ms() / 1000.0 < PUBLISH_BUDGET_SECONDS + WATCHDOG_MARGIN_SECONDS:
+        if job.budget.left() < PUBLISH_BUDGET_SECONDS:
             if attempt + 1 >= MAX_ATTEMPTS:
-                reporter.failure(
+                raise ArtifactError(
                     f"gave up after {MAX_ATTEMPTS} attempts: the download leaves too little time to publish"
                 )
-                return
-            reporter.success(
+            job.succeed(
                 "download was slow; continuing in a fresh invocation",
                 continuation_token=json.dumps({"attempt": attempt + 1}),
             )
             return
 
         lambda_client = clients.regional("lambda", params.region)
-        latest = latest_version(lambda_client, config.layer_name)
+        latest = latest_version(job, lambda_client, config.layer_name)
         if latest is not None and same_layer(latest, artifact.sha256, config):
             version, published = latest, False
-            log("INFO", "identical content is already the latest version; not publishing",
-                version=latest["Version"], **context)  # fmt: skip
+            job.log(
+                "INFO", "identical content is already the latest version; not publishing", version=latest["Version"]
+            )
         else:
-            version = publish(lambda_client, clients.regional("s3", params.region), artifact, params, config)
+            version = publish(job, lambda_client, clients.regional("s3", params.region), artifact, params, config)
             published = True
-            log("INFO", "layer version published", version=version["Version"], **context)
+            job.log("INFO", "layer version published", version=version["Version"])
 
     number = int(version["Version"])
     arn = str(version["LayerVersionArn"])
-    grants = reconcile_permissions(lambda_client, config.layer_name, number, config.sharing)
-    clients.regional("ssm", params.region).put_parameter(
+    grants = reconcile_permissions(job, lambda_client, config.layer_name, number, config.sharing)
+    job.call(
+        "write the version ARN to SSM",
+        clients.regional("ssm", params.region).put_parameter,
+        mutating=True,
         Name=config.parameter_name,
         Value=arn,
         Type="String",
         Overwrite=True,
         Description=f"Latest version of Lambda layer {config.layer_name} (written by its pipeline)",
     )
-    log("INFO", "version ARN written to SSM", parameter=config.parameter_name, arn=arn, grants=grants, **context)
+    job.log("INFO", "version ARN written to SSM", parameter=config.parameter_name, arn=arn, grants=grants)
     verb = "published" if published else "already current:"
-    reporter.success(
+    job.succeed(
         f"{params.region}: {verb} {arn}",
         variables={"LayerVersionArn": arn, "LayerVersion": str(number), "Published": str(published).lower()},
     )
 
 
-def _failure_kind(err: ClientError) -> str:
-    code = str(err.response.get("Error", {}).get("Code", ""))
-    if code in ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation") or "NotAuthorized" in code:
-        return "PermissionError"
-    return "JobFailed"
-
-
 def run(event: Mapping[str, Any], context: Any = None, *, clients: Clients | None = None) -> dict[str, Any]:
-    """Handle one CodePipeline job: every path reports to CodePipeline (or raises, for the DLQ)."""
-    job = event.get("CodePipeline.job") if isinstance(event, Mapping) else None
-    if not isinstance(job, Mapping) or not job.get("id"):
-        # Not a CodePipeline job: nothing can be reported; fail loudly so the DLQ keeps the event.
-        log(
-            "ERROR", "event is not a CodePipeline job", event_keys=sorted(event) if isinstance(event, Mapping) else None
-        )
-        raise ValueError("expected a CodePipeline job event ('CodePipeline.job' with an 'id')")
-    clients = clients or default_clients()
-    reporter = JobReporter(clients.codepipeline, str(job["id"]))
-    remaining = getattr(context, "get_remaining_time_in_millis", None)
-    watchdog = Watchdog(reporter, remaining)
-    try:
-        config = DistributorConfig.from_env(os.environ)
-        distribute(job, reporter, clients, config, remaining)
-    except ConfigurationError as err:
-        log("ERROR", "configuration error", jobId=reporter.job_id, error=str(err))
-        reporter.failure(str(err), kind="ConfigurationError")
-    except ArtifactError as err:
-        log("ERROR", "input artifact unreadable", jobId=reporter.job_id, error=str(err))
-        reporter.failure(str(err))
-    except ClientError as err:
-        log("ERROR", "AWS call failed", jobId=reporter.job_id, error=str(err))
-        reporter.failure(f"AWS error: {err}", kind=_failure_kind(err))
-    except Exception as err:
-        log("ERROR", "unexpected error", jobId=reporter.job_id, error=repr(err))
-        reporter.failure(f"unexpected error: {err!r}")
-    finally:
-        watchdog.cancel()
-    return {"jobId": reporter.job_id, "outcome": reporter.outcome}
+    """Handle one CodePipeline job: exactly one result, or an exception (for the on-failure destination)."""
+    pj.job_id_of(event)  # not a job: raise before creating clients
+    resolved = clients or default_clients()
+    return pj.run_job(
+        event,
+        context,
+        name=NAME,
+        codepipeline=lambda: resolved.codepipeline,
+        work=lambda job, data: distribute(job, data.get("data") or {}, resolved),
+    )
 
 
 def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:

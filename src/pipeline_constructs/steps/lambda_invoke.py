@@ -12,13 +12,17 @@ The invoked function must report the outcome with ``PutJobSuccessResult`` /
 ``PutJobFailureResult``; the step grants it those two calls unless the
 function's role is immutable (imported, or ``without_policy_updates()``), in
 which case the role must already allow them.
+
+The role CodePipeline invokes the function with trusts exactly the pipeline's
+own role (:func:`pipeline_role_principal`), whatever the app's feature flags
+say: no other principal of the account can assume it to start the function.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import aws_cdk as cdk
@@ -41,7 +45,13 @@ from pipeline_constructs.core.validation import (
     wrong_type,
 )
 
-__all__ = ["MAX_INPUTS", "MAX_USER_PARAMETERS_LENGTH", "LambdaInvokeStep"]
+__all__ = [
+    "MAX_INPUTS",
+    "MAX_USER_PARAMETERS_LENGTH",
+    "LambdaInvokeStep",
+    "pipeline_role_principal",
+    "role_arn_principal",
+]
 
 #: CodePipeline accepts at most this many input artifacts on a Lambda invoke action.
 MAX_INPUTS = 5
@@ -50,6 +60,29 @@ MAX_USER_PARAMETERS_LENGTH = 1000
 # CodePipeline: namespaces match [A-Za-z0-9@\-_]+ (at most 100 characters).
 _NAMESPACE = re.compile(r"[A-Za-z0-9@_-]{1,100}")
 _FUNCTION_ARN = re.compile(r":function:([A-Za-z0-9_-]{1,64})\Z")
+
+
+@jsii.implements(cdk.IStableStringProducer)
+class _RoleArn:
+    def __init__(self, role: Callable[[], iam.IRole]) -> None:
+        self._role = role
+
+    def produce(self) -> str | None:
+        return self._role().role_arn
+
+
+def role_arn_principal(role: Callable[[], iam.IRole]) -> iam.ArnPrincipal:
+    """Exactly one role, by its ARN, as a principal (no account root, no condition to get wrong).
+
+    :param role: returns the role; called at synth, so the role may not exist yet (a pipeline's role,
+        created when the pipeline is built).
+    """
+    return iam.ArnPrincipal(cdk.Lazy.string(_RoleArn(role)))
+
+
+def pipeline_role_principal(pipeline: pipelines.CodePipeline) -> iam.ArnPrincipal:
+    """The role of a CDK Pipelines pipeline as the only principal (what CDK's own action roles trust)."""
+    return role_arn_principal(lambda: pipeline.pipeline.role)
 
 
 @jsii.implements(pipelines.ICodePipelineActionFactory)
@@ -78,8 +111,10 @@ class LambdaInvokeStep(pipelines.Step):
         (``Function.from_function_name``) that lives in another region of the
         same account. Default: the function's own region (its stack's, or
         the region in its ARN).
-    :param role: role CodePipeline assumes to invoke the function. Default: a
-        new role allowed to invoke only this function.
+    :param role: role CodePipeline assumes to invoke the function; it should
+        trust only the pipeline's role (:func:`pipeline_role_principal`).
+        Default: a new role that trusts only the pipeline's role and may invoke
+        only this function (and read its input artifacts).
     :param variables_namespace: namespace of the action's output variables
         (what the function returns in ``outputVariables``), so later actions can
         use ``#{namespace.Variable}``. Default: the namespace CDK Pipelines
@@ -179,6 +214,12 @@ class LambdaInvokeStep(pipelines.Step):
     ) -> pipelines.CodePipelineActionFactoryResult:
         """Add the ``LambdaInvokeAction`` to ``stage`` (called by CDK Pipelines while it builds)."""
         function = self._function_in_region(scope)
+        role = self.role or iam.Role(
+            scope,
+            f"{action_name}InvokeRole",
+            assumed_by=iam.ArnPrincipal(pipeline.pipeline.role.role_arn),
+            description=f"CodePipeline invokes a Lambda function for the action {action_name} with this role",
+        )
         stage.add_action(
             codepipeline_actions.LambdaInvokeAction(
                 action_name=action_name,
@@ -187,7 +228,7 @@ class LambdaInvokeStep(pipelines.Step):
                 inputs=[artifacts.to_code_pipeline(fs) for fs in self._input_file_sets] or None,
                 user_parameters=self.user_parameters,
                 user_parameters_string=self.user_parameters_string,
-                role=self.role,
+                role=role,
                 variables_namespace=self.variables_namespace or variables_namespace,
             )
         )
