@@ -31,7 +31,7 @@ from constructs import Construct
 from pipeline_constructs.core.buckets import access_log_bucket, secure_bucket
 from pipeline_constructs.core.compliance import acknowledge
 from pipeline_constructs.core.defaults import resolve_default
-from pipeline_constructs.core.encryption import new_key
+from pipeline_constructs.core.encryption import encrypted_log_group, new_key
 from pipeline_constructs.core.pipeline import SecurePipeline
 from pipeline_constructs.core.validation import (
     ACCOUNT_PATTERN,
@@ -595,10 +595,10 @@ class MultiRegionLayerPipeline(Construct):
             allow_cloudwatch_logs=True,
             removal_policy=removal_policy,
         )
-        log_group = logs.LogGroup(
+        log_group = encrypted_log_group(
             scope,
             "Logs",
-            encryption_key=key,
+            key=key,
             retention=resolve_default(self, "logRetentionDays", log_retention, logs.RetentionDays.ONE_YEAR),
             removal_policy=removal_policy,
         )

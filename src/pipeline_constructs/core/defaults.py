@@ -3,11 +3,14 @@
 A platform team sets defaults for every pipeline of an app in ``cdk.json``::
 
     {"context": {"pipeline-constructs:logRetentionDays": 731,
-                 "pipeline-constructs:computeType": "MEDIUM"}}
+                 "pipeline-constructs:computeType": "MEDIUM",
+                 "pipeline-constructs:cdkCliVersion": "2.1148.1",
+                 "pipeline-constructs:cdkAssetsVersion": "4.7.3"}}
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -17,9 +20,16 @@ from constructs import Construct
 
 from pipeline_constructs.core.validation import invalid
 
-__all__ = ["CONTEXT_PREFIX", "resolve_default"]
+__all__ = ["CDK_ASSETS_VERSION", "CDK_CLI_VERSION", "CONTEXT_PREFIX", "exact_version", "resolve_default"]
 
 CONTEXT_PREFIX = "pipeline-constructs:"
+
+#: The CDK CLI (npm ``aws-cdk``) every pipeline installs: self-mutation, the permission check and the
+#: default synth commands. Team default: ``pipeline-constructs:cdkCliVersion``.
+CDK_CLI_VERSION = "2.1148.1"
+#: The npm ``cdk-assets`` the asset-publishing actions install. Team default: ``pipeline-constructs:cdkAssetsVersion``.
+CDK_ASSETS_VERSION = "4.7.3"
+_EXACT_VERSION = re.compile(r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$")
 
 T = TypeVar("T")
 
@@ -64,7 +74,19 @@ def _compute(value: Any) -> codebuild.ComputeType:
     return names[value.upper()]
 
 
-_PARSERS: dict[str, Callable[[Any], Any]] = {"logRetentionDays": _retention, "computeType": _compute}
+def exact_version(value: Any) -> str:
+    """``value`` if it is an exact npm version (``2.1148.1``), else :class:`ValueError`."""
+    if not isinstance(value, str) or not _EXACT_VERSION.match(value):
+        raise ValueError("expected an exact npm version such as '2.1148.1' (no range, no 'latest')")
+    return value
+
+
+_PARSERS: dict[str, Callable[[Any], Any]] = {
+    "logRetentionDays": _retention,
+    "computeType": _compute,
+    "cdkCliVersion": exact_version,
+    "cdkAssetsVersion": exact_version,
+}
 
 
 def resolve_default(scope: Construct, key: str, explicit: T | None, library_default: T) -> T:

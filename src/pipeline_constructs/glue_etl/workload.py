@@ -38,7 +38,7 @@ from constructs import Construct, IConstruct
 
 from pipeline_constructs.core.buckets import access_log_bucket, secure_bucket
 from pipeline_constructs.core.compliance import acknowledge
-from pipeline_constructs.core.encryption import new_key
+from pipeline_constructs.core.encryption import allow_log_group_pattern, encrypted_log_group, new_key
 from pipeline_constructs.core.iam_idioms import flatten_cfn_reference
 from pipeline_constructs.core.targets import DeploymentTarget
 from pipeline_constructs.core.validation import invalid
@@ -125,6 +125,9 @@ class GlueEtlWorkload(Construct):
             allow_cloudwatch_logs=True,
             removal_policy=removal_policy,
         )
+        if encryption_key is None:
+            # The log groups Glue creates for the jobs and crawlers (security configuration: SSE-KMS).
+            allow_log_group_pattern(self.key, "/aws-glue/*")
         #: Receives the server access logs of both buckets.
         self.access_log_bucket = access_log_bucket(self, "AccessLogs", removal_policy=removal_policy)
         #: Holds the job scripts under ``scripts/``.
@@ -352,12 +355,8 @@ class GlueEtlWorkload(Construct):
             path=str(self.spec.scripts_dir),
             exclude=["__pycache__", "*.pyc", ".*"],
         )
-        log_group = logs.LogGroup(
-            self,
-            "ScriptDeploymentLogs",
-            encryption_key=self.key,
-            retention=log_retention,
-            removal_policy=removal_policy,
+        log_group = encrypted_log_group(
+            self, "ScriptDeploymentLogs", key=self.key, retention=log_retention, removal_policy=removal_policy
         )
         role = iam.Role(
             self,

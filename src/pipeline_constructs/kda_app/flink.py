@@ -26,7 +26,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from pipeline_constructs.core.compliance import acknowledge
-from pipeline_constructs.core.encryption import new_key
+from pipeline_constructs.core.encryption import encrypted_log_group, new_key
 from pipeline_constructs.core.iam_idioms import flatten_cfn_reference
 from pipeline_constructs.core.validation import invalid, is_token
 
@@ -319,8 +319,8 @@ class FlinkApplication(Construct):
                 allow_cloudwatch_logs=True,
                 removal_policy=removal_policy,
             )
-            log_group = logs.LogGroup(
-                self, "Logs", encryption_key=key, retention=log_retention, removal_policy=removal_policy
+            log_group = encrypted_log_group(
+                self, "Logs", key=key, retention=log_retention, removal_policy=removal_policy
             )
         #: The application's log group.
         self.log_group: logs.ILogGroup = log_group

@@ -53,7 +53,7 @@ from constructs import Construct, IConstruct
 from pipeline_constructs.core.buckets import secure_bucket
 from pipeline_constructs.core.compliance import acknowledge
 from pipeline_constructs.core.defaults import resolve_default
-from pipeline_constructs.core.encryption import new_key
+from pipeline_constructs.core.encryption import encrypted_log_group, new_key
 from pipeline_constructs.core.iam_idioms import flatten_cfn_reference, idiom_reason, wildcard_findings
 from pipeline_constructs.core.pipeline import DEFAULT_BUILD_IMAGE, SecurePipeline
 from pipeline_constructs.core.reports import TestReportFormat, TestReports
@@ -568,12 +568,8 @@ class KdaAppPipeline(Construct):
         retention: logs.RetentionDays,
         removal_policy: cdk.RemovalPolicy,
     ) -> lambda_.Function:
-        log_group = logs.LogGroup(
-            scope,
-            "UpdateLogs",
-            encryption_key=self.secure_pipeline.logs_key,
-            retention=retention,
-            removal_policy=removal_policy,
+        log_group = encrypted_log_group(
+            scope, "UpdateLogs", key=self.secure_pipeline.logs_key, retention=retention, removal_policy=removal_policy
         )
         role = iam.Role(
             scope,
