@@ -47,6 +47,7 @@ __all__ = [
     "idiom_reason",
     "lambda_role",
     "rewrite_role_statements",
+    "rewrite_statements",
     "stack_constructs",
     "wildcard_findings",
 ]
@@ -57,8 +58,8 @@ INLINE_POLICY_PACKS = ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
 #: Renders a CloudFormation value the way cdk-nag names findings (kept under its historical name).
 flatten_cfn_reference = flatten
 
-#: A statement rewrite: takes a resolved statement, returns it (changed or not).
-Transform = Callable[[dict[str, Any]], dict[str, Any]]
+#: A statement rewrite: takes a resolved statement, returns it (changed or not) or the statements replacing it.
+Transform = Callable[[dict[str, Any]], "dict[str, Any] | list[dict[str, Any]]"]
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -153,6 +154,9 @@ def idiom_reason(
         }
         if len(tags) == 1 and next(iter(tags)):
             return reason("bootstrap-roles-of-account", account=roles.group(1), tags=", ".join(next(iter(tags))))
+    keys = re.fullmatch(r"arn:<AWS::Partition>:kms:([a-z0-9-]+):(\d{12}):key/\*", value)
+    if keys and all("kms:ResourceAliases" in str(s.get("Condition")) for s in statements):
+        return reason("replica-store-keys", region=keys.group(1), account=keys.group(2))
     stacks = re.fullmatch(r"arn:<AWS::Partition>:cloudformation:\*:(\d{12}):stack/\*", value)
     if stacks and actions == {"cloudformation:DescribeStacks"}:
         return reason("cli-describe-stacks", account=stacks.group(1))
@@ -213,12 +217,14 @@ class _RewrittenDocument:
         document = context.resolve(self._original)
         if not isinstance(document, dict):
             return document
-        out: list[dict[str, Any]] = []
-        for statement in document.get("Statement", []):
-            for transform in self._transforms:
-                statement = transform(dict(statement))
-            out.append(statement)
-        return {**document, "Statement": out}
+        current: list[dict[str, Any]] = [dict(s) for s in document.get("Statement", [])]
+        for transform in self._transforms:
+            next_: list[dict[str, Any]] = []
+            for statement in current:
+                result = transform(dict(statement))
+                next_.extend(result if isinstance(result, list) else [result])
+            current = next_
+        return {**document, "Statement": current}
 
     def to_string(self) -> str:
         return cdk.Token.as_string(self)
@@ -264,6 +270,11 @@ def _after_split(role: iam.Role) -> _AfterSplit:
         # After CDK's own policy-splitting aspect on the role (MUTATING or DEFAULT priority).
         cdk.Aspects.of(role).add(aspect, priority=cdk.AspectPriority.READONLY)
     return aspect
+
+
+def rewrite_statements(policy: iam.CfnPolicy | iam.CfnManagedPolicy, transform: Transform) -> None:
+    """Render every statement of ``policy`` through ``transform`` when its template is written."""
+    policy.policy_document = _RewrittenDocument(policy.policy_document, [transform])
 
 
 def rewrite_role_statements(role: iam.Role, transform: Transform) -> None:
@@ -314,13 +325,13 @@ def _resolved_statements(stack: cdk.Stack, policy: iam.CfnPolicy | iam.CfnManage
     return [s for s in document.get("Statement", []) if isinstance(s, dict) and s.get("Effect") == "Allow"]
 
 
-def function_role_services(function: lambda_.Function) -> list[str] | None:
+def function_role_services(function: lambda_.Function, role: iam.IRole | None = None) -> list[str] | None:
     """The services (action prefixes) ``function``'s role may call, from the policies in its stack.
 
     ``None`` when that cannot be known from the stack: an imported role, or managed policies
     (AWS-managed or from elsewhere) attached to it.
     """
-    role = function.role
+    role = role or function.role
     if not isinstance(role, iam.Role):
         return None
     stack = cdk.Stack.of(function)
@@ -339,8 +350,9 @@ def function_role_services(function: lambda_.Function) -> list[str] | None:
 
 @jsii.implements(cdk.IAspect)
 class _OutsideVpc:
-    def __init__(self, function: lambda_.Function) -> None:
+    def __init__(self, function: lambda_.Function, role: iam.Role | None) -> None:
         self._path = function.node.path
+        self._role = role
         self._done = False
 
     def visit(self, node: IConstruct) -> None:
@@ -351,7 +363,7 @@ class _OutsideVpc:
         assert isinstance(cfn, lambda_.CfnFunction)
         if cdk.Stack.of(node).resolve(cfn.vpc_config) is not None:
             return
-        services = function_role_services(node)
+        services = function_role_services(node, self._role)
         if services is None or set(services) & VPC_DATA_SERVICES:
             return  # the finding stays: the role may reach data a VPC would protect
         acknowledge_all(
@@ -362,11 +374,14 @@ class _OutsideVpc:
         )
 
 
-def acknowledge_function_outside_vpc(function: lambda_.Function) -> None:
+def acknowledge_function_outside_vpc(function: lambda_.Function, *, role: iam.Role | None = None) -> None:
     """At synth, acknowledge ``LambdaInsideVPC`` on ``function`` if its role calls only public APIs.
 
     Decided when the stack is complete (grants made after the function was created
     count); a role with managed policies or data services reachable in a VPC
     (:data:`~pipeline_constructs.core.compliance.reasons.VPC_DATA_SERVICES`) keeps the finding.
+
+    :param role: the function's role, when ``function.role`` is an immutable wrapper of it
+        (``role.without_policy_updates()``). Default: ``function.role``.
     """
-    cdk.Aspects.of(function).add(_OutsideVpc(function), priority=cdk.AspectPriority.READONLY)
+    cdk.Aspects.of(function).add(_OutsideVpc(function, role), priority=cdk.AspectPriority.READONLY)

@@ -64,7 +64,7 @@ from pipeline_constructs.core.iam_idioms import (
     rewrite_role_statements,
 )
 
-__all__ = ["PIPELINE_TRUST_FLAGS", "harden_pipeline_internals", "harden_security_check"]
+__all__ = ["PIPELINE_TRUST_FLAGS", "harden_pipeline_internals", "harden_security_check", "pipeline_role_principal"]
 
 #: Feature flags that keep CDK Pipelines' generated roles from trusting the account root
 #: (asset, stage and cross-account action roles); :class:`SecurePipeline` sets them on its scope.
@@ -592,3 +592,21 @@ def harden_security_check(pipeline: pipelines.CodePipeline, *, topic: sns.ITopic
     options = _hardening(pipeline).options
     if topic is not None and all(t is not topic for t in options.topics):
         options.topics.append(topic)
+
+
+@jsii.implements(cdk.IStableStringProducer)
+class _PipelineRoleArn:
+    def __init__(self, pipeline: pipelines.CodePipeline) -> None:
+        self._pipeline = pipeline
+
+    def produce(self) -> str | None:
+        return self._pipeline.pipeline.role.role_arn
+
+
+def pipeline_role_principal(pipeline: pipelines.CodePipeline) -> iam.IPrincipal:
+    """The pipeline's own role (known once CDK Pipelines built it), for the trust policy of an action role.
+
+    CodePipeline assumes an action's role with the pipeline's role; trusting that role instead of the
+    account root is what CDK's own action roles do (``reduceStageRoleTrustScope``).
+    """
+    return iam.ArnPrincipal(cdk.Lazy.string(_PipelineRoleArn(pipeline)))

@@ -32,7 +32,8 @@ from aws_cdk import pipelines
 from constructs import Construct, IConstruct
 
 from pipeline_constructs.core.compliance import acknowledge
-from pipeline_constructs.core.pipeline import SecurePipeline
+from pipeline_constructs.core.compliance.reasons import reason
+from pipeline_constructs.core.pipeline import SecurePipeline, cdk_cli_version, default_synth_commands
 from pipeline_constructs.core.reports import TestReportFormat, TestReports
 from pipeline_constructs.core.targets import DeploymentTarget, validate_targets
 from pipeline_constructs.core.validation import invalid
@@ -101,7 +102,7 @@ class GlueEtlPipeline(Construct):
         ``["python3 -m pip install --user -r tests/requirements.txt"]``. Default: none.
     :param test_compute_type: CodeBuild compute of the job tests. Default: the pipeline's.
     :param synth_commands: commands (run in ``app_dir``) that produce ``cdk.out``.
-        Default: ``["pip install -r requirements.txt", "npx -y aws-cdk@2 synth"]``.
+        Default: ``["pip install -r requirements.txt", "npx -y aws-cdk@<cli version> synth"]``.
     :param pipeline_name: CodePipeline name. Default: generated.
     :param workload_options: other :class:`~pipeline_constructs.glue_etl.workload.GlueEtlWorkload`
         keyword arguments for every target. Default: none.
@@ -170,7 +171,9 @@ class GlueEtlPipeline(Construct):
             timeout=cdk.Duration.minutes(30),
         )
         commands = [f"cd {app_dir}"] if app_dir != "." else []
-        commands += list(synth_commands or ["pip install -r requirements.txt", "npx -y aws-cdk@2 synth"])
+        commands += list(
+            synth_commands or default_synth_commands(cdk_cli_version(self, dict(pipeline_options or {}).get("cli_version")))
+        )
         #: The synth action (runs after the job tests).
         self.synth = pipelines.CodeBuildStep(
             "Synth",
@@ -249,10 +252,4 @@ class _AcknowledgeTestImage:
                 continue
             environment = stack.resolve(child.environment)
             if isinstance(environment, dict) and environment.get("image") == self._image.image_id:
-                acknowledge(
-                    child,
-                    "AwsSolutions-CB5",
-                    f"The job tests need the AWS Glue ETL library and the Spark of the jobs' Glue version; "
-                    f"{self._image.image_id} is the image AWS Glue publishes for that (ECR Public), which no "
-                    "CodeBuild-provided image contains. It runs unprivileged and without AWS credentials.",
-                )
+                acknowledge(child, "AwsSolutions-CB5", reason("glue-test-image", image=self._image.image_id))

@@ -26,6 +26,7 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from pipeline_constructs.core.compliance import acknowledge
+from pipeline_constructs.core.compliance.reasons import reason
 from pipeline_constructs.core.encryption import encrypted_log_group, new_key
 from pipeline_constructs.core.iam_idioms import flatten_cfn_reference
 from pipeline_constructs.core.validation import invalid, is_token
@@ -360,8 +361,7 @@ class FlinkApplication(Construct):
         acknowledge(
             self.policy,
             f"AwsSolutions-IAM5[Resource::{flatten_cfn_reference(stack.resolve(all_groups))}]",
-            "logs:DescribeLogGroups is a list action: it has no resource-level scoping below the account's "
-            "log-group namespace. Managed Flink calls it to validate the logging configuration.",
+            reason("describe-log-groups"),
         )
 
         flink_configuration = flink.CfnApplication.FlinkApplicationConfigurationProperty(

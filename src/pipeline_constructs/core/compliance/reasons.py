@@ -318,17 +318,17 @@ _register(
 )
 
 
-def _artifact_store_locations(template: Mapping[str, Any]) -> dict[str, Any]:
-    """Region -> artifact store location of every CodePipeline of a template."""
-    out: dict[str, Any] = {}
+def _artifact_stores(template: Mapping[str, Any]) -> list[tuple[str | None, Any]]:
+    """``(region or None for the pipeline's own, location)`` of every artifact store of every CodePipeline."""
+    out: list[tuple[str | None, Any]] = []
     for resource in (template.get("Resources") or {}).values():
         if not isinstance(resource, dict) or resource.get("Type") != "AWS::CodePipeline::Pipeline":
             continue
         props = resource.get("Properties") or {}
         for store in props.get("ArtifactStores") or []:
-            out[str(store.get("Region"))] = (store.get("ArtifactStore") or {}).get("Location")
+            out.append((str(store.get("Region")), (store.get("ArtifactStore") or {}).get("Location")))
         if "ArtifactStore" in props:
-            out["<pipeline region>"] = props["ArtifactStore"].get("Location")
+            out.append((None, props["ArtifactStore"].get("Location")))
     return out
 
 
@@ -337,7 +337,7 @@ def _check_replica_store_objects(ctx: AckContext, params: Mapping[str, str]) -> 
     name = params["bucket"]
     if value != f"arn:<AWS::Partition>:s3:::{name}/*":
         return f"finding {value!r} is not the objects of {name}"
-    if name not in [v for v in _artifact_store_locations(ctx.template).values() if isinstance(v, str)]:
+    if name not in [v for _, v in _artifact_stores(ctx.template) if isinstance(v, str)]:
         return f"{name} is not an artifact store of this template's pipeline"
     if not all(a.startswith("s3:") for s in ctx.finding_statements() for a in actions_of(s)):
         return "a statement on the objects grants non-S3 actions"
@@ -652,8 +652,7 @@ _register(
 
 
 def _check_artifact_store(ctx: AckContext, params: Mapping[str, str]) -> str | None:
-    locations = [v for v in _artifact_store_locations(ctx.template).values()]
-    if not any(ctx.logical_id in _refs(v) for v in locations):
+    if not any(ctx.logical_id in _refs(v) for _, v in _artifact_stores(ctx.template)):
         return "not the artifact store of this template's pipeline"
     _, noncurrent = _expirations(ctx.properties)
     return _fail_unless(str(min(noncurrent, default=0)) == params["days"], f"noncurrent versions: {noncurrent}")
@@ -684,7 +683,7 @@ def flatten_all(value: Any) -> str:
 def _check_replica_store(ctx: AckContext, params: Mapping[str, str]) -> str | None:
     name = ctx.properties.get("BucketName")
     for body in ctx.assembly.values():
-        if _artifact_store_locations(body).get(params["region"]) == name:
+        if (params["region"], name) in _artifact_stores(body):
             _, noncurrent = _expirations(ctx.properties)
             return _fail_unless(
                 str(min(noncurrent, default=0)) == params["days"], f"noncurrent versions expire: {noncurrent}"
@@ -847,5 +846,472 @@ _register(
         "concurrency quota leaves Lambda's minimum of unreserved concurrency.",
         _check_concurrency_unset,
         evidence=("https://docs.aws.amazon.com/lambda/latest/dg/configuration-concurrency.html",),
+    )
+)
+
+
+# -- SNS ----------------------------------------------------------------------------------------------
+
+
+def _check_email_subscription(ctx: AckContext, params: Mapping[str, str]) -> str | None:
+    if ctx.resource.get("Type") != "AWS::SNS::Subscription" or ctx.properties.get("Protocol") != "email":
+        return "not an e-mail subscription"
+    topic = next(iter(_refs(ctx.properties.get("TopicArn"))), None)
+    return _fail_unless(_type_of(ctx, topic) == "AWS::SNS::Topic", "its topic is not in this template")
+
+
+_register(
+    Reason(
+        "email-subscription",
+        ("SNSRedrivePolicy",),
+        "E-mail subscription of people to this stack's security-gate topic: the gate's manual approval waits in "
+        "the pipeline whether or not the e-mail arrives, so an undelivered notification blocks nothing.",
+        _check_email_subscription,
+    )
+)
+
+
+# -- resources named in every target region --------------------------------------------------------
+
+
+def _in_regions(expected: Callable[[Mapping[str, str]], str], extra: Callable[[dict[str, Any], Mapping[str, str]], str | None] | None = None) -> Check:
+    def check(ctx: AckContext, params: Mapping[str, str]) -> str | None:
+        value = ctx.finding.partition("::")[2]
+        if value != expected(params):
+            return f"finding {value!r} is not {expected(params)!r}"
+        carrying = ctx.finding_statements()
+        if not carrying:
+            return "no statement carries the finding"
+        for statement in carrying:
+            regions = ((statement.get("Condition") or {}).get("StringEquals") or {}).get("aws:RequestedRegion")
+            if ", ".join(regions if isinstance(regions, list) else [str(regions)]) != params["regions"]:
+                return f"aws:RequestedRegion is {regions}"
+            problem = extra(statement, params) if extra else None
+            if problem:
+                return problem
+        return None
+
+    return check
+
+
+def _resource_account(statement: dict[str, Any], params: Mapping[str, str]) -> str | None:
+    condition = (statement.get("Condition") or {}).get("StringEqualsIfExists") or {}
+    return None if condition.get("s3:ResourceAccount") == params["account"] else "no s3:ResourceAccount condition"
+
+
+_P = "arn:<AWS::Partition>"
+_register(
+    Reason(
+        "layer-in-regions",
+        ("IAM5",),
+        "Layer {layer} of account {account} in each target region (the region is the ARN's only wildcard), "
+        "limited by aws:RequestedRegion to {regions}.",
+        _in_regions(lambda p: f"{_P}:lambda:*:{p['account']}:layer:{p['layer']}"),
+    )
+)
+_register(
+    Reason(
+        "layer-versions-in-regions",
+        ("IAM5",),
+        "Versions of layer {layer} of account {account} (numbered at publish time) in each target region, "
+        "limited by aws:RequestedRegion to {regions}.",
+        _in_regions(lambda p: f"{_P}:lambda:*:{p['account']}:layer:{p['layer']}:*"),
+    )
+)
+_register(
+    Reason(
+        "parameter-in-regions",
+        ("IAM5",),
+        "SSM parameter {parameter} of account {account} in each target region, limited by aws:RequestedRegion "
+        "to {regions}.",
+        _in_regions(lambda p: f"{_P}:ssm:*:{p['account']}:parameter/{p['parameter'].lstrip('/')}"),
+    )
+)
+_register(
+    Reason(
+        "staging-object-in-regions",
+        ("IAM5",),
+        "Object {key} of this pipeline's staging buckets {prefix}<region> (one per target region, names fixed by "
+        "the construct), limited by aws:RequestedRegion to {regions} and by s3:ResourceAccount to {account}.",
+        _in_regions(lambda p: f"{_P}:s3:::{p['prefix']}*/{p['key']}", _resource_account),
+    )
+)
+
+
+def _check_staging_bucket(ctx: AckContext, params: Mapping[str, str]) -> str | None:
+    current, _ = _expirations(ctx.properties)
+    if not current or max(current) > int(params["days"]):
+        return f"objects expire after {current} days"
+    return None
+
+
+_register(
+    Reason(
+        "staging-bucket-not-replicated",
+        ("S3BucketReplicationEnabled",),
+        "Holds only transient copies of build output that a service reads once (objects expire after {days} "
+        "days); the pipeline rebuilds them from source.",
+        _check_staging_bucket,
+    )
+)
+
+
+# -- objects under a prefix, and other construct-specific scopes ------------------------------------------
+
+
+def _finding_value(ctx: AckContext) -> str:
+    return ctx.finding.partition("::")[2]
+
+
+def _actions_within(ctx: AckContext, allowed: Callable[[str], bool]) -> str | None:
+    acts = {a for s in ctx.finding_statements() for a in actions_of(s)}
+    if not acts:
+        return "no statement carries the finding"
+    bad = sorted(a for a in acts if not allowed(a))
+    return f"statements on it also allow {bad}" if bad else None
+
+
+def _check_prefix_objects(ctx: AckContext, params: Mapping[str, str]) -> str | None:
+    value = _finding_value(ctx)
+    if not value.endswith(f"/{params['prefix']}*") and value != f"{params['prefix']}*":
+        return f"finding {value!r} is not objects under {params['prefix']!r}"
+    return _actions_within(ctx, lambda a: a in _S3_OBJECT_ACTIONS.get(params["access"], set()))
+
+
+_S3_OBJECT_ACTIONS = {
+    "read": {"s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:HeadObject"},
+    "write": {"s3:PutObject"},
+    "read, write and delete": {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:GetObjectVersion"},
+    "sync": {"s3:GetObject*", "s3:GetBucket*", "s3:List*", "s3:DeleteObject*", "s3:DeleteObject", "s3:PutObject", "s3:PutObjectLegalHold",
+             "s3:PutObjectRetention", "s3:PutObjectTagging", "s3:PutObjectVersionTagging", "s3:Abort*"},
+}
+
+_register(
+    Reason(
+        "prefix-objects",
+        ("IAM5",),
+        "Objects under prefix {prefix} only ({access} actions): {why}, so object keys are not known at synth.",
+        _check_prefix_objects,
+    )
+)
+
+
+def _check_glue_log_groups(ctx: AckContext, params: Mapping[str, str]) -> str | None:
+    if not _finding_value(ctx).endswith(":log-group:/aws-glue/*"):
+        return f"finding {_finding_value(ctx)!r} is not the /aws-glue/ log groups"
+    return _actions_within(ctx, lambda a: a.startswith("logs:"))
+
+
+_register(
+    Reason(
+        "glue-log-groups",
+        ("IAM5",),
+        "Log groups under /aws-glue/ of this account and region (logs actions only): Glue creates its job and "
+        "crawler log groups at run time, named after the role and security configuration.",
+        _check_glue_log_groups,
+        evidence=("https://docs.aws.amazon.com/glue/latest/dg/console-security-configurations.html",),
+    )
+)
+
+
+def _check_database_tables(ctx: AckContext, params: Mapping[str, str]) -> str | None:
+    if not _finding_value(ctx).endswith(f":table/{params['database']}/*"):
+        return f"finding {_finding_value(ctx)!r} is not the tables of {params['database']}"
+    return _actions_within(ctx, lambda a: a.startswith("glue:"))
+
+
+_register(
+    Reason(
+        "glue-database-tables",
+        ("IAM5",),
+        "Tables of Glue database {database} only (glue actions only): crawlers and jobs create them at run time "
+        "from the crawled prefixes.",
+        _check_database_tables,
+    )
+)
+
+
+def _check_describe_log_groups(ctx: AckContext, params: Mapping[str, str]) -> str | None:
+    if not _finding_value(ctx).endswith(":log-group:*"):
+        return f"finding {_finding_value(ctx)!r} is not the log-group namespace"
+    return _actions_within(ctx, lambda a: a == "logs:DescribeLogGroups")
+
+
+_register(
+    Reason(
+        "describe-log-groups",
+        ("IAM5",),
+        "logs:DescribeLogGroups only, on the log groups of this account and region: a list action, authorised on "
+        "the account's log-group namespace; Managed Flink calls it to validate the logging configuration.",
+        _check_describe_log_groups,
+        evidence=("https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatchlogs.html",),
+    )
+)
+
+
+def _check_kms_via(ctx: AckContext, params: Mapping[str, str]) -> str | None:
+    if not re.fullmatch(r"arn:<AWS::Partition>:kms:[a-z0-9-]+:\d{12}:key/\*", _finding_value(ctx)):
+        return f"finding {_finding_value(ctx)!r} is not the keys of one account and region"
+    for statement in ctx.finding_statements():
+        if actions_of(statement) != ["kms:Decrypt"]:
+            return f"the statement allows {actions_of(statement)}"
+        keys = _conditions_text(statement)
+        if "kms:ViaService" not in keys or params["context"] not in keys:
+            return f"conditions are {keys}"
+    return None
+
+
+_register(
+    Reason(
+        "kms-decrypt-via-service",
+        ("IAM5",),
+        "kms:Decrypt only, through {service} (kms:ViaService) and only for {what} ({context}); the key's id is "
+        "generated in the account that owns it and not known here.",
+        _check_kms_via,
+    )
+)
+
+
+def _check_eni_permission(ctx: AckContext, params: Mapping[str, str]) -> str | None:
+    for statement in ctx.finding_statements():
+        if actions_of(statement) != ["ec2:CreateNetworkInterfacePermission"]:
+            return f"the statement allows {actions_of(statement)}"
+        equals = (statement.get("Condition") or {}).get("StringEquals") or {}
+        if "ec2:Subnet" not in equals or equals.get("ec2:AuthorizedService") != "codebuild.amazonaws.com":
+            return "not limited to the build's subnets and CodeBuild"
+    return None
+
+
+_register(
+    Reason(
+        "codebuild-eni-permission",
+        ("IAM5",),
+        "ec2:CreateNetworkInterfacePermission only, limited by condition to the build's own subnets (ec2:Subnet) "
+        "and to the CodeBuild service (ec2:AuthorizedService); the network interface's id exists only at run time.",
+        _check_eni_permission,
+        evidence=("https://docs.aws.amazon.com/codebuild/latest/userguide/auth-and-access-control-iam-identity-based-access-control.html",),
+    )
+)
+
+
+def _check_build_enis(ctx: AckContext, params: Mapping[str, str]) -> str | None:
+    if not re.fullmatch(rf"arn:<AWS::Partition>:ec2:[a-z0-9<>:-]+:network-interface/\*", _finding_value(ctx)):
+        return f"finding {_finding_value(ctx)!r} is not the network interfaces of one account and region"
+    creating = [s for s in ctx.finding_statements() if "ec2:CreateNetworkInterface" in actions_of(s)]
+    for statement in creating:
+        if not any(":subnet/" in r for r in resources_of(statement)):
+            return "ec2:CreateNetworkInterface is not limited to the build's subnets"
+    return _actions_within(ctx, lambda a: a in ("ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface"))
+
+
+_register(
+    Reason(
+        "codebuild-build-enis",
+        ("IAM5",),
+        "ec2:CreateNetworkInterface and ec2:DeleteNetworkInterface only, on network interfaces of this account and "
+        "region: CodeBuild creates the build's interface at run time (its id is not known at synth), in the "
+        "build's subnets and security groups only (named in the same statement).",
+        _check_build_enis,
+        evidence=("https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html",),
+    )
+)
+
+
+# -- custom resources and CodePipeline job functions -----------------------------------------------------
+
+
+def _service_token_users(ctx: AckContext) -> list[str]:
+    return [
+        logical_id
+        for logical_id, resource in ctx.resources.items()
+        if isinstance(resource, dict)
+        and ctx.logical_id in _refs((resource.get("Properties") or {}).get("ServiceToken"))
+    ]
+
+
+def _check_custom_resource_handler(ctx: AckContext, params: Mapping[str, str]) -> str | None:
+    users = _service_token_users(ctx)
+    if not users:
+        return "no custom resource of this template uses the function as its ServiceToken"
+    kinds = sorted({str(ctx.resources[u].get("Type")) for u in users})
+    return _fail_unless(", ".join(kinds) == params["kind"], f"custom resources {kinds}")
+
+
+_register(
+    Reason(
+        "custom-resource-handler",
+        ("LambdaDLQ", "LambdaConcurrency", "LambdaTracing"),
+        "Handler of this stack's {kind} custom resource (its ServiceToken): it runs only while CloudFormation "
+        "deploys the stack, and CloudFormation fails the stack operation, with the error in its events, when the "
+        "handler does not report success.",
+        _check_custom_resource_handler,
+        evidence=("https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/template-custom-resources.html",),
+    )
+)
+
+
+def _check_cdk_runtime(ctx: AckContext, params: Mapping[str, str]) -> str | None:
+    problem = _check_custom_resource_handler(ctx, params)
+    if problem:
+        return problem
+    return _fail_unless(ctx.properties.get("Runtime") == params["runtime"], f"runtime is {ctx.properties.get('Runtime')}")
+
+
+_register(
+    Reason(
+        "cdk-handler-runtime",
+        ("L1", "LambdaLatestVersion"),
+        "Handler of this stack's {kind} custom resource, code and runtime ({runtime}) both set by aws-cdk-lib, "
+        "which moves them together on upgrade.",
+        _check_cdk_runtime,
+    )
+)
+
+
+def _pipeline_actions_invoking(template: Mapping[str, Any], function_id: str) -> list[str]:
+    out = []
+    for resource in (template.get("Resources") or {}).values():
+        if not isinstance(resource, dict) or resource.get("Type") != "AWS::CodePipeline::Pipeline":
+            continue
+        for stage in (resource.get("Properties") or {}).get("Stages") or []:
+            for action in stage.get("Actions") or []:
+                kind = action.get("ActionTypeId") or {}
+                name = (action.get("Configuration") or {}).get("FunctionName")
+                if kind.get("Provider") == "Lambda" and function_id in _refs(name):
+                    out.append(f"{stage.get('Name')}/{action.get('Name')}")
+    return out
+
+
+def _check_job_function(ctx: AckContext, params: Mapping[str, str]) -> str | None:
+    actions = _pipeline_actions_invoking(ctx.template, ctx.logical_id)
+    return _fail_unless(", ".join(actions) == params["actions"], f"invoked by pipeline actions {actions}")
+
+
+_register(
+    Reason(
+        "codepipeline-job-function",
+        ("LambdaDLQ", "LambdaTracing", "LambdaConcurrency"),
+        "Invoked only by this stack's CodePipeline Lambda actions ({actions}), one job each: a failed or crashed "
+        "invocation (retried by Lambda) leaves the action without a job result, so the action fails in the "
+        "pipeline's execution history at its timeout, where the failure is visible.",
+        _check_job_function,
+        evidence=("https://docs.aws.amazon.com/codepipeline/latest/userguide/actions-invoke-lambda-function.html",),
+    )
+)
+
+
+def _check_test_image(ctx: AckContext, params: Mapping[str, str]) -> str | None:
+    environment = ctx.properties.get("Environment") or {}
+    if environment.get("Image") != params["image"]:
+        return f"image is {environment.get('Image')}"
+    return _fail_unless(not environment.get("PrivilegedMode"), "the project runs privileged")
+
+
+_register(
+    Reason(
+        "glue-test-image",
+        ("CB5",),
+        "The job tests run in {image}, the image AWS Glue publishes (ECR Public) with the Glue ETL library and the "
+        "Spark of the jobs' Glue version, which no CodeBuild-provided image contains; unprivileged.",
+        _check_test_image,
+        evidence=("https://docs.aws.amazon.com/glue/latest/dg/develop-local-docker-image.html",),
+    )
+)
+
+
+# -- buckets whose content is rebuilt elsewhere ---------------------------------------------------------------
+
+
+def _check_deployed_bucket(ctx: AckContext, params: Mapping[str, str]) -> str | None:
+    for resource in ctx.of_type("Custom::CDKBucketDeployment").values():
+        props = resource.get("Properties") or {}
+        if ctx.logical_id in _refs(props.get("DestinationBucketName")) and props.get("Prune") is not False:
+            return None
+    return "no BucketDeployment of this template copies into it"
+
+
+_register(
+    Reason(
+        "deployed-from-assembly",
+        ("S3BucketReplicationEnabled",),
+        "Holds only what this stack's BucketDeployment copies from the cloud assembly on every deployment "
+        "(pruning the rest); the source repository is the recovery point.",
+        _check_deployed_bucket,
+    )
+)
+
+
+def _check_job_output_bucket(ctx: AckContext, params: Mapping[str, str]) -> str | None:
+    for resource in ctx.resources.values():
+        if not isinstance(resource, dict) or resource.get("Type") != "AWS::IAM::ManagedPolicy":
+            continue
+        for statement in statements(resource):
+            if statement.get("Sid") == params["sid"] and "s3:PutObject" in actions_of(statement):
+                if ctx.logical_id in _refs(statement.get("Resource")):
+                    return None
+    return f"no {params['sid']} statement of this template writes to it"
+
+
+_register(
+    Reason(
+        "job-output-bucket",
+        ("S3BucketReplicationEnabled",),
+        "Output of this stack's Glue jobs (statement {sid} of the job policy writes it), which the workflow "
+        "rebuilds from its sources; replication is the owning team's call (data_lifecycle_rules, replication) "
+        "once the output is a system of record.",
+        _check_job_output_bucket,
+    )
+)
+
+
+def _check_versioned_release_bucket(ctx: AckContext, params: Mapping[str, str]) -> str | None:
+    versioning = (ctx.properties.get("VersioningConfiguration") or {}).get("Status")
+    return _fail_unless(versioning == "Enabled", "the bucket is not versioned")
+
+
+_register(
+    Reason(
+        "release-bucket-not-replicated",
+        ("S3BucketReplicationEnabled",),
+        "Release artifacts, each under a key naming its commit and pipeline execution and rebuildable from that "
+        "commit; the bucket is versioned, so no release is overwritten.",
+        _check_versioned_release_bucket,
+    )
+)
+
+
+def _store_aliases(template: Mapping[str, Any]) -> set[str]:
+    out: set[str] = set()
+    for resource in (template.get("Resources") or {}).values():
+        if isinstance(resource, dict) and resource.get("Type") == "AWS::CodePipeline::Pipeline":
+            for store in (resource.get("Properties") or {}).get("ArtifactStores") or []:
+                key = flatten(((store.get("ArtifactStore") or {}).get("EncryptionKey") or {}).get("Id"))
+                match = re.search(r":alias/(.+)$", key)
+                if match:
+                    out.add(f"alias/{match.group(1)}")
+    return out
+
+
+def _check_replica_keys(ctx: AckContext, params: Mapping[str, str]) -> str | None:
+    value = _finding_value(ctx)
+    if value != f"arn:<AWS::Partition>:kms:{params['region']}:{params['account']}:key/*":
+        return f"finding {value!r} is not the keys of {params['account']} in {params['region']}"
+    known = _store_aliases(ctx.template)
+    for statement in ctx.finding_statements():
+        aliases = (statement.get("Condition") or {}).get("ForAnyValue:StringEquals", {}).get("kms:ResourceAliases")
+        if not aliases or not set(aliases) <= known:
+            return f"kms:ResourceAliases {aliases} are not this pipeline's artifact-store aliases {sorted(known)}"
+    return _actions_within(ctx, lambda a: a.startswith("kms:"))
+
+
+_register(
+    Reason(
+        "replica-store-keys",
+        ("IAM5",),
+        "KMS keys of account {account} in {region}, selected by kms:ResourceAliases to the aliases of this "
+        "pipeline's cross-region artifact stores (named in its ArtifactStores); CloudFormation cannot reference "
+        "a key of another region by ARN.",
+        _check_replica_keys,
+        evidence=("https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-resource-aliases",),
     )
 )
