@@ -178,7 +178,7 @@ def _acknowledge_function(fn: lambda_.Function, props: Mapping[str, Any], queue:
         cfn_queue = queue.node.default_child
         assert isinstance(cfn_queue, sqs.CfnQueue)
         dlq = reason("queue-is-dead-letter-queue", function=str(cdk.Stack.of(cfn).resolve(cfn.logical_id)))
-        acknowledge_all(cfn_queue, [("AwsSolutions-SQS3", dlq), ("Serverless-SQSRedrivePolicy", dlq)])
+        acknowledge_all(cfn_queue, [("Serverless-SQSRedrivePolicy", dlq)])
     role = fn.role
     if isinstance(role, iam.Role):
         acknowledge_role_policies(role)

@@ -501,10 +501,7 @@ class _PipelineInternals:
         assert isinstance(cfn_queue, sqs.CfnQueue)
         acknowledge_all(
             cfn_queue,
-            [
-                ("AwsSolutions-SQS3", reason("queue-is-dead-letter-queue", function=_logical(cfn))),
-                ("Serverless-SQSRedrivePolicy", reason("queue-is-dead-letter-queue", function=_logical(cfn))),
-            ],
+            [("Serverless-SQSRedrivePolicy", reason("queue-is-dead-letter-queue", function=_logical(cfn)))],
         )
         if not self.options.topics:
             cfn_alarm = alarm.node.default_child
@@ -513,7 +510,7 @@ class _PipelineInternals:
                 cfn_alarm,
                 in_packs(
                     "CloudWatchAlarmAction",
-                    ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321"),
+                    ("NIST.800.53.R5", "HIPAA.Security"),
                     reason("alarm-without-topic"),
                 ),
             )

@@ -737,7 +737,7 @@ def _check_dead_letter_queue(ctx: AckContext, params: Mapping[str, str]) -> str 
 _register(
     Reason(
         "queue-is-dead-letter-queue",
-        ("SQS3", "SQSRedrivePolicy"),
+        ("SQSRedrivePolicy",),
         "This queue is the dead-letter queue (or on-failure destination) of function {function}; a dead-letter "
         "queue needs none of its own.",
         _check_dead_letter_queue,
