@@ -15,7 +15,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline_constructs import acknowledge
@@ -59,6 +59,7 @@ def test_a_rule_that_reports_findings_needs_the_finding(rule):
     acknowledge(stack, f"{rule}[Resource::*]", REASON)
 
 
+@settings(deadline=None)
 @given(st.from_regex(r"[A-Za-z0-9]{1,12}", fullmatch=True), st.sampled_from(["AwsSolutions", "HIPAA.Security"]))
 def test_any_rule_outside_the_finding_rules_may_be_acknowledged_bare(rule, pack):
     rule_id = f"{pack}-{rule}"
