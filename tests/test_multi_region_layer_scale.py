@@ -8,9 +8,8 @@ import json
 import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
-from conftest import load_example
-
 from aws_cdk.region_info import RegionInfo
+from conftest import load_example
 
 from pipeline_constructs.core.compliance.audit import assembly_templates, audit_assembly
 from pipeline_constructs.core.compliance.iam import iam_statement_problems
@@ -114,7 +113,9 @@ def test_template_only_check_finds_nothing_unacknowledged_at_any_region_count(sy
 
 def test_no_iam_statement_breaks_the_rules_at_any_region_count(synthesized):
     _n, app, _pipeline, _regional = synthesized
-    problems = [str(p) for t in assembly_templates(app.outdir) for p in iam_statement_problems(json.loads(t.read_text()))]
+    problems = [
+        str(p) for t in assembly_templates(app.outdir) for p in iam_statement_problems(json.loads(t.read_text()))
+    ]
     assert problems == []
 
 

@@ -9,6 +9,7 @@
       ``examples/<example>/``'s pipeline(s), where it says
       ``<!-- pipeline-picture -->`` or else at the end;
     - ``<!-- compliance-table -->`` becomes every acknowledgment of every example;
+    - ``<!-- reasons-catalogue -->`` becomes the reasons catalogue, each reason with the test that proves it;
     - ``<!-- benchmark-results -->`` becomes the tables of ``benchmarks/out/results.json``.
 
 Assemblies: a fresh ``examples/<name>/cdk.out`` (``make examples``) or
@@ -191,6 +192,8 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Files) -> str
         markdown = markdown.replace("<!-- cli-show-example -->", cli_example_markdown(_state["pipelines"]))
     if "<!-- compliance-table -->" in markdown:
         markdown = markdown.replace("<!-- compliance-table -->", compliance_markdown(_state["nag"]))
+    if "<!-- reasons-catalogue -->" in markdown:
+        markdown = markdown.replace("<!-- reasons-catalogue -->", reasons_markdown())
     if "<!-- benchmark-results -->" in markdown:
         markdown = markdown.replace("<!-- benchmark-results -->", benchmark_markdown(BENCHMARK))
     example = name.removesuffix(".md")
@@ -328,9 +331,38 @@ def compliance_markdown(results: dict[str, NagResults]) -> str:
             entry = grouped[(pack, rule, reason)]
             paths = sorted(entry["paths"])
             where = f"`{paths[0]}`" + (f" and {len(paths) - 1} more" if len(paths) > 1 else "")
-            table.append([f"`{rule}`", reason, where, ", ".join(sorted(entry["examples"]))])
-        out += [markdown_table(["rule[finding]", "reason", "where", "examples"], table), ""]
+            table.append([f"`{rule}`", reason, where, ", ".join(sorted(entry["examples"])), _proof(reason)])
+        out += [markdown_table(["rule[finding]", "reason", "where", "examples", "proved by"], table), ""]
     return "\n".join(out)
+
+
+def _proof(reason: str) -> str:
+    """The test that proves a reason against every template it is written into."""
+    from pipeline_constructs.core.compliance.reasons import match_reason
+
+    ids = [r.id for r in match_reason(reason)]
+    return f"`test_reason_holds[{ids[0]}]`" if len(ids) == 1 else "a team's own reason (not checked)"
+
+
+def reasons_markdown() -> str:
+    """Every reason of the catalogue: the rules it may acknowledge, its text, evidence, the test that proves it."""
+    from pipeline_constructs.core.compliance.reasons import REASONS
+
+    rows = []
+    for entry in sorted(REASONS.values(), key=lambda r: r.id):
+        evidence = "<br>".join(e if not e.startswith("http") else f"<{e}>" for e in entry.evidence) or "the template"
+        rows.append(
+            [
+                f"`{entry.id}`",
+                ", ".join(f"`{r}`" for r in entry.rules),
+                entry.template.replace("|", "\\|"),
+                evidence,
+                f"`tests/test_compliance.py::test_reason_holds[{entry.id}]`",
+            ]
+        )
+    return markdown_table(
+        ["reason", "rules", "claim (placeholders filled per resource)", "evidence", "proved by"], rows
+    )
 
 
 def _fmt(value: Any) -> str:

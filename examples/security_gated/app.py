@@ -47,7 +47,9 @@ def build_app(app: cdk.App) -> cdk.Stack:
         stack,
         "Pipeline",
         synth=pipelines.ShellStep(
-            "Synth", input=source, commands=["pip install -r requirements.txt", f"npx -y aws-cdk@{CDK_CLI_VERSION} synth"]
+            "Synth",
+            input=source,
+            commands=["pip install -r requirements.txt", f"npx -y aws-cdk@{CDK_CLI_VERSION} synth"],
         ),
         pipeline_name="gated-data",
         cross_account_keys=True,

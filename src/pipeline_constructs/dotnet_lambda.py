@@ -173,7 +173,9 @@ def _acknowledge_function(fn: lambda_.Function, props: Mapping[str, Any], queue:
     if props.get("vpc") is None:
         acknowledge_function_outside_vpc(fn)
     if props.get("reserved_concurrent_executions") is None:
-        acknowledge_all(cfn, in_packs("LambdaConcurrency", ("NIST.800.53.R5", "HIPAA.Security"), reason("concurrency-left-to-team")))
+        acknowledge_all(
+            cfn, in_packs("LambdaConcurrency", ("NIST.800.53.R5", "HIPAA.Security"), reason("concurrency-left-to-team"))
+        )
     if queue is not None:
         cfn_queue = queue.node.default_child
         assert isinstance(cfn_queue, sqs.CfnQueue)

@@ -31,11 +31,11 @@ from constructs import Construct
 from pipeline_constructs.core.buckets import access_log_bucket, secure_bucket
 from pipeline_constructs.core.compliance import acknowledge, acknowledge_all, in_packs
 from pipeline_constructs.core.compliance.reasons import describe_star_statements, reason
-from pipeline_constructs.core.iam_idioms import acknowledge_function_outside_vpc
-from pipeline_constructs.core.pipeline_internals import pipeline_role_principal
 from pipeline_constructs.core.defaults import resolve_default
 from pipeline_constructs.core.encryption import encrypted_log_group, new_key
+from pipeline_constructs.core.iam_idioms import acknowledge_function_outside_vpc
 from pipeline_constructs.core.pipeline import SecurePipeline
+from pipeline_constructs.core.pipeline_internals import pipeline_role_principal
 from pipeline_constructs.core.validation import (
     ACCOUNT_PATTERN,
     invalid,
@@ -749,7 +749,8 @@ class MultiRegionLayerPipeline(Construct):
         )
         invoker = role.node.default_child
         function = self.distributor.node.default_child
-        assert isinstance(invoker, iam.CfnRole) and isinstance(function, lambda_.CfnFunction)
+        assert isinstance(invoker, iam.CfnRole)
+        assert isinstance(function, lambda_.CfnFunction)
         acknowledge_all(
             function,
             in_packs(
@@ -774,20 +775,28 @@ class MultiRegionLayerPipeline(Construct):
         account = str(stack.account)
         where = ", ".join(regions)
         document = stack.resolve(policy.document.to_json())
-        acknowledge(policy, "AwsSolutions-IAM5[Resource::*]", reason("resource-star", what=describe_star_statements([document])))
+        acknowledge(
+            policy, "AwsSolutions-IAM5[Resource::*]", reason("resource-star", what=describe_star_statements([document]))
+        )
         for resource in _wildcard_resources(policy):
             staging = re.fullmatch(rf"arn:<AWS::Partition>:s3:::({_STAGING_PREFIX}-[a-z0-9]+-)\*/(.+)", resource)
             layer = re.fullmatch(rf"arn:<AWS::Partition>:lambda:\*:{account}:layer:([^:]+)(:\*)?", resource)
             parameter = re.fullmatch(rf"arn:<AWS::Partition>:ssm:\*:{account}:parameter/(.+)", resource)
             if staging:
                 text = reason(
-                    "staging-object-in-regions", key=staging.group(2), prefix=staging.group(1), regions=where, account=account
+                    "staging-object-in-regions",
+                    key=staging.group(2),
+                    prefix=staging.group(1),
+                    regions=where,
+                    account=account,
                 )
             elif layer:
                 kind = "layer-versions-in-regions" if layer.group(2) else "layer-in-regions"
                 text = reason(kind, layer=layer.group(1), account=account, regions=where)
             elif parameter:
-                text = reason("parameter-in-regions", parameter=f"/{parameter.group(1)}", account=account, regions=where)
+                text = reason(
+                    "parameter-in-regions", parameter=f"/{parameter.group(1)}", account=account, regions=where
+                )
             else:  # pragma: no cover - a new wildcard must be reviewed, not acknowledged blindly
                 continue
             acknowledge(policy, f"AwsSolutions-IAM5[Resource::{resource}]", text)

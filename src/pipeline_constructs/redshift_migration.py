@@ -35,7 +35,6 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import pipelines
 from constructs import Construct, IConstruct
 
-from pipeline_constructs.core.compliance import acknowledge
 from pipeline_constructs.core.compliance.reasons import reason
 from pipeline_constructs.core.defaults import CDK_CLI_VERSION
 from pipeline_constructs.core.iam_idioms import acknowledge_cdk_idioms, rewrite_statements

@@ -99,7 +99,9 @@ def test_asset_role_starts_only_the_asset_projects(template):
 
 
 def test_permission_check_assumes_only_the_gated_stacks_deploy_roles(template):
-    (assume,) = _with_action(_statements(template, "PipelinePipelinesSecurityCheckCDKSecurityCheckRole"), "sts:AssumeRole")
+    (assume,) = _with_action(
+        _statements(template, "PipelinePipelinesSecurityCheckCDKSecurityCheckRole"), "sts:AssumeRole"
+    )
     assert [flatten(r) for r in _as_list(assume["Resource"])] == [
         "arn:<AWS::Partition>:iam::222222222222:role/cdk-hnb659fds-deploy-role-222222222222-eu-west-1"
     ]
@@ -117,7 +119,9 @@ def test_every_generated_action_installs_the_pinned_clis(template, outdir):
     assert f"npm install -g aws-cdk@{CDK_CLI_VERSION}" in _buildspec(template, "PipelineUpdatePipelineSelfMutation")
     asset_specs = " ".join(p.read_text() for p in outdir.glob("buildspec-*.yaml"))
     assert f"cdk-assets@{CDK_ASSETS_VERSION}" in asset_specs
-    assert not re.search(r"(aws-cdk|cdk-assets)(?!@)\b(?![-\w])", _buildspec(template, "PipelinePipelinesSecurityCheck"))
+    assert not re.search(
+        r"(aws-cdk|cdk-assets)(?!@)\b(?![-\w])", _buildspec(template, "PipelinePipelinesSecurityCheck")
+    )
 
 
 def test_team_defaults_and_explicit_versions_pin_the_clis(tmp_path):
@@ -197,7 +201,9 @@ def test_logs_keys_serve_only_the_log_groups_they_encrypt(template):
 
 
 def test_generated_roles_never_trust_the_account_root_whatever_the_app_says(tmp_path):
-    flags = {f: False for f in ("@aws-cdk/pipelines:reduceAssetRoleTrustScope", "@aws-cdk/pipelines:reduceStageRoleTrustScope")}
+    flags = dict.fromkeys(
+        ("@aws-cdk/pipelines:reduceAssetRoleTrustScope", "@aws-cdk/pipelines:reduceStageRoleTrustScope"), False
+    )
     template = _synth(tmp_path, context=flags)
     assert [p for p in iam_statement_problems(template) if p.rule == "account-root-trust"] == []
 
@@ -205,8 +211,11 @@ def test_generated_roles_never_trust_the_account_root_whatever_the_app_says(tmp_
 def test_on_a_team_pipeline_the_gate_hardens_the_check_only(tmp_path):
     template = _synth(tmp_path, team_pipeline=True)
     function, role, _ = _auto_approve(template)
-    assert "ManagedPolicyArns" not in role and "DeadLetterConfig" in function
-    (assume,) = _with_action(_statements(template, "PipelinePipelinesSecurityCheckCDKSecurityCheckRole"), "sts:AssumeRole")
+    assert "ManagedPolicyArns" not in role
+    assert "DeadLetterConfig" in function
+    (assume,) = _with_action(
+        _statements(template, "PipelinePipelinesSecurityCheckCDKSecurityCheckRole"), "sts:AssumeRole"
+    )
     assert assume["Resource"] != "*"
     # the team's own asset role is left as CDK made it
     (start,) = _with_action(_statements(template, "PipelineAssetsFileRole"), "codebuild:StartBuild")

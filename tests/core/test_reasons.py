@@ -70,7 +70,10 @@ def test_grant_actions_fail_when_a_statement_carrying_them_is_on_star():
 
 
 @settings(deadline=None)
-@given(st.sets(st.sampled_from(sorted(NO_RESOURCE_LEVEL_PERMISSIONS)), min_size=1), st.sampled_from(["s3:GetObject", "iam:PassRole", "lambda:InvokeFunction"]))
+@given(
+    st.sets(st.sampled_from(sorted(NO_RESOURCE_LEVEL_PERMISSIONS)), min_size=1),
+    st.sampled_from(["s3:GetObject", "iam:PassRole", "lambda:InvokeFunction"]),
+)
 def test_resource_star_holds_only_for_actions_without_resource_level_permissions(free, scoped_action):
     from pipeline_constructs.core.compliance.reasons import describe_star_statements
 
@@ -97,7 +100,10 @@ def test_inline_policy_of_one_role_fails_when_shared():
 def test_dead_letter_queue_claim_needs_the_function_to_point_at_the_queue():
     text = reason("queue-is-dead-letter-queue", function="Fn")
     rule = "Serverless-SQSRedrivePolicy"
-    function = {"Type": "AWS::Lambda::Function", "Properties": {"DeadLetterConfig": {"TargetArn": {"Fn::GetAtt": ["Q", "Arn"]}}}}
+    function = {
+        "Type": "AWS::Lambda::Function",
+        "Properties": {"DeadLetterConfig": {"TargetArn": {"Fn::GetAtt": ["Q", "Arn"]}}},
+    }
     resources = {"Q": {"Type": "AWS::SQS::Queue"}, "Other": {"Type": "AWS::SQS::Queue"}, "Fn": function}
     assert REASONS["queue-is-dead-letter-queue"].verify(_ctx(resources, "Q", rule, text)) is None
     assert REASONS["queue-is-dead-letter-queue"].verify(_ctx(resources, "Other", rule, text)) is not None
@@ -123,13 +129,24 @@ def test_iam_rules_catch_each_forbidden_shape():
                 "Type": "AWS::IAM::Role",
                 "Properties": {
                     "AssumeRolePolicyDocument": {
-                        "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"AWS": "arn:aws:iam::111111111111:root"}}]
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Action": "sts:AssumeRole",
+                                "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
+                            }
+                        ]
                     },
                     "ManagedPolicyArns": ["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"],
                 },
             },
             "P": _policy(
-                {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*", "Condition": {"StringEquals": {"x": "y"}}},
+                {
+                    "Effect": "Allow",
+                    "Action": "sts:AssumeRole",
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"x": "y"}},
+                },
                 {"Effect": "Allow", "Action": ["codebuild:*"], "Resource": "*"},
             ),
         }

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import weakref
+
 import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_iam as iam

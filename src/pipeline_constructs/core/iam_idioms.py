@@ -42,8 +42,8 @@ __all__ = [
     "acknowledge_cdk_idioms",
     "acknowledge_function_outside_vpc",
     "acknowledge_role_policies",
-    "function_role_services",
     "flatten_cfn_reference",
+    "function_role_services",
     "idiom_reason",
     "lambda_role",
     "rewrite_role_statements",
@@ -194,7 +194,9 @@ def acknowledge_cdk_idioms(
     if isinstance(policy, iam.CfnPolicy) and not stack.resolve(policy.users) and not stack.resolve(policy.groups):
         roles = stack.resolve(policy.roles) or []
         if len(roles) == 1 and isinstance(roles[0], dict) and "Ref" in roles[0]:
-            rules += in_packs("IAMNoInlinePolicy", INLINE_POLICY_PACKS, reason("inline-policy-of-one-role", role=roles[0]["Ref"]))
+            rules += in_packs(
+                "IAMNoInlinePolicy", INLINE_POLICY_PACKS, reason("inline-policy-of-one-role", role=roles[0]["Ref"])
+            )
     acknowledge_all(policy, rules)
 
 
@@ -301,7 +303,9 @@ def lambda_role(scope: Construct, id: str, *, log_group: logs.ILogGroup, descrip
     role = iam.Role(scope, id, assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description)
     role.add_to_policy(
         iam.PolicyStatement(
-            sid="OwnLogGroup", actions=["logs:CreateLogStream", "logs:PutLogEvents"], resources=[log_group.log_group_arn]
+            sid="OwnLogGroup",
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[log_group.log_group_arn],
         )
     )
     return role
@@ -369,7 +373,9 @@ class _OutsideVpc:
         acknowledge_all(
             cfn,
             in_packs(
-                "LambdaInsideVPC", INLINE_POLICY_PACKS, reason("function-calls-public-apis", services=", ".join(services))
+                "LambdaInsideVPC",
+                INLINE_POLICY_PACKS,
+                reason("function-calls-public-apis", services=", ".join(services)),
             ),
         )
 

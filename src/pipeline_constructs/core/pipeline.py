@@ -48,6 +48,7 @@ def _exact(scope: Construct, prop: str, value: str) -> str:
     except ValueError as err:
         raise invalid(scope.node.path, prop, value, str(err)) from None
 
+
 #: CodeBuild image for every action (aws/codebuild/amazonlinux2-x86_64-standard:5.0); override with
 #: ``code_build_defaults=pipelines.CodeBuildOptions(build_environment=...)``.
 DEFAULT_BUILD_IMAGE = codebuild.LinuxBuildImage.AMAZON_LINUX_2_5

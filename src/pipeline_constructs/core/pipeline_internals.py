@@ -194,13 +194,17 @@ class _PipelineInternals:
         # report groups named after it.
         log_groups = [
             stack.format_arn(
-                service="logs", resource="log-group", resource_name=f"/aws/codebuild/{p.ref}{suffix}",
+                service="logs",
+                resource="log-group",
+                resource_name=f"/aws/codebuild/{p.ref}{suffix}",
                 arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
             )
             for p in mine
             for suffix in ("", ":*")
         ]
-        report_groups = [stack.format_arn(service="codebuild", resource="report-group", resource_name=f"{p.ref}-*") for p in mine]
+        report_groups = [
+            stack.format_arn(service="codebuild", resource="report-group", resource_name=f"{p.ref}-*") for p in mine
+        ]
 
         def scope(statement: dict[str, Any]) -> dict[str, Any]:
             resource = statement.get("Resource")
@@ -319,9 +323,7 @@ class _PipelineInternals:
                 in_packs(
                     "S3BucketReplicationEnabled",
                     ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321"),
-                    reason(
-                        "replica-artifact-store-not-replicated", region=region, days=str(_REPLICA_NONCURRENT_DAYS)
-                    ),
+                    reason("replica-artifact-store-not-replicated", region=region, days=str(_REPLICA_NONCURRENT_DAYS)),
                 ),
             )
 

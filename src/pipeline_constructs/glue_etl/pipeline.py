@@ -172,7 +172,8 @@ class GlueEtlPipeline(Construct):
         )
         commands = [f"cd {app_dir}"] if app_dir != "." else []
         commands += list(
-            synth_commands or default_synth_commands(cdk_cli_version(self, dict(pipeline_options or {}).get("cli_version")))
+            synth_commands
+            or default_synth_commands(cdk_cli_version(self, dict(pipeline_options or {}).get("cli_version")))
         )
         #: The synth action (runs after the job tests).
         self.synth = pipelines.CodeBuildStep(

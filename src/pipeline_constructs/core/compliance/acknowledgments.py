@@ -140,8 +140,7 @@ def _checked(construct: IConstruct, rule_id: str, reason: str) -> tuple[str, str
         )
     if not isinstance(reason, str) or len(reason.strip()) < _MIN_REASON:
         raise ValueError(
-            f"{where}: reason = {reason!r} is invalid: expected a specific reason "
-            f"of at least {_MIN_REASON} characters"
+            f"{where}: reason = {reason!r} is invalid: expected a specific reason of at least {_MIN_REASON} characters"
         )
     return rule_id, reason
 
