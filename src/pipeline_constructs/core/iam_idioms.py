@@ -42,6 +42,7 @@ __all__ = [
     "acknowledge_cdk_idioms",
     "acknowledge_function_outside_vpc",
     "acknowledge_role_policies",
+    "at_synth",
     "flatten_cfn_reference",
     "function_role_services",
     "idiom_reason",
@@ -242,19 +243,37 @@ def _policies_of(role: iam.Role) -> list[iam.CfnPolicy | iam.CfnManagedPolicy]:
 
 
 @jsii.implements(cdk.IAspect)
+class _Once:
+    """Calls back once, when synthesis visits the leaf construct it is registered on."""
+
+    def __init__(self, callback: Callable[[], None]) -> None:
+        self._callback: Callable[[], None] | None = callback
+
+    def visit(self, node: IConstruct) -> None:
+        callback, self._callback = self._callback, None
+        if callback is not None:
+            callback()
+
+
+def at_synth(scope: Construct, id: str, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once during synthesis, after ``scope`` itself was visited by the aspects on it.
+
+    The aspect sits on a new leaf under ``scope`` (one call back from Node, whatever the size of
+    ``scope``'s subtree); CDK visits a construct before its children, so aspects on ``scope``
+    (CDK's policy split on a role, for instance) have run.
+    """
+    cdk.Aspects.of(Construct(scope, id)).add(_Once(callback), priority=cdk.AspectPriority.READONLY)
+
+
 class _AfterSplit:
     def __init__(self, role: iam.Role) -> None:
-        self._path = role.node.path
+        self._role = role
         self.transforms: list[Transform] = []
         self.acknowledge = False
         self.extra: Callable[[str, list[dict[str, Any]]], str | None] | None = None
-        self._done = False
 
-    def visit(self, node: IConstruct) -> None:
-        if self._done or node.node.path != self._path or not isinstance(node, iam.Role):
-            return
-        self._done = True
-        for policy in _policies_of(node):
+    def __call__(self) -> None:
+        for policy in _policies_of(self._role):
             if self.transforms:
                 policy.policy_document = _RewrittenDocument(policy.policy_document, self.transforms)
             if self.acknowledge:
@@ -266,12 +285,12 @@ _AFTER_SPLIT: dict[tuple[int, str], _AfterSplit] = {}
 
 def _after_split(role: iam.Role) -> _AfterSplit:
     key = (id(role.node.root), role.node.path)
-    aspect = _AFTER_SPLIT.get(key)
-    if aspect is None:
-        aspect = _AFTER_SPLIT[key] = _AfterSplit(role)
-        # After CDK's own policy-splitting aspect on the role (MUTATING or DEFAULT priority).
-        cdk.Aspects.of(role).add(aspect, priority=cdk.AspectPriority.READONLY)
-    return aspect
+    hook = _AFTER_SPLIT.get(key)
+    if hook is None:
+        hook = _AFTER_SPLIT[key] = _AfterSplit(role)
+        # After CDK's own policy-splitting aspect, which runs when the role itself is visited.
+        at_synth(role, "PipelineConstructsPolicies", hook)
+    return hook
 
 
 def rewrite_statements(policy: iam.CfnPolicy | iam.CfnManagedPolicy, transform: Transform) -> None:
@@ -311,17 +330,11 @@ def lambda_role(scope: Construct, id: str, *, log_group: logs.ILogGroup, descrip
     return role
 
 
-def stack_constructs(stack: cdk.Stack) -> list[IConstruct]:
-    """Every construct of ``stack`` itself: not those of nested stages or other stacks under it."""
-    out: list[IConstruct] = []
-    pending: list[IConstruct] = list(stack.node.children)
-    while pending:
-        node = pending.pop()
-        if isinstance(node, (cdk.Stage, cdk.Stack)):
-            continue
-        out.append(node)
-        pending.extend(node.node.children)
-    return out
+def stack_constructs(stack: cdk.Stack, kinds: tuple[type, ...] = (object,)) -> list[IConstruct]:
+    """The constructs of ``stack`` itself of the given types: not those of nested stages or other stacks under it."""
+    nodes = stack.node.find_all()
+    inner = [n.node.path + "/" for n in nodes[1:] if isinstance(n, (cdk.Stage, cdk.Stack))]
+    return [n for n in nodes[1:] if isinstance(n, kinds) and not any(n.node.path.startswith(p) for p in inner)]
 
 
 def _resolved_statements(stack: cdk.Stack, policy: iam.CfnPolicy | iam.CfnManagedPolicy) -> list[dict[str, Any]]:
@@ -345,39 +358,28 @@ def function_role_services(function: lambda_.Function, role: iam.IRole | None = 
         return None
     ref = stack.resolve(role.role_name)
     services: set[str] = set()
-    for node in stack_constructs(stack):
-        if isinstance(node, (iam.CfnPolicy, iam.CfnManagedPolicy)) and ref in (stack.resolve(node.roles) or []):
+    for node in stack_constructs(stack, (iam.CfnPolicy, iam.CfnManagedPolicy)):
+        assert isinstance(node, (iam.CfnPolicy, iam.CfnManagedPolicy))
+        if ref in (stack.resolve(node.roles) or []):
             for statement in _resolved_statements(stack, node):
                 services |= {str(a).split(":", 1)[0] for a in _as_list(statement.get("Action"))}
     return sorted(services)
 
 
-@jsii.implements(cdk.IAspect)
-class _OutsideVpc:
-    def __init__(self, function: lambda_.Function, role: iam.Role | None) -> None:
-        self._path = function.node.path
-        self._role = role
-        self._done = False
-
-    def visit(self, node: IConstruct) -> None:
-        if self._done or node.node.path != self._path or not isinstance(node, lambda_.Function):
-            return
-        self._done = True
-        cfn = node.node.default_child
-        assert isinstance(cfn, lambda_.CfnFunction)
-        if cdk.Stack.of(node).resolve(cfn.vpc_config) is not None:
-            return
-        services = function_role_services(node, self._role)
-        if services is None or set(services) & VPC_DATA_SERVICES:
-            return  # the finding stays: the role may reach data a VPC would protect
-        acknowledge_all(
-            cfn,
-            in_packs(
-                "LambdaInsideVPC",
-                INLINE_POLICY_PACKS,
-                reason("function-calls-public-apis", services=", ".join(services)),
-            ),
-        )
+def _acknowledge_outside_vpc(function: lambda_.Function, role: iam.Role | None) -> None:
+    cfn = function.node.default_child
+    assert isinstance(cfn, lambda_.CfnFunction)
+    if cdk.Stack.of(function).resolve(cfn.vpc_config) is not None:
+        return
+    services = function_role_services(function, role)
+    if services is None or set(services) & VPC_DATA_SERVICES:
+        return  # the finding stays: the role may reach data a VPC would protect
+    acknowledge_all(
+        cfn,
+        in_packs(
+            "LambdaInsideVPC", INLINE_POLICY_PACKS, reason("function-calls-public-apis", services=", ".join(services))
+        ),
+    )
 
 
 def acknowledge_function_outside_vpc(function: lambda_.Function, *, role: iam.Role | None = None) -> None:
@@ -390,4 +392,4 @@ def acknowledge_function_outside_vpc(function: lambda_.Function, *, role: iam.Ro
     :param role: the function's role, when ``function.role`` is an immutable wrapper of it
         (``role.without_policy_updates()``). Default: ``function.role``.
     """
-    cdk.Aspects.of(function).add(_OutsideVpc(function, role), priority=cdk.AspectPriority.READONLY)
+    at_synth(function, "PipelineConstructsNetwork", lambda: _acknowledge_outside_vpc(function, role))

@@ -58,7 +58,9 @@ from pipeline_constructs.core.encryption import encrypted_log_group, new_key
 from pipeline_constructs.core.iam_idioms import (
     acknowledge_cdk_idioms,
     acknowledge_function_outside_vpc,
+    at_synth,
     flatten_cfn_reference,
+    stack_constructs,
 )
 from pipeline_constructs.core.pipeline import (
     DEFAULT_BUILD_IMAGE,
@@ -682,44 +684,34 @@ def _validate_names(where: str, names: KdaNames, targets: Sequence[DeploymentTar
 def _acknowledge_update_function(function: lambda_.Function, role: iam.Role) -> None:
     """What the update function leaves as findings, once the pipeline's actions that invoke it exist."""
     acknowledge_function_outside_vpc(function, role=role)
-    cdk.Aspects.of(function).add(_AcknowledgeJobFunction(function), priority=cdk.AspectPriority.READONLY)
+    at_synth(function, "PipelineConstructsJobFunction", lambda: _acknowledge_job_function(function))
 
 
-@jsii.implements(cdk.IAspect)
-class _AcknowledgeJobFunction:
+def _acknowledge_job_function(function: lambda_.Function) -> None:
     """DLQ, tracing and concurrency of a function only CodePipeline Lambda actions invoke (named at synth)."""
-
-    def __init__(self, function: lambda_.Function) -> None:
-        self._path = function.node.path
-        self._done = False
-
-    def visit(self, node: IConstruct) -> None:
-        if self._done or node.node.path != self._path:
-            return
-        self._done = True
-        cfn = node.node.default_child
-        assert isinstance(cfn, lambda_.CfnFunction)
-        stack = cdk.Stack.of(node)
-        logical = stack.resolve(cfn.logical_id)
-        actions: list[str] = []
-        for child in stack.node.find_all():
-            if isinstance(child, codepipeline.CfnPipeline):
-                for stage in stack.resolve(child.stages) or []:
-                    for action in stage.get("actions") or []:
-                        name = (action.get("configuration") or {}).get("FunctionName")
-                        if (action.get("actionTypeId") or {}).get("provider") == "Lambda" and name == {"Ref": logical}:
-                            actions.append(f"{stage.get('name')}/{action.get('name')}")
-        if not actions:
-            return
-        text = reason("codepipeline-job-function", actions=", ".join(actions))
-        acknowledge_all(
-            cfn,
-            [
-                *in_packs("LambdaDLQ", ("NIST.800.53.R5", "HIPAA.Security", "Serverless"), text),
-                *in_packs("LambdaConcurrency", ("NIST.800.53.R5", "HIPAA.Security"), text),
-                ("Serverless-LambdaTracing", text),
-            ],
-        )
+    cfn = function.node.default_child
+    assert isinstance(cfn, lambda_.CfnFunction)
+    stack = cdk.Stack.of(function)
+    logical = stack.resolve(cfn.logical_id)
+    actions: list[str] = []
+    for child in stack_constructs(stack, (codepipeline.CfnPipeline,)):
+        assert isinstance(child, codepipeline.CfnPipeline)
+        for stage in stack.resolve(child.stages) or []:
+            for action in stage.get("actions") or []:
+                name = (action.get("configuration") or {}).get("FunctionName")
+                if (action.get("actionTypeId") or {}).get("provider") == "Lambda" and name == {"Ref": logical}:
+                    actions.append(f"{stage.get('name')}/{action.get('name')}")
+    if not actions:
+        return
+    text = reason("codepipeline-job-function", actions=", ".join(actions))
+    acknowledge_all(
+        cfn,
+        [
+            *in_packs("LambdaDLQ", ("NIST.800.53.R5", "HIPAA.Security", "Serverless"), text),
+            *in_packs("LambdaConcurrency", ("NIST.800.53.R5", "HIPAA.Security"), text),
+            ("Serverless-LambdaTracing", text),
+        ],
+    )
 
 
 @jsii.implements(cdk.IAspect)
