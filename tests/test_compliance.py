@@ -1,4 +1,4 @@
-"""Compliance as an auditor sees it: every template of every example, a cross-region and a 50-target variant.
+"""Compliance as an auditor sees it: every template of every example, cross-region and 50-target variants.
 
 Each assembly is synthesized once per session. For each one:
 
@@ -58,6 +58,25 @@ def _dotnet_three_regions(app: cdk.App) -> None:
     )
 
 
+def _glue_cross_region(app: cdk.App) -> None:
+    """The Glue example with its targets in two other regions."""
+    from pipeline_constructs import GlueEtlPipeline
+
+    example = load_example("glue_etl")
+    stack = cdk.Stack(app, "GlueEtlPipeline", env=HOME)
+    GlueEtlPipeline(
+        stack,
+        "Delivery",
+        source=pipelines.CodePipelineSource.connection("example-org/covid19-glue", "main", connection_arn=CONNECTION),
+        spec=example.covid19_spec(),
+        job_tests="tests",
+        targets=[
+            DeploymentTarget(name="Dev", account="111111111111", region="eu-central-1"),
+            DeploymentTarget(name="Prod", account="222222222222", region="us-east-1", security_gated=True),
+        ],
+    )
+
+
 def _gated(targets: list[tuple[str, str, str]]) -> Callable[[cdk.App], None]:
     """SecurePipeline + one SecurityGatedStage per target (the security_gated example's data stage)."""
 
@@ -102,6 +121,7 @@ SCALE_TARGETS = 50
 VARIANTS: dict[str, Callable[[cdk.App], None]] = {
     "dotnet-three-regions": _dotnet_three_regions,
     "same-account-plain-check": _same_account_plain_check,
+    "glue-cross-region": _glue_cross_region,
     "gated-cross-region": _gated([("Stg", "111111111111", "eu-central-1"), ("Prod", "222222222222", "us-east-1")]),
     f"gated-{SCALE_TARGETS}-targets": _gated(
         [(f"T{i}", f"{200000000000 + i:012d}", "eu-west-1") for i in range(SCALE_TARGETS)]

@@ -10,12 +10,12 @@
 
 The second is one mechanism for every construct, stage and nested assembly,
 independent of whether packs are registered (``pipeline-constructs:nag=false``)
-and of whether cdk-nag is installed: each covered ``CfnResource`` gets a lazy
-``cdk_nag`` metadata value that is rendered when the template is written, from
-every acknowledgment recorded on the resource and on its ancestors by then. So
-acknowledgments made late (in an aspect, after CDK Pipelines built its
-pipeline) are written too, and resources added later under an acknowledged
-construct are covered by a small aspect on that construct.
+and of whether cdk-nag is installed: each acknowledgment (re)writes the
+``cdk_nag`` metadata of every resource it covers from everything recorded on
+the resource and its ancestors so far, so acknowledgments made late (in an
+aspect, after CDK Pipelines built its pipeline) are written too; resources
+added later under an acknowledged construct are covered by a small aspect on
+that construct.
 
 Why not cdk-nag's ``WriteNagSuppressionsToCloudFormationAspect``: an aspect
 added to the app does not run inside nested ``cdk.Stage``\\ s (the stacks a
@@ -174,36 +174,40 @@ def written_acknowledgments(resource: cdk.CfnResource) -> list[dict[str, str]]:
 
 
 class _AppWriter:
-    """Acknowledgments of one app by construct path, and the resources that render them."""
+    """Acknowledgments of one app by construct path; writes each covered resource's ``cdk_nag`` metadata."""
 
     def __init__(self) -> None:
         self.rules: dict[str, list[tuple[str, str]]] = {}
-        self.attached: set[str] = set()
+        #: Path -> what the resource carried before the library wrote to it (a team's own entries).
+        self.base: dict[str, list[Any]] = {}
         self.watched: set[str] = set()
 
     def record(self, construct: IConstruct, rules: list[tuple[str, str]]) -> None:
         path = construct.node.path
         self.rules.setdefault(path, []).extend(rules)
         if isinstance(construct, cdk.CfnResource):
-            self.attach(construct)
+            self.write(construct, path)
             return
-        for child in construct.node.find_all():
+        nodes = construct.node.find_all()
+        for child in nodes:
             if isinstance(child, cdk.CfnResource):
-                self.attach(child)
+                self.write(child)
         if path not in self.watched:
             # Resources added under the construct later (and in nested stages it holds) are covered too.
             self.watched.add(path)
-            for scope in [construct, *(c for c in construct.node.find_all() if isinstance(c, cdk.Stage))]:
+            for scope in [construct, *(c for c in nodes if isinstance(c, cdk.Stage))]:
                 cdk.Aspects.of(scope).add(_Attach(self), priority=cdk.AspectPriority.READONLY)
 
-    def attach(self, resource: cdk.CfnResource) -> None:
-        path = resource.node.path
-        if path in self.attached:
-            return
-        self.attached.add(path)
-        existing = resource.get_metadata(_METADATA_KEY)
-        base = existing.get("rules_to_suppress") if isinstance(existing, dict) else None
-        resource.add_metadata(_METADATA_KEY, _Rendered(self, path, list(base) if isinstance(base, list) else []))
+    def write(self, resource: cdk.CfnResource, path: str | None = None) -> None:
+        """(Re)write ``resource``'s metadata from every acknowledgment recorded on it and its ancestors."""
+        path = path or resource.node.path
+        if path not in self.base:
+            existing = resource.get_metadata(_METADATA_KEY)
+            rules = existing.get("rules_to_suppress") if isinstance(existing, dict) else None
+            self.base[path] = list(rules) if isinstance(rules, list) else []
+        rendered = self.render(path, self.base[path])
+        if rendered is not None:
+            resource.add_metadata(_METADATA_KEY, rendered)
 
     def render(self, path: str, base: list[Any]) -> dict[str, Any] | None:
         rules: list[dict[str, Any]] = [r for r in base if isinstance(r, dict)]
@@ -218,26 +222,6 @@ class _AppWriter:
         return {"rules_to_suppress": rules} if rules else None
 
 
-@jsii.implements(cdk.IResolvable)
-class _Rendered:
-    """The ``cdk_nag`` metadata of one resource, rendered when its template is written."""
-
-    def __init__(self, writer: _AppWriter, path: str, base: list[Any]) -> None:
-        self._writer = writer
-        self._path = path
-        self._base = base
-
-    @property
-    def creation_stack(self) -> list[str]:
-        return []
-
-    def resolve(self, context: cdk.IResolveContext) -> Any:
-        return self._writer.render(self._path, self._base)
-
-    def to_string(self) -> str:
-        return cdk.Token.as_string(self)
-
-
 @jsii.implements(cdk.IAspect)
 class _Attach:
     def __init__(self, writer: _AppWriter) -> None:
@@ -245,7 +229,7 @@ class _Attach:
 
     def visit(self, node: IConstruct) -> None:
         if isinstance(node, cdk.CfnResource):
-            self._writer.attach(node)
+            self._writer.write(node)
 
 
 _WRITERS: weakref.WeakKeyDictionary[Any, _AppWriter] = weakref.WeakKeyDictionary()
