@@ -32,3 +32,22 @@ def load_example(name: str) -> ModuleType:
 @pytest.fixture(scope="session")
 def examples_dir() -> Path:
     return EXAMPLES
+
+
+@pytest.fixture(scope="session")
+def synthesized_example(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """``synthesized_example(name) -> Path``: the cloud assembly of an example, synthesized once per session."""
+    from pipeline_constructs.testing import deterministic_app
+
+    cache: dict[str, Path] = {}
+
+    def build(name: str) -> Path:
+        if name not in cache:
+            outdir = tmp_path_factory.mktemp(f"assembly-{name}")
+            app = deterministic_app(outdir=str(outdir))
+            load_example(name).build_app(app)
+            app.synth()
+            cache[name] = outdir
+        return cache[name]
+
+    return build

@@ -8,17 +8,11 @@ from pathlib import Path
 
 import pytest
 from conftest import EXAMPLE_NAMES as EXAMPLES
-from conftest import load_example
-
-from pipeline_constructs.testing import deterministic_app
 
 
 @pytest.mark.parametrize("name", EXAMPLES)
-def test_cfn_lint_has_no_errors(name, tmp_path):
-    app = deterministic_app(outdir=str(tmp_path))
-    load_example(name).build_app(app)
-    app.synth()
-    templates = sorted(str(p) for p in Path(tmp_path).rglob("*.template.json"))
+def test_cfn_lint_has_no_errors(name, synthesized_example):
+    templates = sorted(str(p) for p in Path(synthesized_example(name)).rglob("*.template.json"))
     assert len(templates) >= 2
     proc = subprocess.run(
         [

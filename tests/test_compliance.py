@@ -1,87 +1,271 @@
-"""Compliance wiring: every acknowledgment the library makes answers a real cdk-nag finding."""
+"""Compliance as an auditor sees it: every template of every example, cross-region and 50-target variants.
+
+Each assembly is synthesized once per session. For each one:
+
+* the template-only cdk-nag check (``audit_assembly``, strict reading) finds nothing
+  unacknowledged and loads every template;
+* no IAM statement breaks the library's rules (``iam_statement_problems``);
+* every acknowledgment written into a template is exact (``Rule[finding]``), answers a
+  finding of that resource, and carries a catalogue reason whose check holds there;
+* every CLI a generated buildspec installs is pinned.
+"""
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 import aws_cdk as cdk
 import pytest
-from aws_cdk import aws_iam as iam
-from conftest import EXAMPLE_NAMES as EXAMPLES
-from conftest import load_example
+from aws_cdk import pipelines
+from conftest import EXAMPLE_NAMES, load_example
 
-from pipeline_constructs import acknowledge
-from pipeline_constructs.core.compliance import (
-    PACK_NAMES,
-    acknowledgments,
-    suspended_acknowledgments,
-    unacknowledged_findings,
-)
-from pipeline_constructs.core.iam_idioms import flatten_cfn_reference, idiom_reason, wildcard_findings
+from pipeline_constructs import DeploymentTarget, SecurePipeline, SecurityGatedStage
+from pipeline_constructs.core.compliance import FINDING_RULES, PACK_NAMES
+from pipeline_constructs.core.compliance.audit import assembly_templates, audit_assembly
+from pipeline_constructs.core.compliance.iam import iam_statement_problems
+from pipeline_constructs.core.compliance.reasons import REASONS, AckContext, match_reason
 from pipeline_constructs.testing import deterministic_app
 
+CONNECTION = "arn:aws:codeconnections:eu-west-1:111111111111:connection/00000000-0000-0000-0000-000000000000"
+HOME = cdk.Environment(account="111111111111", region="eu-west-1")
+#: Reasons the example apps give themselves (a team's own claims, not the library's).
+TEAM_REASONS = {"Example data is reproducible; a real team sets up replication for its own data."}
 
-@pytest.mark.parametrize("name", EXAMPLES)
-def test_every_acknowledgment_matches_a_finding_it_silences(name):
-    example = load_example(name)
-    with suspended_acknowledgments():
-        bare = deterministic_app()
-        example.build_app(bare)
-        raised = {(f.path, f.rule) for f in unacknowledged_findings(bare)}
-    app = deterministic_app()
-    example.build_app(app)
-    app.synth()
-    acks = acknowledgments(app)
-    assert acks, "the example must exercise the library's acknowledgments"
-    stale = sorted(
-        (path, rule)
-        for path, rule, _ in acks
-        if not any(rule == r and (p == path or p.startswith(path + "/")) for p, r in raised)
+
+def _dotnet_three_regions(app: cdk.App) -> None:
+    """The .NET example with its targets in two other regions: cross-region support stacks."""
+    from pipeline_constructs.dotnet_lambda import DotnetLambdaPipeline
+
+    example = load_example("dotnet_lambda")
+    stack = cdk.Stack(app, "DotnetLambdaPipeline", env=HOME)
+    DotnetLambdaPipeline(
+        stack,
+        "Delivery",
+        source=pipelines.CodePipelineSource.connection("example-org/dotnet-lambda", "main", connection_arn=CONNECTION),
+        project_dir=example.HERE / "src" / "HelloWorld",
+        handler="HelloWorld::HelloWorld.Function::FunctionHandler",
+        test_project="test/HelloWorld.Tests",
+        targets=[
+            DeploymentTarget(name="Dev", account="111111111111", region="eu-central-1"),
+            DeploymentTarget(
+                name="Prod", account="222222222222", region="us-east-1", security_gated=True, manual_approval=True
+            ),
+        ],
     )
-    assert stale == [], f"acknowledgments without a finding (remove them): {stale}"
-    assert unacknowledged_findings(app) == []
+
+
+def _glue_cross_region(app: cdk.App) -> None:
+    """The Glue example with its targets in two other regions."""
+    from pipeline_constructs import GlueEtlPipeline
+
+    example = load_example("glue_etl")
+    stack = cdk.Stack(app, "GlueEtlPipeline", env=HOME)
+    GlueEtlPipeline(
+        stack,
+        "Delivery",
+        source=pipelines.CodePipelineSource.connection("example-org/covid19-glue", "main", connection_arn=CONNECTION),
+        spec=example.covid19_spec(),
+        job_tests="tests",
+        targets=[
+            DeploymentTarget(name="Dev", account="111111111111", region="eu-central-1"),
+            DeploymentTarget(name="Prod", account="222222222222", region="us-east-1", security_gated=True),
+        ],
+    )
+
+
+def _gated(targets: list[tuple[str, str, str]]) -> Callable[[cdk.App], None]:
+    """SecurePipeline + one SecurityGatedStage per target (the security_gated example's data stage)."""
+
+    def build(app: cdk.App) -> None:
+        example = load_example("security_gated")
+        stack = cdk.Stack(app, "GatedPipeline", env=HOME)
+        source = pipelines.CodePipelineSource.connection("example-org/data", "main", connection_arn=CONNECTION)
+        pipeline = SecurePipeline(
+            stack,
+            "Pipeline",
+            synth=pipelines.ShellStep("Synth", input=source, commands=["npx -y aws-cdk@2.1148.1 synth"]),
+            cross_account_keys=True,
+        )
+        for name, account, region in targets:
+            SecurityGatedStage(
+                stack,
+                f"{name}Gate",
+                pipeline=pipeline.pipeline,
+                stage=example.DataStage(app, name, env=cdk.Environment(account=account, region=region)),
+                manual_approval=False,
+            )
+
+    return build
+
+
+def _same_account_plain_check(app: cdk.App) -> None:
+    """A same-account SecurePipeline (AWS-managed artifact key) whose stage a team gates with CDK's own step."""
+    example = load_example("security_gated")
+    stack = cdk.Stack(app, "SameAccountPipeline", env=HOME)
+    source = pipelines.CodePipelineSource.connection("example-org/data", "main", connection_arn=CONNECTION)
+    pipeline = SecurePipeline(
+        stack,
+        "Pipeline",
+        synth=pipelines.ShellStep("Synth", input=source, commands=["npx -y aws-cdk@2.1148.1 synth"]),
+        targets=[DeploymentTarget(name="Test", account="111111111111", region="eu-west-1")],
+    )
+    stage = example.DataStage(app, "Test", env=HOME)
+    pipeline.pipeline.add_stage(stage, pre=[pipelines.ConfirmPermissionsBroadening("Check", stage=stage)])
+
+
+SCALE_TARGETS = 50
+VARIANTS: dict[str, Callable[[cdk.App], None]] = {
+    "dotnet-three-regions": _dotnet_three_regions,
+    "same-account-plain-check": _same_account_plain_check,
+    "glue-cross-region": _glue_cross_region,
+    "gated-cross-region": _gated([("Stg", "111111111111", "eu-central-1"), ("Prod", "222222222222", "us-east-1")]),
+    f"gated-{SCALE_TARGETS}-targets": _gated(
+        [(f"T{i}", f"{200000000000 + i:012d}", "eu-west-1") for i in range(SCALE_TARGETS)]
+    ),
+}
+ASSEMBLIES = [*EXAMPLE_NAMES, *VARIANTS]
+
+
+@pytest.fixture(scope="session")
+def assembly(synthesized_example, tmp_path_factory) -> Callable[[str], Path]:  # type: ignore[no-untyped-def]
+    cache: dict[str, Path] = {}
+
+    def get(name: str) -> Path:
+        if name in EXAMPLE_NAMES:
+            return Path(synthesized_example(name))
+        if name not in cache:
+            outdir = tmp_path_factory.mktemp(f"variant-{name}")
+            app = deterministic_app(outdir=str(outdir))
+            VARIANTS[name](app)
+            app.synth()
+            cache[name] = outdir
+        return cache[name]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def templates(assembly) -> Callable[[str], dict[str, dict[str, Any]]]:  # type: ignore[no-untyped-def]
+    cache: dict[str, dict[str, dict[str, Any]]] = {}
+
+    def get(name: str) -> dict[str, dict[str, Any]]:
+        if name not in cache:
+            root = assembly(name).resolve()
+            cache[name] = {
+                str(p.relative_to(root)): json.loads(p.read_text(encoding="utf-8")) for p in assembly_templates(root)
+            }
+        return cache[name]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def audits(assembly):  # type: ignore[no-untyped-def]
+    cache: dict[str, Any] = {}
+
+    def get(name: str) -> Any:
+        if name not in cache:
+            cache[name] = audit_assembly(assembly(name), bare_rule_covers_findings=False)
+        return cache[name]
+
+    return get
+
+
+def _acknowledgments(bodies: dict[str, dict[str, Any]]) -> list[AckContext]:
+    out = []
+    for template_name, body in bodies.items():
+        for logical_id, resource in (body.get("Resources") or {}).items():
+            for entry in ((resource.get("Metadata") or {}).get("cdk_nag") or {}).get("rules_to_suppress") or []:
+                out.append(AckContext(body, logical_id, entry["id"], entry["reason"], template_name, bodies))
+    return out
+
+
+@pytest.mark.parametrize("name", ASSEMBLIES)
+def test_template_only_check_finds_nothing_unacknowledged(name, audits, templates):
+    audit = audits(name)
+    assert audit.errors == []
+    assert len(audit.templates) == len(templates(name)) >= 2
+    assert [str(f) for f in audit.unacknowledged] == []
+    assert tuple(audit.packs) == PACK_NAMES
+
+
+@pytest.mark.parametrize("name", ASSEMBLIES)
+def test_no_iam_statement_breaks_the_rules(name, templates):
+    problems = [str(p) for t, body in templates(name).items() for p in iam_statement_problems(body, t)]
+    assert problems == []
+
+
+@pytest.mark.parametrize("name", ASSEMBLIES)
+def test_every_acknowledgment_is_exact_and_silences_a_finding_there(name, audits, templates):
+    acks = _acknowledgments(templates(name))
+    assert acks
+    bare = sorted({a.rule for a in acks if a.rule in FINDING_RULES})
+    assert bare == [], "acknowledgments of finding rules must name the finding"
+    used = {(f.template, f.logical_id, f.acknowledgment.rule) for f in audits(name).acknowledged}
+    stale = sorted({(a.template_name, a.logical_id, a.rule) for a in acks} - used)
+    assert stale == [], "acknowledgments without a finding on that resource (remove them)"
+
+
+@pytest.mark.parametrize("name", ASSEMBLIES)
+def test_every_acknowledgment_gives_one_catalogue_reason(name, templates):
+    wrong = []
+    for ack in _acknowledgments(templates(name)):
+        reasons = match_reason(ack.reason)
+        if len(reasons) != 1 and ack.reason not in TEAM_REASONS:
+            wrong.append((ack.template_name, ack.logical_id, ack.rule, [r.id for r in reasons], ack.reason))
+    assert wrong == []
+
+
+@pytest.fixture(scope="session")
+def all_acknowledgments(templates) -> list[AckContext]:  # type: ignore[no-untyped-def]
+    return [a for name in ASSEMBLIES for a in _acknowledgments(templates(name))]
+
+
+@pytest.mark.parametrize("reason_id", sorted(REASONS))
+def test_reason_holds(reason_id, all_acknowledgments):
+    """The claim of catalogue reason ``reason_id`` holds in every template it is written into."""
+    reason = REASONS[reason_id]
+    uses = [a for a in all_acknowledgments if reason.parse(a.reason) is not None]
+    assert uses, f"{reason_id} is used nowhere in the examples: remove it or exercise it"
+    failures = sorted({(a.template_name, a.logical_id, a.rule, reason.verify(a)) for a in uses if reason.verify(a)})
+    assert failures == []
+
+
+_INSTALL = re.compile(r"(?:npm\s+(?:install|i)\b[^\"\n]*?\s|npx\s+(?:-y\s+)?)(aws-cdk|cdk-assets)(@[^\s\"'\\]+)?")
+_EXACT = re.compile(r"^@\d+\.\d+\.\d+$")
+
+
+def _buildspecs(root: Path, bodies: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
+    from pipeline_constructs.core.compliance.iam import flatten
+
+    out = []
+    for template_name, body in bodies.items():
+        for logical_id, resource in (body.get("Resources") or {}).items():
+            if resource.get("Type") != "AWS::CodeBuild::Project":
+                continue
+            spec = flatten(((resource.get("Properties") or {}).get("Source") or {}).get("BuildSpec"))
+            path = (root / template_name).parent / spec
+            if spec.endswith((".yaml", ".yml", ".json")) and path.is_file():
+                spec = path.read_text(encoding="utf-8")
+            out.append((f"{template_name}#{logical_id}", spec))
+    return out
+
+
+@pytest.mark.parametrize("name", ASSEMBLIES)
+def test_every_cli_a_buildspec_installs_is_pinned(name, assembly, templates):
+    specs = _buildspecs(assembly(name).resolve(), templates(name))
+    installs = [(where, m.group(1), m.group(2)) for where, spec in specs for m in _INSTALL.finditer(spec)]
+    assert installs, "the pipeline installs the CDK CLI somewhere"
+    unpinned = [i for i in installs if not i[2] or not _EXACT.match(i[2])]
+    assert unpinned == []
 
 
 def test_pack_names_are_the_five_packs():
     assert PACK_NAMES == ("AwsSolutions", "NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321", "Serverless")
-
-
-def test_acknowledge_requires_a_rule_id_and_a_specific_reason():
-    stack = cdk.Stack(cdk.App(), "S")
-    with pytest.raises(ValueError, match=r"S: rule_id = 'IAM5' is invalid: expected '<Pack>-<Rule>'"):
-        acknowledge(stack, "IAM5", "a reason that is long enough")
-    with pytest.raises(ValueError, match=r"reason = 'ok' is invalid: expected a specific reason"):
-        acknowledge(stack, "AwsSolutions-IAM5", "ok")
-    acknowledge(stack, "AwsSolutions-IAM5[Action::s3:GetObject*]", "scoped to one bucket by the statement")
-    assert acknowledgments(stack) == [
-        ("S", "AwsSolutions-IAM5[Action::s3:GetObject*]", "scoped to one bucket by the statement")
-    ]
-
-
-def test_unacknowledged_wildcard_stays_a_finding():
-    app = deterministic_app()
-    stack = cdk.Stack(app, "S")
-    role = iam.Role(stack, "R", assumed_by=iam.ServicePrincipal("codebuild.amazonaws.com"))
-    role.add_to_policy(iam.PolicyStatement(actions=["s3:*"], resources=["*"]))
-    rules = {f.rule for f in unacknowledged_findings(app)}
-    assert "AwsSolutions-IAM5[Action::s3:*]" in rules
-    assert "AwsSolutions-IAM5[Resource::*]" in rules
-
-
-def test_flatten_matches_cdk_nag_rendering():
-    value = {"Fn::Join": ["", [{"Fn::GetAtt": ["Bucket1", "Arn"]}, "/*"]]}
-    assert flatten_cfn_reference(value) == "<Bucket1.Arn>/*"
-    assert flatten_cfn_reference({"Fn::Sub": "arn:${AWS::Partition}:s3:::x"}) == "arn:<AWS::Partition>:s3:::x"
-    assert flatten_cfn_reference({"Ref": "AWS::Region"}) == "<AWS::Region>"
-
-
-def test_idioms_are_recognised_only_when_scoped():
-    scoped = {"Effect": "Allow", "Action": ["s3:GetObject*"], "Resource": [{"Fn::GetAtt": ["B", "Arn"]}]}
-    everywhere = {"Effect": "Allow", "Action": ["s3:GetObject*"], "Resource": "*"}
-    assert idiom_reason("Action::s3:GetObject*", [scoped]) is not None
-    assert idiom_reason("Action::s3:GetObject*", [everywhere]) is None
-    assert idiom_reason("Action::s3:*", [scoped]) is None
-    assert idiom_reason("Resource::*", [{"Effect": "Allow", "Action": ["iam:PassRole"], "Resource": "*"}]) is None
-    findings = [f for f, _ in wildcard_findings({"Statement": [everywhere, {"Effect": "Deny", "Action": "*"}]})]
-    assert findings == ["Action::s3:GetObject*", "Resource::*"]
 
 
 @pytest.mark.parametrize(("value", "registered"), [(None, 5), ("false", 0), (False, 0), ("true", 5)])

@@ -19,6 +19,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 
 from pipeline_constructs import DeploymentTarget
 from pipeline_constructs.core.compliance import acknowledgments, suspended_acknowledgments, unacknowledged_findings
+from pipeline_constructs.core.defaults import CDK_CLI_VERSION
 from pipeline_constructs.glue_etl import GlueEtlPipeline, GlueEtlSpec, GlueSparkJob
 from pipeline_constructs.testing import deterministic_app, normalize_template
 
@@ -163,7 +164,7 @@ def test_synth_is_standard_and_unprivileged(template):
     assert project["Environment"]["Image"].startswith("aws/codebuild/")
     assert project["Environment"]["PrivilegedMode"] is False
     commands = _buildspec(project)["phases"]["build"]["commands"]
-    assert commands == ["pip install -r requirements.txt", "npx -y aws-cdk@2 synth"]
+    assert commands == ["pip install -r requirements.txt", f"npx -y aws-cdk@{CDK_CLI_VERSION} synth"]
 
 
 def test_report_group_is_junit_test_group(template):

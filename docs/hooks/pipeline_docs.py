@@ -10,6 +10,7 @@
       ``examples/<example>/``'s pipeline(s), where it says
       ``<!-- pipeline-picture -->`` or else at the end;
     - ``<!-- compliance-table -->`` becomes every acknowledgment of every example;
+    - ``<!-- reasons-catalogue -->`` becomes the reasons catalogue, each reason with the test that proves it;
     - ``<!-- benchmark-results -->`` becomes the tables of ``benchmarks/out/results.json``.
 
 Assemblies: a fresh ``examples/<name>/cdk.out`` (``make examples``) or
@@ -219,6 +220,8 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Files) -> str
         markdown = replace_generated(markdown, "cli-show-example", cli_example_markdown(_state["pipelines"]))
     if "<!-- compliance-table -->" in markdown:
         markdown = replace_generated(markdown, "compliance-table", compliance_markdown(_state["nag"]))
+    if "<!-- reasons-catalogue -->" in markdown:
+        markdown = replace_generated(markdown, "reasons-catalogue", reasons_markdown())
     if "<!-- benchmark-results -->" in markdown:
         markdown = replace_generated(markdown, "benchmark-results", benchmark_markdown(BENCHMARK))
     example = name.removesuffix(".md")
@@ -364,9 +367,38 @@ def compliance_markdown(results: dict[str, dict[str, Any]]) -> str:
             entry = grouped[(pack, rule, reason)]
             paths = sorted(entry["paths"])
             where = f"`{paths[0]}`" + (f" and {len(paths) - 1} more" if len(paths) > 1 else "")
-            table.append([f"`{rule}`", reason, where, ", ".join(sorted(entry["examples"]))])
-        out += [markdown_table(["rule[finding]", "reason", "where", "examples"], table), ""]
+            table.append([f"`{rule}`", reason, where, ", ".join(sorted(entry["examples"])), _proof(reason)])
+        out += [markdown_table(["rule[finding]", "reason", "where", "examples", "proved by"], table), ""]
     return "\n".join(out)
+
+
+def _proof(reason: str) -> str:
+    """The test that proves a reason against every template it is written into."""
+    from pipeline_constructs.core.compliance.reasons import match_reason
+
+    ids = [r.id for r in match_reason(reason)]
+    return f"`test_reason_holds[{ids[0]}]`" if len(ids) == 1 else "a team's own reason (not checked)"
+
+
+def reasons_markdown() -> str:
+    """Every reason of the catalogue: the rules it may acknowledge, its text, evidence, the test that proves it."""
+    from pipeline_constructs.core.compliance.reasons import REASONS
+
+    rows = []
+    for entry in sorted(REASONS.values(), key=lambda r: r.id):
+        evidence = "<br>".join(e if not e.startswith("http") else f"<{e}>" for e in entry.evidence) or "the template"
+        rows.append(
+            [
+                f"`{entry.id}`",
+                ", ".join(f"`{r}`" for r in entry.rules),
+                entry.template.replace("|", "\\|"),
+                evidence,
+                f"`tests/test_compliance.py::test_reason_holds[{entry.id}]`",
+            ]
+        )
+    return markdown_table(
+        ["reason", "rules", "claim (placeholders filled per resource)", "evidence", "proved by"], rows
+    )
 
 
 #: A cdk-nag pack name (``AwsSolutions``, ``NIST.800.53.R5``): findings per pack are summed in the tables.

@@ -14,6 +14,7 @@ from aws_cdk import pipelines
 from constructs import Construct
 from pipeline_constructs import SecurePipeline, SecurityGatedStage, add_compliance_checks, create_app
 from pipeline_constructs.core.buckets import access_log_bucket, secure_bucket
+from pipeline_constructs.core.defaults import CDK_CLI_VERSION
 from pipeline_constructs.core.encryption import new_key
 
 HERE = Path(__file__).resolve().parent
@@ -45,7 +46,9 @@ def build_app(app: cdk.App) -> cdk.Stack:
         stack,
         "Pipeline",
         synth=pipelines.ShellStep(
-            "Synth", input=source, commands=["pip install -r requirements.txt", "npx -y aws-cdk@2 synth"]
+            "Synth",
+            input=source,
+            commands=["pip install -r requirements.txt", f"npx -y aws-cdk@{CDK_CLI_VERSION} synth"],
         ),
         pipeline_name="gated-data",
         cross_account_keys=True,

@@ -31,15 +31,23 @@ import jsii
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import pipelines
 from constructs import Construct
 
-from pipeline_constructs.core.compliance import acknowledge
+from pipeline_constructs.core.compliance import acknowledge_all, in_packs
+from pipeline_constructs.core.compliance.reasons import reason
 from pipeline_constructs.core.defaults import BUNDLING_KEY, bundling_mode, resolve_log_retention
-from pipeline_constructs.core.encryption import new_key
-from pipeline_constructs.core.iam_idioms import acknowledge_basic_execution_role, acknowledge_cdk_idioms
+from pipeline_constructs.core.encryption import encrypted_log_group, new_key
+from pipeline_constructs.core.iam_idioms import acknowledge_function_outside_vpc, acknowledge_role_policies, lambda_role
 from pipeline_constructs.core.naming import default_pipeline_name, stage_stack_name
-from pipeline_constructs.core.pipeline import SecurePipeline, check_pipeline_options, require_synth
+from pipeline_constructs.core.pipeline import (
+    SecurePipeline,
+    cdk_cli_version,
+    check_pipeline_options,
+    default_synth_commands,
+    require_synth,
+)
 from pipeline_constructs.core.reports import TestReportFormat, TestReports
 from pipeline_constructs.core.targets import DeploymentTarget, validate_targets
 from pipeline_constructs.core.validation import (
@@ -79,7 +87,6 @@ DOTNET_HANDLER_PATTERN = re.compile(
 )
 # dotnet-install.sh channels: "10.0", "LTS", "STS" (the value reaches a shell command).
 _DOTNET_CHANNEL = re.compile(r"[0-9]{1,2}\.[0-9]{1,2}|LTS|STS")
-_DEFAULT_SYNTH_COMMANDS = ("pip install -r requirements.txt", "npx -y aws-cdk@2 synth")
 
 _PACKAGE = "dotnet lambda package --configuration Release --output-package {out}/function.zip"
 
@@ -165,7 +172,9 @@ class DotnetLambdaFunction(Construct):
     decides: ``"auto"`` (default) skips packaging with one warning line on a
     workstation (a synth-only asset: the project source) and fails inside CodeBuild;
     ``true`` fails everywhere; ``false`` never packages. Logs go to a KMS-encrypted
-    log group with a retention.
+    log group with a retention; the function's role may write only to that log group
+    (no ``AWSLambdaBasicExecutionRole``); failed asynchronous invocations land in a
+    KMS-encrypted dead-letter queue.
 
     :param project_dir: directory of the Lambda ``.csproj``. Must exist.
     :param handler: ``Assembly::Namespace.Class::Method``.
@@ -227,11 +236,23 @@ class DotnetLambdaFunction(Construct):
         #: Whether the function is packaged (``dotnet lambda package``) at synth; ``False``: a synth-only asset.
         self.packaged = _should_package(self)
         code = lambda_.Code.from_asset(str(project), bundling=bundling if self.packaged else None)
-        key = new_key(self, "LogsKey", description=f"Logs of {where}", allow_cloudwatch_logs=True)
+        key = new_key(self, "LogsKey", description=f"Logs and dead letters of {where}", allow_cloudwatch_logs=True)
         #: The function's log group (KMS-encrypted, with retention).
-        self.log_group = logs.LogGroup(
-            self, "Logs", encryption_key=key, retention=resolve_log_retention(self, options["log_retention"])
+        self.log_group = encrypted_log_group(
+            self, "Logs", key=key, retention=resolve_log_retention(self, options["log_retention"])
         )
+        overrides = dict(options["function_props"] or {})
+        #: Dead-letter queue of failed asynchronous invocations (``None`` when ``function_props`` sets one up).
+        self.dead_letter_queue: sqs.Queue | None = None
+        if not {"dead_letter_queue", "dead_letter_queue_enabled", "dead_letter_topic"} & set(overrides):
+            self.dead_letter_queue = sqs.Queue(
+                self,
+                "DeadLetters",
+                encryption=sqs.QueueEncryption.KMS,
+                encryption_master_key=key,
+                enforce_ssl=True,
+                retention_period=cdk.Duration.days(14),
+            )
         props: dict[str, Any] = {
             "runtime": runtime,
             "handler": handler,
@@ -243,45 +264,36 @@ class DotnetLambdaFunction(Construct):
             "log_group": self.log_group,
             "tracing": lambda_.Tracing.ACTIVE,
         }
-        props.update(options["function_props"] or {})
+        if self.dead_letter_queue is not None:
+            props["dead_letter_queue"] = self.dead_letter_queue
+        if "role" not in overrides:
+            props["role"] = lambda_role(
+                self, "ServiceRole", log_group=self.log_group, description=f"Execution role of {where}"
+            )
+        props.update(overrides)
         #: The Lambda function.
         self.function = lambda_.Function(self, "Function", **props)
-        _acknowledge_function(self.function, props)
+        _acknowledge_function(self.function, props, self.dead_letter_queue)
 
 
-def _acknowledge_function(fn: lambda_.Function, props: Mapping[str, Any]) -> None:
-    """Acknowledge what a general-purpose function cannot decide for its team, only where it applies."""
+def _acknowledge_function(fn: lambda_.Function, props: Mapping[str, Any], queue: sqs.Queue | None) -> None:
+    """Acknowledge, only where it applies, what a general-purpose function leaves to its team."""
     cfn = fn.node.default_child
     assert isinstance(cfn, lambda_.CfnFunction)
     if props.get("vpc") is None:
-        for pack in ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321"):
-            acknowledge(
-                cfn,
-                f"{pack}-LambdaInsideVPC",
-                "No private resource to reach was given; pass function_props={'vpc': ...} when the function needs one.",
-            )
-    if props.get("dead_letter_queue") is None and not props.get("dead_letter_queue_enabled"):
-        for pack in ("NIST.800.53.R5", "HIPAA.Security", "Serverless"):
-            acknowledge(
-                cfn,
-                f"{pack}-LambdaDLQ",
-                "Invoked synchronously by its caller, which receives the error; a dead-letter queue only "
-                "applies to asynchronous invocations.",
-            )
+        acknowledge_function_outside_vpc(fn)
     if props.get("reserved_concurrent_executions") is None:
-        for pack in ("NIST.800.53.R5", "HIPAA.Security"):
-            acknowledge(
-                cfn,
-                f"{pack}-LambdaConcurrency",
-                "Concurrency is a capacity decision of the owning team; set function_props="
-                "{'reserved_concurrent_executions': n}.",
-            )
+        acknowledge_all(
+            cfn, in_packs("LambdaConcurrency", ("NIST.800.53.R5", "HIPAA.Security"), reason("concurrency-left-to-team"))
+        )
+    if queue is not None:
+        cfn_queue = queue.node.default_child
+        assert isinstance(cfn_queue, sqs.CfnQueue)
+        dlq = reason("queue-is-dead-letter-queue", function=str(cdk.Stack.of(cfn).resolve(cfn.logical_id)))
+        acknowledge_all(cfn_queue, [("Serverless-SQSRedrivePolicy", dlq)])
     role = fn.role
     if isinstance(role, iam.Role):
-        acknowledge_basic_execution_role(role.node.default_child)  # type: ignore[arg-type]
-        policy = role.node.try_find_child("DefaultPolicy")
-        if isinstance(policy, iam.Policy):
-            acknowledge_cdk_idioms(policy.node.default_child)  # type: ignore[arg-type]
+        acknowledge_role_policies(role)
 
 
 class DotnetLambdaStage(cdk.Stage):
@@ -348,7 +360,8 @@ class DotnetLambdaPipeline(Construct):
         ``"STS"``). Default: ``"10.0"``.
     :param app_dir: directory of the CDK app inside the repository. Default: ``"."``.
     :param synth_commands: commands that produce ``cdk.out`` after the tests.
-        Default: ``["pip install -r requirements.txt", "npx -y aws-cdk@2 synth"]`` (the app
+        Default: ``["pip install -r requirements.txt", "npx -y aws-cdk@<cli version> synth"]``
+        (the pipeline's pinned CDK CLI; the app
         directory needs a ``requirements.txt``).
     :param bundle_in_docker: package the function in the SAM build image instead
         of with the SDK installed in the synth action (runs the synth action
@@ -403,9 +416,7 @@ class DotnetLambdaPipeline(Construct):
                 where, "test_project", test_project, repository_roots(app_dir, project), what="test project"
             )
         commands_after_tests = (
-            require_commands(where, "synth_commands", synth_commands)
-            if synth_commands is not None
-            else _DEFAULT_SYNTH_COMMANDS
+            require_commands(where, "synth_commands", synth_commands) if synth_commands is not None else None
         )
         require_bool(where, "bundle_in_docker", bundle_in_docker)
         function_options = check_function_options(where, "function_options", function_options)
@@ -443,7 +454,8 @@ class DotnetLambdaPipeline(Construct):
             )
         if app_dir != ".":
             commands.append(f"cd {shell_quote(app_dir)}")
-        commands.extend(commands_after_tests)
+        cli = cdk_cli_version(self, dict(pipeline_options or {}).get("cli_version"))
+        commands.extend(commands_after_tests if commands_after_tests is not None else default_synth_commands(cli))
         synth = pipelines.CodeBuildStep(
             "Synth",
             input=source,

@@ -35,10 +35,11 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import pipelines
 from constructs import Construct, IConstruct
 
-from pipeline_constructs.core.compliance import acknowledge
-from pipeline_constructs.core.iam_idioms import acknowledge_cdk_idioms, wildcard_findings
+from pipeline_constructs.core.compliance.reasons import reason
+from pipeline_constructs.core.defaults import CDK_CLI_VERSION
+from pipeline_constructs.core.iam_idioms import acknowledge_cdk_idioms, rewrite_statements
 from pipeline_constructs.core.naming import default_pipeline_name
-from pipeline_constructs.core.pipeline import SecurePipeline, check_pipeline_options, require_synth
+from pipeline_constructs.core.pipeline import SecurePipeline, cdk_cli_version, check_pipeline_options, require_synth
 from pipeline_constructs.core.reports import TestReportFormat, TestReports
 from pipeline_constructs.core.validation import (
     invalid,
@@ -76,9 +77,10 @@ __all__ = [
 #: Redshift's default port (provisioned clusters and Serverless workgroups).
 DEFAULT_REDSHIFT_PORT = 5439
 
-#: Synth commands used when neither ``synth`` nor ``synth_commands`` is given.
+#: Synth commands used when neither ``synth`` nor ``synth_commands`` is given (the CDK CLI at the
+#: pipeline's pinned version: team default ``pipeline-constructs:cdkCliVersion``, else this one).
 DEFAULT_SYNTH_COMMANDS: tuple[str, ...] = (
-    "npm install -g aws-cdk",
+    f"npm install -g aws-cdk@{CDK_CLI_VERSION}",
     "pip install -r requirements.txt",
     "cdk synth",
 )
@@ -606,7 +608,9 @@ class RedshiftMigrationPipeline(Construct):
             synth_commands = _commands(
                 where,
                 "synth_commands",
-                DEFAULT_SYNTH_COMMANDS if synth_commands is None else synth_commands,
+                _default_synth_commands(cdk_cli_version(self, dict(pipeline_options or {}).get("cli_version")))
+                if synth_commands is None
+                else synth_commands,
                 required=True,
             )
             synth = pipelines.ShellStep("Synth", input=source, commands=list(synth_commands))
@@ -952,8 +956,8 @@ class _AcknowledgeBuildPolicies:
       log group, report groups; judged by core's ``acknowledge_cdk_idioms``),
       CodeBuild's subnet-conditioned ENI permission and the scoped
       ``kms:Decrypt`` for an imported secret;
-    * each build project's ``PolicyDocument``: CodeBuild's VPC policy
-      (ENI management, which EC2 does not scope by resource).
+    * each build project's ``PolicyDocument``: CodeBuild's VPC policy, narrowed
+      (ENI actions on this account's interfaces and the build's subnets).
 
     Anything else stays a finding.
     """
@@ -974,60 +978,84 @@ class _AcknowledgeBuildPolicies:
                     _acknowledge_role_policy(cfn)
         for step in self._owner.migration_steps.values():
             vpc_policy = step.project.node.try_find_child("PolicyDocument")
-            if vpc_policy is not None and isinstance(vpc_policy.node.default_child, iam.CfnPolicy):
-                _acknowledge_vpc_policy(vpc_policy.node.default_child)
+            project = step.project.node.default_child
+            if (
+                vpc_policy is not None
+                and isinstance(vpc_policy.node.default_child, iam.CfnPolicy)
+                and isinstance(project, codebuild.CfnProject)
+            ):
+                _narrow_vpc_policy(vpc_policy.node.default_child, project)
 
 
-_INLINE_PACKS = ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
 _DECRYPT_SID = "DecryptOnlyThisSecretThroughSecretsManager"
+_ENI_ACTIONS = {"ec2:CreateNetworkInterface", "ec2:DeleteNetworkInterface"}
+
+
+def _default_synth_commands(cli_version: str) -> list[str]:
+    return [c.replace(f"aws-cdk@{CDK_CLI_VERSION}", f"aws-cdk@{cli_version}") for c in DEFAULT_SYNTH_COMMANDS]
 
 
 def _acknowledge_role_policy(policy: iam.CfnPolicy) -> None:
-    """CDK's grant idioms (core), plus the condition-scoped ``kms:Decrypt`` of an imported secret."""
-    acknowledge_cdk_idioms(policy)
-    document = cdk.Stack.of(policy).resolve(policy.policy_document)
-    for statement in document.get("Statement", []):
-        reason = _statement_reason(statement)
-        if reason is None:
-            continue
-        for finding, _ in wildcard_findings({"Statement": [statement]}):
-            acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
+    """CDK's grant idioms (core), plus this construct's condition-scoped statements."""
+    acknowledge_cdk_idioms(policy, extra=_statement_reason)
 
 
-def _statement_reason(statement: Mapping[str, Any]) -> str | None:
-    """Why one of this construct's own conditioned wildcard statements is least privilege, or ``None``."""
-    actions = statement.get("Action")
-    conditions = statement.get("Condition") or {}
-    if statement.get("Sid") == _DECRYPT_SID:
-        return (
-            "kms:Decrypt only through Secrets Manager (kms:ViaService) and only for this target's secret "
-            "(kms:EncryptionContext:SecretARN); the imported secret's key ARN is not known at synth time."
+def _statement_reason(finding: str, statements: list[dict[str, Any]]) -> str | None:
+    """Why a wildcard of this construct's own conditioned statements is least privilege, or ``None``."""
+    if statements and all(s.get("Sid") == _DECRYPT_SID for s in statements):
+        return reason(
+            "kms-decrypt-via-service",
+            service="Secrets Manager",
+            what="this target's secret",
+            context="kms:EncryptionContext:SecretARN",
         )
-    equals = conditions.get("StringEquals") or {}
-    if (
-        actions == "ec2:CreateNetworkInterfacePermission"
-        and "ec2:Subnet" in equals
-        and (equals.get("ec2:AuthorizedService") == "codebuild.amazonaws.com")
-    ):
-        return (
-            "CodeBuild's VPC grant: network interfaces get their ids at run time; the permission is limited by "
-            "condition to the build's own subnets and to the CodeBuild service."
-        )
+    permission = [s for s in statements if s.get("Action") == "ec2:CreateNetworkInterfacePermission"]
+    if permission and len(permission) == len(statements):
+        equals = (permission[0].get("Condition") or {}).get("StringEquals") or {}
+        if "ec2:Subnet" in equals and equals.get("ec2:AuthorizedService") == "codebuild.amazonaws.com":
+            return reason("codebuild-eni-permission")
     return None
 
 
-def _acknowledge_vpc_policy(policy: iam.CfnPolicy) -> None:
-    acknowledge(
-        policy,
-        "AwsSolutions-IAM5[Resource::*]",
-        "CodeBuild's documented policy for builds in a VPC: it creates and deletes the build's network "
-        "interfaces, whose ids exist only at run time, and the EC2 Describe* calls support no resource scoping. "
-        "ec2:CreateNetworkInterfacePermission is scoped to the build's subnets by condition.",
-    )
-    for pack in _INLINE_PACKS:
-        acknowledge(
-            policy,
-            f"{pack}-IAMNoInlinePolicy",
-            "CDK's CodeBuild VPC policy: attached to exactly one migration build role; a managed policy would "
-            "make ENI permissions attachable to other principals.",
+def _eni_reason(finding: str, statements: list[dict[str, Any]]) -> str | None:
+    actions = {a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+    if finding.endswith(":network-interface/*") and actions <= _ENI_ACTIONS:
+        return reason("codebuild-build-enis")
+    return None
+
+
+def _narrow_vpc_policy(policy: iam.CfnPolicy, project: codebuild.CfnProject) -> None:
+    """CodeBuild's VPC policy without ``*`` for the two ENI actions that support resource-level permissions.
+
+    CDK grants ``ec2:CreateNetworkInterface`` and ``ec2:DeleteNetworkInterface`` on ``*`` with the Describe
+    calls. Per the Service Authorization Reference (list_amazonec2.html), CreateNetworkInterface is
+    authorised on the new network interface, the subnet and the security groups, DeleteNetworkInterface on
+    the interface; CodeBuild creates the build's interface in the project's subnets with the project's
+    security groups. So they get this account's network interfaces plus the project's subnets and security
+    groups; the Describe calls (no resource-level permissions) keep ``*``.
+    """
+    stack = cdk.Stack.of(policy)
+    vpc = stack.resolve(project.vpc_config) or {}
+    interfaces = stack.format_arn(service="ec2", resource="network-interface", resource_name="*")
+
+    def arns(kind: str, ids: Any) -> list[str]:
+        return [stack.format_arn(service="ec2", resource=kind, resource_name=cdk.Token.as_string(i)) for i in ids or []]
+
+    subnets = arns("subnet", vpc.get("subnets"))
+    groups = arns("security-group", vpc.get("securityGroupIds"))
+
+    def split(statement: dict[str, Any]) -> list[dict[str, Any]]:
+        actions = statement.get("Action")
+        actions = actions if isinstance(actions, list) else [actions]
+        if statement.get("Resource") != "*" or not _ENI_ACTIONS & set(actions):
+            return [statement]
+        rest = [a for a in actions if a not in _ENI_ACTIONS]
+        out = [{**statement, "Action": rest}] if rest else []
+        out.append(
+            {"Effect": "Allow", "Action": "ec2:CreateNetworkInterface", "Resource": [interfaces, *subnets, *groups]}
         )
+        out.append({"Effect": "Allow", "Action": "ec2:DeleteNetworkInterface", "Resource": interfaces})
+        return out
+
+    rewrite_statements(policy, split)
+    acknowledge_cdk_idioms(policy, extra=_eni_reason)

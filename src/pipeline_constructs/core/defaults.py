@@ -3,7 +3,9 @@
 A platform team sets defaults for every pipeline of an app in ``cdk.json``::
 
     {"context": {"pipeline-constructs:logRetentionDays": 731,
-                 "pipeline-constructs:computeType": "MEDIUM"}}
+                 "pipeline-constructs:computeType": "MEDIUM",
+                 "pipeline-constructs:cdkCliVersion": "2.1148.1",
+                 "pipeline-constructs:cdkAssetsVersion": "4.7.3"}}
 
 Keys (all under the ``pipeline-constructs:`` prefix):
 
@@ -14,6 +16,10 @@ Keys (all under the ``pipeline-constructs:`` prefix):
   (always; an error without the tool), ``false`` (never: synth-only assets) or ``"auto"``
   (package when the tool is there; without it, skip with a one-line warning on a workstation and
   fail inside CodeBuild). Default: ``"auto"``.
+* ``cdkCliVersion``: the exact npm ``aws-cdk`` version every pipeline installs. Default:
+  :data:`CDK_CLI_VERSION`.
+* ``cdkAssetsVersion``: the exact npm ``cdk-assets`` version the asset actions install. Default:
+  :data:`CDK_ASSETS_VERSION`.
 * ``nag``: ``false`` turns :func:`~pipeline_constructs.core.compliance.add_compliance_checks` off.
 
 Context reaches an app differently depending on how it runs; see
@@ -22,6 +28,7 @@ Context reaches an app differently depending on how it runs; see
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
@@ -33,9 +40,12 @@ from pipeline_constructs.core.validation import invalid, require_enum
 
 __all__ = [
     "BUNDLING_KEY",
+    "CDK_ASSETS_VERSION",
+    "CDK_CLI_VERSION",
     "CONTEXT_PREFIX",
     "Bundling",
     "bundling_mode",
+    "exact_version",
     "resolve_compute_type",
     "resolve_default",
     "resolve_log_retention",
@@ -44,6 +54,13 @@ __all__ = [
 CONTEXT_PREFIX = "pipeline-constructs:"
 #: Context key of the bundling mode (see the module docstring).
 BUNDLING_KEY = CONTEXT_PREFIX + "bundling"
+
+#: The CDK CLI (npm ``aws-cdk``) every pipeline installs: self-mutation, the permission check and the
+#: default synth commands. Team default: ``pipeline-constructs:cdkCliVersion``.
+CDK_CLI_VERSION = "2.1148.1"
+#: The npm ``cdk-assets`` the asset-publishing actions install. Team default: ``pipeline-constructs:cdkAssetsVersion``.
+CDK_ASSETS_VERSION = "4.7.3"
+_EXACT_VERSION = re.compile(r"[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?")
 
 T = TypeVar("T")
 
@@ -103,10 +120,19 @@ def _bundling(value: Any) -> Bundling:
     raise ValueError("expected true (always package), false (never: synth-only assets) or 'auto'")
 
 
+def exact_version(value: Any) -> str:
+    """``value`` if it is an exact npm version (``2.1148.1``), else :class:`ValueError`."""
+    if not isinstance(value, str) or not _EXACT_VERSION.fullmatch(value):
+        raise ValueError("expected an exact npm version such as '2.1148.1' (no range, no 'latest')")
+    return value
+
+
 _PARSERS: dict[str, Callable[[Any], Any]] = {
     "logRetentionDays": _retention,
     "computeType": _compute,
     "bundling": _bundling,
+    "cdkCliVersion": exact_version,
+    "cdkAssetsVersion": exact_version,
 }
 
 

@@ -1,72 +1,66 @@
-"""CDK's least-privilege IAM idioms, recognised so they can be acknowledged precisely.
+"""CDK's least-privilege IAM idioms, recognised so they can be acknowledged precisely; policy rewriting.
 
 cdk-nag's ``AwsSolutions-IAM5`` flags every ``*`` in an action or resource.
 CDK's own grant methods emit a few wildcards by design (``s3:GetObject*`` on
 one bucket, a project's log streams ...). :func:`acknowledge_cdk_idioms`
 computes a policy's findings the way cdk-nag does and acknowledges only those
-idioms, each with its reason; any other wildcard stays a finding.
+idioms, each with its catalogue reason (:mod:`pipeline_constructs.core.compliance.reasons`);
+any other wildcard stays a finding.
+
+CDK splits a large role policy into ``OverflowPolicyN`` managed policies when
+it visits the role during synthesis; :func:`acknowledge_role_policies` (and
+:func:`rewrite_role_statements`) act on the role's policies after that split.
 """
 
 from __future__ import annotations
 
-import json
+import re
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import aws_cdk as cdk
+import jsii
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from constructs import Construct, IConstruct
 
 from pipeline_constructs.core.compliance import acknowledge_all, in_packs
+from pipeline_constructs.core.compliance.iam import NO_RESOURCE_LEVEL_PERMISSIONS, flatten
+from pipeline_constructs.core.compliance.reasons import (
+    CODEBUILD_REPORT_ACTIONS,
+    GRANT_ACTION_PURPOSES,
+    NARROWING_CONDITION_KEYS,
+    VPC_DATA_SERVICES,
+    describe_star_statements,
+    reason,
+)
 
 __all__ = [
-    "acknowledge_basic_execution_role",
+    "INLINE_POLICY_PACKS",
+    "Transform",
     "acknowledge_cdk_idioms",
+    "acknowledge_function_outside_vpc",
+    "acknowledge_role_policies",
+    "at_synth",
     "flatten_cfn_reference",
+    "function_role_services",
     "idiom_reason",
+    "lambda_role",
+    "rewrite_role_statements",
+    "rewrite_statements",
+    "stack_constructs",
     "wildcard_findings",
 ]
 
-_CODEBUILD_REPORT_ACTIONS = (
-    "codebuild:CreateReportGroup",
-    "codebuild:CreateReport",
-    "codebuild:UpdateReport",
-    "codebuild:BatchPutTestCases",
-    "codebuild:BatchPutCodeCoverages",
-)
+#: Packs with the ``IAMNoInlinePolicy`` rule.
+INLINE_POLICY_PACKS = ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
 
-_INLINE_PACKS = ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
+#: Renders a CloudFormation value the way cdk-nag names findings (kept under its historical name).
+flatten_cfn_reference = flatten
 
-# Action groups CDK's grant methods (grantRead / grantReadWrite / grantEncryptDecrypt) emit.
-_GRANT_ACTIONS = {
-    "s3:GetObject*": "read objects",
-    "s3:GetBucket*": "read bucket configuration",
-    "s3:List*": "list objects",
-    "s3:DeleteObject*": "replace pipeline artifacts",
-    "s3:Abort*": "abort multipart uploads",
-    "kms:GenerateDataKey*": "encrypt artifacts",
-    "kms:ReEncrypt*": "re-encrypt artifacts",
-}
-
-
-def flatten_cfn_reference(value: Any) -> str:
-    """Render a CloudFormation value the way cdk-nag names findings (``<Logical.Arn>``)."""
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value.replace("${", "<").replace("}", ">")
-    if isinstance(value, dict):
-        if "Fn::Join" in value:
-            delimiter, items = value["Fn::Join"]
-            return str(delimiter).join(flatten_cfn_reference(i) for i in items)
-        if "Fn::Sub" in value:
-            return flatten_cfn_reference(value["Fn::Sub"])
-        if "Fn::GetAtt" in value:
-            resource, attribute = value["Fn::GetAtt"]
-            return f"<{flatten_cfn_reference(resource)}.{flatten_cfn_reference(attribute)}>"
-        if "Fn::ImportValue" in value:
-            return flatten_cfn_reference(value["Fn::ImportValue"])
-        if "Ref" in value:
-            return f"<{flatten_cfn_reference(value['Ref'])}>"
-    return json.dumps(value, separators=(",", ":"))
+#: A statement rewrite: takes a resolved statement, returns it (changed or not) or the statements replacing it.
+Transform = Callable[[dict[str, Any]], "dict[str, Any] | list[dict[str, Any]]"]
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -74,18 +68,14 @@ def _as_list(value: Any) -> list[Any]:
 
 
 def wildcard_findings(document: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """cdk-nag ``IAM5`` findings of a resolved policy document, each with its statement."""
+    """cdk-nag ``IAM5`` findings of a resolved policy document, each with its (first) statement."""
     out: list[tuple[str, dict[str, Any]]] = []
     seen: set[str] = set()
     for statement in document.get("Statement", []):
         if statement.get("Effect") != "Allow":
             continue
         names = [f"Action::{a}" for a in _as_list(statement.get("Action")) if isinstance(a, str) and "*" in a]
-        names += [
-            f"Resource::{r}"
-            for r in (flatten_cfn_reference(x) for x in _as_list(statement.get("Resource")))
-            if "*" in r
-        ]
+        names += [f"Resource::{r}" for r in (flatten(x) for x in _as_list(statement.get("Resource"))) if "*" in r]
         for name in names:
             if name not in seen:
                 seen.add(name)
@@ -93,100 +83,313 @@ def wildcard_findings(document: dict[str, Any]) -> list[tuple[str, dict[str, Any
     return out
 
 
-def idiom_reason(finding: str, statements: list[dict[str, Any]]) -> str | None:
-    """Why a wildcard finding is one of CDK's least-privilege idioms, or ``None`` if it is not."""
-    resources = [flatten_cfn_reference(r) for s in statements for r in _as_list(s.get("Resource"))]
-    scoped = "*" not in resources
+def _ref(text: str) -> str | None:
+    match = re.fullmatch(r"<([A-Za-z0-9]+)(\.[A-Za-z]+)?>", text)
+    return match.group(1) if match else None
+
+
+def _named(resource: str, statement: Mapping[str, Any]) -> bool:
+    if resource == "*":
+        return False
+    if _ref(resource.removesuffix("/*")) is not None:
+        return True
+    if re.fullmatch(r"arn:<AWS::Partition>:s3:::[a-z0-9.-]+(/\*)?", resource):
+        return True
+    return bool(re.fullmatch(r"arn:<AWS::Partition>:kms:[a-z0-9-]+:\d{12}:key/\*", resource)) and (
+        "kms:ResourceAliases" in str(statement.get("Condition"))
+    )
+
+
+def _star_is_justified(document: Mapping[str, Any]) -> bool:
+    for statement in document.get("Statement", []):
+        if statement.get("Effect") != "Allow" or "*" not in [flatten(r) for r in _as_list(statement.get("Resource"))]:
+            continue
+        condition = statement.get("Condition")
+        if condition:
+            keys = {k for block in condition.values() for k in block}
+            if not keys <= NARROWING_CONDITION_KEYS:
+                return False
+        elif not all(a in NO_RESOURCE_LEVEL_PERMISSIONS for a in _as_list(statement.get("Action"))):
+            return False
+    return True
+
+
+def idiom_reason(
+    finding: str, statements: list[dict[str, Any]], document: Mapping[str, Any] | None = None
+) -> str | None:
+    """Why a wildcard finding is one of CDK's least-privilege idioms (a catalogue reason), or ``None``.
+
+    :param statements: the policy's statements that raise ``finding``.
+    :param document: the whole policy document (for ``Resource::*``). Default: ``statements``.
+    """
+    doc = document if document is not None else {"Statement": statements}
     actions = {a for s in statements for a in _as_list(s.get("Action"))}
-    conditions = [s.get("Condition") or {} for s in statements]
     kind, _, value = finding.partition("::")
     if kind == "Action":
-        if value in _GRANT_ACTIONS and scoped:
-            return (
-                f"CDK grant action group to {_GRANT_ACTIONS[value]}; every statement carrying it is scoped to "
-                "this pipeline's own artifact bucket or key ARNs, never '*'."
-            )
+        carrying = [s for s in doc.get("Statement", []) if value in _as_list(s.get("Action"))] or statements
+        named = all(_named(flatten(r), s) for s in carrying for r in _as_list(s.get("Resource")))
+        if value in GRANT_ACTION_PURPOSES and named:
+            return reason("grant-actions", action=value, purpose=GRANT_ACTION_PURPOSES[value])
         return None
-    if value.endswith(".Arn>/*") and actions and all(a.startswith("s3:") for a in actions):
-        return (
-            "Objects of one named bucket (this pipeline's artifact or asset bucket); the bucket ARN is not a wildcard."
-        )
-    if ":log-group:/aws/codebuild/<" in value and value.endswith(">:*"):
-        return "Log streams of this CodeBuild project's own log group (CDK's default CodeBuild logging grant)."
-    if ":report-group/<" in value and value.endswith(">-*"):
-        return "CodeBuild's automatic grant: report groups named after this project only."
-    if value.endswith(".Arn>:*") and actions and actions <= {"lambda:InvokeFunction"}:
-        return "lambda:InvokeFunction on the versions and aliases of one named function (CDK's grantInvoke idiom)."
-    tagged_roles = all("iam:ResourceTag/aws-cdk:bootstrap-role" in str(c) for c in conditions)
-    if actions == {"sts:AssumeRole"} and tagged_roles:
-        return (
-            "sts:AssumeRole is limited by an iam:ResourceTag/aws-cdk:bootstrap-role condition to the CDK "
-            "bootstrap roles of the target accounts; their names are not known at synth time."
-        )
-    if actions <= {"codepipeline:GetPipelineState", "codepipeline:PutApprovalResult"} and all(
-        "aws:ResourceTag/SECURITY_CHECK" in str(c) for c in conditions
-    ):
-        return "Limited by an aws:ResourceTag/SECURITY_CHECK condition to pipelines that opted into auto-approval."
-    if value == "*" and actions <= {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}:
-        return "X-Ray trace upload actions support only Resource '*' (no resource-level permissions exist)."
-    if value == "*" and actions <= {"codebuild:BatchGetBuilds", "codebuild:StartBuild", "codebuild:StopBuild"}:
-        return (
-            "CDK Pipelines' asset-publishing action role starts the asset CodeBuild projects; it is assumable "
-            "only by this pipeline's role."
-        )
-    if value.endswith(":log-group:/aws/codebuild/*"):
-        return (
-            "CDK Pipelines shares one role across generated asset-publishing projects; limited to CodeBuild's "
-            "log-group namespace in this account and region."
-        )
-    if value.endswith(":report-group/*") and actions <= set(_CODEBUILD_REPORT_ACTIONS):
-        return (
-            "CodeBuild's report grant for CDK Pipelines' shared asset-publishing role; report actions only, "
-            "in this account and region."
-        )
-    if value == "*" and actions <= {"cloudformation:DescribeStacks", "s3:ListBucket"}:
-        return (
-            "Read-only calls 'cdk deploy' makes to find the CDK bootstrap stack and bucket, whose names "
-            "are resolved at run time in the target environment."
-        )
+    s3_only = bool(actions) and all(str(a).startswith("s3:") for a in actions)
+    bucket = _ref(value.removesuffix("/*"))
+    if value.endswith("/*") and bucket is not None and s3_only:
+        return reason("bucket-objects", bucket=bucket)
+    literal = re.fullmatch(r"arn:<AWS::Partition>:s3:::([a-z0-9.-]+)/\*", value)
+    if literal and s3_only:
+        return reason("replica-store-objects", bucket=literal.group(1))
+    project = re.search(r":log-group:/aws/codebuild/<([A-Za-z0-9]+)>:\*$", value)
+    if project:
+        return reason("codebuild-log-streams", project=project.group(1))
+    project = re.search(r":report-group/<([A-Za-z0-9]+)>-\*$", value)
+    if project and actions <= CODEBUILD_REPORT_ACTIONS:
+        return reason("codebuild-report-groups", project=project.group(1))
+    function = _ref(value.removesuffix(":*"))
+    if value.endswith(":*") and function is not None and actions == {"lambda:InvokeFunction"}:
+        return reason("invoke-versions", function=function)
+    roles = re.fullmatch(r"arn:\*:iam::(\d{12}):role/\*", value)
+    if roles and actions == {"sts:AssumeRole"}:
+        tags = {
+            tuple(sorted(_as_list((s.get("Condition") or {}).get("ForAnyValue:StringEquals", {}).get(_TAG))))
+            for s in statements
+        }
+        if len(tags) == 1 and next(iter(tags)):
+            return reason("bootstrap-roles-of-account", account=roles.group(1), tags=", ".join(next(iter(tags))))
+    keys = re.fullmatch(r"arn:<AWS::Partition>:kms:([a-z0-9-]+):(\d{12}):key/\*", value)
+    if keys and all("kms:ResourceAliases" in str(s.get("Condition")) for s in statements):
+        return reason("replica-store-keys", region=keys.group(1), account=keys.group(2))
+    stacks = re.fullmatch(r"arn:<AWS::Partition>:cloudformation:\*:(\d{12}):stack/\*", value)
+    if stacks and actions == {"cloudformation:DescribeStacks"}:
+        return reason("cli-describe-stacks", account=stacks.group(1))
+    if value == "*" and _star_is_justified(doc):
+        return reason("resource-star", what=describe_star_statements([doc]))
     return None
 
 
-def acknowledge_cdk_idioms(policy: iam.CfnPolicy) -> None:
+_TAG = "iam:ResourceTag/aws-cdk:bootstrap-role"
+
+
+def acknowledge_cdk_idioms(
+    policy: iam.CfnPolicy | iam.CfnManagedPolicy,
+    *,
+    extra: Callable[[str, list[dict[str, Any]]], str | None] | None = None,
+) -> None:
     """Acknowledge, on ``policy``, the IAM5 findings that are CDK least-privilege idioms (and nothing else).
 
-    Also acknowledges NIST/HIPAA/PCI ``IAMNoInlinePolicy``: ``policy`` must be a
-    CDK-generated ``DefaultPolicy`` attached to one role.
+    A ``CfnPolicy`` attached to exactly one role also gets NIST/HIPAA/PCI
+    ``IAMNoInlinePolicy``, with that fact as its reason.
+
+    :param extra: ``(finding, statements) -> reason or None`` for findings the caller
+        can justify beyond the idioms (tried first). Default: none.
     """
-    document = cdk.Stack.of(policy).resolve(policy.policy_document)
-    by_finding: dict[str, list[dict[str, Any]]] = {}
-    for finding, statement in wildcard_findings(document):
-        by_finding.setdefault(finding, []).append(statement)
+    stack = cdk.Stack.of(policy)
+    document = stack.resolve(policy.policy_document)
     rules: list[tuple[str, str]] = []
-    for finding, statements in by_finding.items():
-        all_statements = [
+    for finding, _ in wildcard_findings(document):
+        carrying = [
             s for s in document.get("Statement", []) if finding in {f for f, _ in wildcard_findings({"Statement": [s]})}
         ]
-        reason = idiom_reason(finding, all_statements or statements)
-        if reason is not None:
-            rules.append((f"AwsSolutions-IAM5[{finding}]", reason))
-    rules += in_packs(
-        "IAMNoInlinePolicy",
-        _INLINE_PACKS,
-        "CDK's generated DefaultPolicy: a policy attached to exactly one generated role and scoped to "
-        "the resources that role uses; a managed policy would make it attachable elsewhere.",
-    )
+        text = (extra(finding, carrying) if extra else None) or idiom_reason(finding, carrying, document)
+        if text is not None:
+            rules.append((f"AwsSolutions-IAM5[{finding}]", text))
+    if isinstance(policy, iam.CfnPolicy) and not stack.resolve(policy.users) and not stack.resolve(policy.groups):
+        roles = stack.resolve(policy.roles) or []
+        if len(roles) == 1 and isinstance(roles[0], dict) and "Ref" in roles[0]:
+            rules += in_packs(
+                "IAMNoInlinePolicy", INLINE_POLICY_PACKS, reason("inline-policy-of-one-role", role=roles[0]["Ref"])
+            )
     acknowledge_all(policy, rules)
 
 
-_BASIC_EXECUTION_ROLE = (
-    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]"
-)
+# -- acting on a role's policies after CDK split them ---------------------------------------------------
 
 
-def acknowledge_basic_execution_role(role: iam.CfnRole) -> None:
-    """Acknowledge the ``AWSLambdaBasicExecutionRole`` managed policy CDK attaches to a function's role."""
-    acknowledge_all(
-        role,
-        [(_BASIC_EXECUTION_ROLE, "AWS-managed policy that only allows writing the function's own CloudWatch logs.")],
+@jsii.implements(cdk.IResolvable)
+class _RewrittenDocument:
+    """A policy document rendered through statement transforms."""
+
+    def __init__(self, original: Any, transforms: Sequence[Transform]) -> None:
+        self._original = original
+        self._transforms = list(transforms)
+
+    @property
+    def creation_stack(self) -> list[str]:
+        return []
+
+    def resolve(self, context: cdk.IResolveContext) -> Any:
+        document = context.resolve(self._original)
+        if not isinstance(document, dict):
+            return document
+        current: list[dict[str, Any]] = [dict(s) for s in document.get("Statement", [])]
+        for transform in self._transforms:
+            next_: list[dict[str, Any]] = []
+            for statement in current:
+                result = transform(dict(statement))
+                next_.extend(result if isinstance(result, list) else [result])
+            current = next_
+        return {**document, "Statement": current}
+
+    def to_string(self) -> str:
+        return cdk.Token.as_string(self)
+
+
+def _policies_of(role: iam.Role) -> list[iam.CfnPolicy | iam.CfnManagedPolicy]:
+    out: list[iam.CfnPolicy | iam.CfnManagedPolicy] = []
+    for child in role.node.children:
+        cfn = child.node.default_child
+        if isinstance(cfn, (iam.CfnPolicy, iam.CfnManagedPolicy)):
+            out.append(cfn)
+    return out
+
+
+@jsii.implements(cdk.IAspect)
+class _Once:
+    """Calls back once, when synthesis visits the leaf construct it is registered on."""
+
+    def __init__(self, callback: Callable[[], None]) -> None:
+        self._callback: Callable[[], None] | None = callback
+
+    def visit(self, node: IConstruct) -> None:
+        callback, self._callback = self._callback, None
+        if callback is not None:
+            callback()
+
+
+def at_synth(scope: Construct, id: str, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once during synthesis, after ``scope`` itself was visited by the aspects on it.
+
+    The aspect sits on a new leaf under ``scope`` (one call back from Node, whatever the size of
+    ``scope``'s subtree); CDK visits a construct before its children, so aspects on ``scope``
+    (CDK's policy split on a role, for instance) have run.
+    """
+    cdk.Aspects.of(Construct(scope, id)).add(_Once(callback), priority=cdk.AspectPriority.READONLY)
+
+
+class _AfterSplit:
+    def __init__(self, role: iam.Role) -> None:
+        self._role = role
+        self.transforms: list[Transform] = []
+        self.acknowledge = False
+        self.extra: Callable[[str, list[dict[str, Any]]], str | None] | None = None
+
+    def __call__(self) -> None:
+        for policy in _policies_of(self._role):
+            if self.transforms:
+                policy.policy_document = _RewrittenDocument(policy.policy_document, self.transforms)
+            if self.acknowledge:
+                acknowledge_cdk_idioms(policy, extra=self.extra)
+
+
+_AFTER_SPLIT: dict[tuple[int, str], _AfterSplit] = {}
+
+
+def _after_split(role: iam.Role) -> _AfterSplit:
+    key = (id(role.node.root), role.node.path)
+    hook = _AFTER_SPLIT.get(key)
+    if hook is None:
+        hook = _AFTER_SPLIT[key] = _AfterSplit(role)
+        # After CDK's own policy-splitting aspect, which runs when the role itself is visited.
+        at_synth(role, "PipelineConstructsPolicies", hook)
+    return hook
+
+
+def rewrite_statements(policy: iam.CfnPolicy | iam.CfnManagedPolicy, transform: Transform) -> None:
+    """Render every statement of ``policy`` through ``transform`` when its template is written."""
+    policy.policy_document = _RewrittenDocument(policy.policy_document, [transform])
+
+
+def rewrite_role_statements(role: iam.Role, transform: Transform) -> None:
+    """Pass every statement of ``role``'s policies (default and overflow) through ``transform`` at synth."""
+    _after_split(role).transforms.append(transform)
+
+
+def acknowledge_role_policies(
+    role: iam.Role, *, extra: Callable[[str, list[dict[str, Any]]], str | None] | None = None
+) -> None:
+    """:func:`acknowledge_cdk_idioms` on every policy of ``role``, once CDK has split them (at synth)."""
+    aspect = _after_split(role)
+    aspect.acknowledge = True
+    if extra is not None:
+        aspect.extra = extra
+
+
+# -- Lambda ------------------------------------------------------------------------------------------
+
+
+def lambda_role(scope: Construct, id: str, *, log_group: logs.ILogGroup, description: str) -> iam.Role:
+    """A Lambda execution role that may write only to ``log_group`` (instead of ``AWSLambdaBasicExecutionRole``,
+    whose ``logs:*`` actions are allowed on every log group of the account)."""
+    role = iam.Role(scope, id, assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description)
+    role.add_to_policy(
+        iam.PolicyStatement(
+            sid="OwnLogGroup",
+            actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+            resources=[log_group.log_group_arn],
+        )
     )
+    return role
+
+
+def stack_constructs(stack: cdk.Stack, kinds: tuple[type, ...] = (object,)) -> list[IConstruct]:
+    """The constructs of ``stack`` itself of the given types: not those of nested stages or other stacks under it."""
+    nodes = stack.node.find_all()
+    inner = [n.node.path + "/" for n in nodes[1:] if isinstance(n, (cdk.Stage, cdk.Stack))]
+    return [n for n in nodes[1:] if isinstance(n, kinds) and not any(n.node.path.startswith(p) for p in inner)]
+
+
+def _resolved_statements(stack: cdk.Stack, policy: iam.CfnPolicy | iam.CfnManagedPolicy) -> list[dict[str, Any]]:
+    document = stack.resolve(policy.policy_document) or {}
+    return [s for s in document.get("Statement", []) if isinstance(s, dict) and s.get("Effect") == "Allow"]
+
+
+def function_role_services(function: lambda_.Function, role: iam.IRole | None = None) -> list[str] | None:
+    """The services (action prefixes) ``function``'s role may call, from the policies in its stack.
+
+    ``None`` when that cannot be known from the stack: an imported role, or managed policies
+    (AWS-managed or from elsewhere) attached to it.
+    """
+    role = role or function.role
+    if not isinstance(role, iam.Role):
+        return None
+    stack = cdk.Stack.of(function)
+    cfn_role = role.node.default_child
+    assert isinstance(cfn_role, iam.CfnRole)
+    if stack.resolve(cfn_role.managed_policy_arns) or stack.resolve(cfn_role.policies):
+        return None
+    ref = stack.resolve(role.role_name)
+    services: set[str] = set()
+    for node in stack_constructs(stack, (iam.CfnPolicy, iam.CfnManagedPolicy)):
+        assert isinstance(node, (iam.CfnPolicy, iam.CfnManagedPolicy))
+        if ref in (stack.resolve(node.roles) or []):
+            for statement in _resolved_statements(stack, node):
+                services |= {str(a).split(":", 1)[0] for a in _as_list(statement.get("Action"))}
+    return sorted(services)
+
+
+def _acknowledge_outside_vpc(function: lambda_.Function, role: iam.Role | None) -> None:
+    cfn = function.node.default_child
+    assert isinstance(cfn, lambda_.CfnFunction)
+    if cdk.Stack.of(function).resolve(cfn.vpc_config) is not None:
+        return
+    services = function_role_services(function, role)
+    if services is None or set(services) & VPC_DATA_SERVICES:
+        return  # the finding stays: the role may reach data a VPC would protect
+    acknowledge_all(
+        cfn,
+        in_packs(
+            "LambdaInsideVPC", INLINE_POLICY_PACKS, reason("function-calls-public-apis", services=", ".join(services))
+        ),
+    )
+
+
+def acknowledge_function_outside_vpc(function: lambda_.Function, *, role: iam.Role | None = None) -> None:
+    """At synth, acknowledge ``LambdaInsideVPC`` on ``function`` if its role calls only public APIs.
+
+    Decided when the stack is complete (grants made after the function was created
+    count); a role with managed policies or data services reachable in a VPC
+    (:data:`~pipeline_constructs.core.compliance.reasons.VPC_DATA_SERVICES`) keeps the finding.
+
+    :param role: the function's role, when ``function.role`` is an immutable wrapper of it
+        (``role.without_policy_updates()``). Default: ``function.role``.
+    """
+    at_synth(function, "PipelineConstructsNetwork", lambda: _acknowledge_outside_vpc(function, role))

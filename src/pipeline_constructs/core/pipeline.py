@@ -16,13 +16,22 @@ from aws_cdk import pipelines
 from constructs import Construct
 
 from pipeline_constructs.core.buckets import access_log_bucket, secure_bucket
-from pipeline_constructs.core.defaults import resolve_compute_type, resolve_log_retention
-from pipeline_constructs.core.encryption import new_key
+from pipeline_constructs.core.compliance.reasons import reason
+from pipeline_constructs.core.defaults import (
+    CDK_ASSETS_VERSION,
+    CDK_CLI_VERSION,
+    exact_version,
+    resolve_compute_type,
+    resolve_default,
+    resolve_log_retention,
+)
+from pipeline_constructs.core.encryption import encrypted_log_group, new_key
 from pipeline_constructs.core.naming import default_pipeline_name
-from pipeline_constructs.core.pipeline_internals import harden_pipeline_internals
+from pipeline_constructs.core.pipeline_internals import PIPELINE_TRUST_FLAGS, harden_pipeline_internals
 from pipeline_constructs.core.targets import DeploymentTarget
 from pipeline_constructs.core.validation import (
     CDK_CLI_VERSION_PATTERN,
+    invalid,
     is_token,
     require_bool,
     require_enum,
@@ -35,7 +44,39 @@ from pipeline_constructs.core.validation import (
     require_str,
 )
 
-__all__ = ["DEFAULT_BUILD_IMAGE", "SecurePipeline", "check_pipeline_options", "require_synth"]
+__all__ = [
+    "DEFAULT_BUILD_IMAGE",
+    "SecurePipeline",
+    "cdk_cli_version",
+    "check_pipeline_options",
+    "default_synth_commands",
+    "require_synth",
+]
+
+#: Days after which noncurrent artifact versions expire.
+ARTIFACT_NONCURRENT_DAYS = 30
+
+
+def cdk_cli_version(scope: Construct, explicit: str | None = None) -> str:
+    """The exact CDK CLI version a pipeline installs: ``explicit`` > team default
+    ``pipeline-constructs:cdkCliVersion`` > :data:`~pipeline_constructs.core.defaults.CDK_CLI_VERSION`.
+
+    :raises ValueError: when ``explicit`` is not an exact version (``2.1148.1``, not ``2`` or ``latest``).
+    """
+    return _exact(scope, "cli_version", resolve_default(scope, "cdkCliVersion", explicit, CDK_CLI_VERSION))
+
+
+def default_synth_commands(cli_version: str) -> list[str]:
+    """``pip install -r requirements.txt`` and ``cdk synth`` with the pinned CLI."""
+    return ["pip install -r requirements.txt", f"npx -y aws-cdk@{cli_version} synth"]
+
+
+def _exact(scope: Construct, prop: str, value: str) -> str:
+    try:
+        return exact_version(value)
+    except ValueError as err:
+        raise invalid(scope.node.path, prop, value, str(err)) from None
+
 
 #: CodeBuild image for every action (aws/codebuild/amazonlinux2-x86_64-standard:5.0); override with
 #: ``code_build_defaults=pipelines.CodeBuildOptions(build_environment=...)``.
@@ -54,6 +95,9 @@ class SecurePipeline(Construct):
       in another account than the pipeline (``cross_account_keys``);
     * one asset-publishing action per asset type (``publish_assets_in_parallel=False``):
       fewer CodeBuild cold starts, a shorter pipeline;
+    * every CLI the generated actions install is pinned (``aws-cdk``, ``cdk-assets``);
+    * what CDK Pipelines generates is hardened after the build
+      (:mod:`pipeline_constructs.core.pipeline_internals`), cross-region support stacks included;
     * every CodeBuild project logs to one KMS-encrypted log group with a retention;
     * Docker for the synth action only when ``docker_enabled_for_synth`` asks.
 
@@ -76,8 +120,12 @@ class SecurePipeline(Construct):
     :param code_build_defaults: extra defaults for every CodeBuild action,
         merged over the library's (yours win). Default: none.
     :param synth_code_build_defaults: extra defaults for the synth action. Default: none.
-    :param cli_version: version of the CDK CLI the pipeline installs (``X.Y.Z``). Default:
-        CDK Pipelines' default.
+    :param cli_version: exact version of the CDK CLI the pipeline installs (self-mutation,
+        permission checks). Default: team default ``pipeline-constructs:cdkCliVersion``,
+        else :data:`~pipeline_constructs.core.defaults.CDK_CLI_VERSION`.
+    :param cdk_assets_version: exact version of ``cdk-assets`` the asset-publishing
+        actions install. Default: team default ``pipeline-constructs:cdkAssetsVersion``,
+        else :data:`~pipeline_constructs.core.defaults.CDK_ASSETS_VERSION`.
     :param removal_policy: what happens to buckets, keys and logs on stack deletion.
         Default: ``RETAIN``.
     :param pipeline_props: any other ``pipelines.CodePipeline`` keyword argument,
@@ -100,10 +148,15 @@ class SecurePipeline(Construct):
         code_build_defaults: pipelines.CodeBuildOptions | None = None,
         synth_code_build_defaults: pipelines.CodeBuildOptions | None = None,
         cli_version: str | None = None,
+        cdk_assets_version: str | None = None,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
         pipeline_props: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(scope, id)
+        # Before any child exists: CDK Pipelines' generated roles then trust only their service or the
+        # pipeline's role, never the account root, whatever the app's cdk.json says.
+        for flag in PIPELINE_TRUST_FLAGS:
+            self.node.set_context(flag, True)
         where = self.node.path
         stack = require_stack_env(where, self)
         require_synth(where, "synth", synth)
@@ -135,6 +188,14 @@ class SecurePipeline(Construct):
                 pattern=CDK_CLI_VERSION_PATTERN,
                 allowed="expected a CDK CLI version such as '2.1148.1'",
             )
+        #: The exact CDK CLI version the pipeline installs.
+        self.cli_version: str = cdk_cli_version(self, cli_version)
+        #: The exact cdk-assets version the asset-publishing actions install.
+        self.cdk_assets_version: str = _exact(
+            self,
+            "cdk_assets_version",
+            resolve_default(self, "cdkAssetsVersion", cdk_assets_version, CDK_ASSETS_VERSION),
+        )
         require_enum(where, "removal_policy", removal_policy, cdk.RemovalPolicy)
         extra = require_kwargs(where, "pipeline_props", pipeline_props or {}, _CODE_PIPELINE_KWARGS)
         if pipeline_name is None and "code_pipeline" not in extra:
@@ -168,11 +229,10 @@ class SecurePipeline(Construct):
             server_access_logs_bucket=self.access_log_bucket,
             server_access_logs_prefix="artifacts/",
             removal_policy=removal_policy,
-            lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=cdk.Duration.days(30))],
-            replication_reason=(
-                "Pipeline artifacts are transient and rebuilt from source on every run; "
-                "replicating them to another region adds cost without recovery value."
-            ),
+            lifecycle_rules=[
+                s3.LifecycleRule(noncurrent_version_expiration=cdk.Duration.days(ARTIFACT_NONCURRENT_DAYS))
+            ],
+            replication_reason=reason("artifact-store-not-replicated", days=str(ARTIFACT_NONCURRENT_DAYS)),
         )
         #: KMS key of the CodeBuild log group.
         self.logs_key = new_key(
@@ -183,12 +243,8 @@ class SecurePipeline(Construct):
             removal_policy=removal_policy,
         )
         #: One log group for every CodeBuild action of this pipeline.
-        self.log_group = logs.LogGroup(
-            self,
-            "BuildLogs",
-            encryption_key=self.logs_key,
-            retention=retention,
-            removal_policy=removal_policy,
+        self.log_group = encrypted_log_group(
+            self, "BuildLogs", key=self.logs_key, retention=retention, removal_policy=removal_policy
         )
 
         library_defaults = pipelines.CodeBuildOptions(
@@ -208,14 +264,23 @@ class SecurePipeline(Construct):
             "docker_enabled_for_synth": docker_enabled_for_synth,
             "code_build_defaults": merge_code_build_options(library_defaults, code_build_defaults),
             "synth_code_build_defaults": synth_code_build_defaults,
-            "cli_version": cli_version,
+            "cli_version": self.cli_version,
+            "cdk_assets_cli_version": self.cdk_assets_version,
         }
         props.update(extra)
         #: The name of the pipeline (``None``: generated by CloudFormation).
         self.pipeline_name: str | None = props.get("pipeline_name")
         #: The CDK Pipelines pipeline (escape hatch): add waves, stages and steps to it.
         self.pipeline = pipelines.CodePipeline(self, "Pipeline", **props)
-        harden_pipeline_internals(self.pipeline, log_group=self.log_group, customer_key=cross_account_keys)
+        harden_pipeline_internals(
+            self.pipeline,
+            log_group=self.log_group,
+            logs_key=self.logs_key,
+            customer_key=cross_account_keys,
+            cli_version=self.cli_version,
+            retention=retention,
+            removal_policy=removal_policy,
+        )
 
     @property
     def code_pipeline(self) -> codepipeline.Pipeline:

@@ -33,8 +33,15 @@ from aws_cdk import pipelines
 from constructs import Construct, IConstruct
 
 from pipeline_constructs.core.compliance import acknowledge
+from pipeline_constructs.core.compliance.reasons import reason
 from pipeline_constructs.core.naming import default_pipeline_name, stage_stack_name
-from pipeline_constructs.core.pipeline import SecurePipeline, check_pipeline_options, require_synth
+from pipeline_constructs.core.pipeline import (
+    SecurePipeline,
+    cdk_cli_version,
+    check_pipeline_options,
+    default_synth_commands,
+    require_synth,
+)
 from pipeline_constructs.core.reports import TestReportFormat, TestReports
 from pipeline_constructs.core.targets import DeploymentTarget, validate_targets
 from pipeline_constructs.core.validation import (
@@ -119,7 +126,8 @@ class GlueEtlPipeline(Construct):
         ``["python3 -m pip install --user -r tests/requirements.txt"]``. Default: none.
     :param test_compute_type: CodeBuild compute of the job tests. Default: the pipeline's.
     :param synth_commands: commands (run in ``app_dir``) that produce ``cdk.out``.
-        Default: ``["pip install -r requirements.txt", "npx -y aws-cdk@2 synth"]``.
+        Default: ``["pip install -r requirements.txt", "npx -y aws-cdk@<cli version> synth"]`` (the pipeline's
+        pinned CDK CLI).
     :param pipeline_name: CodePipeline name. Default: ``<stack name>-<construct id>``. The stacks of
         the default stage are named ``<target>-<pipeline name>-Etl``: two pipelines never share a stack.
     :param workload_options: other :class:`~pipeline_constructs.glue_etl.workload.GlueEtlWorkload`
@@ -171,9 +179,7 @@ class GlueEtlPipeline(Construct):
         if test_compute_type is not None:
             require_enum(where, "test_compute_type", test_compute_type, codebuild.ComputeType)
         commands_after_cd = (
-            require_commands(where, "synth_commands", synth_commands)
-            if synth_commands is not None
-            else ("pip install -r requirements.txt", "npx -y aws-cdk@2 synth")
+            require_commands(where, "synth_commands", synth_commands) if synth_commands is not None else None
         )
         require_pipeline_name(where, "pipeline_name", pipeline_name)
         workload_options = check_workload_options(where, "workload_options", workload_options)
@@ -212,7 +218,11 @@ class GlueEtlPipeline(Construct):
             timeout=cdk.Duration.minutes(30),
         )
         commands = [f"cd {shell_quote(app_dir)}"] if app_dir != "." else []
-        commands += list(commands_after_cd)
+        commands += list(
+            commands_after_cd
+            if commands_after_cd is not None
+            else default_synth_commands(cdk_cli_version(self, dict(pipeline_options or {}).get("cli_version")))
+        )
         #: The synth action (runs after the job tests).
         self.synth = pipelines.CodeBuildStep(
             "Synth",
@@ -302,10 +312,4 @@ class _AcknowledgeTestImage:
                 continue
             environment = stack.resolve(child.environment)
             if isinstance(environment, dict) and environment.get("image") == self._image.image_id:
-                acknowledge(
-                    child,
-                    "AwsSolutions-CB5",
-                    f"The job tests need the AWS Glue ETL library and the Spark of the jobs' Glue version; "
-                    f"{self._image.image_id} is the image AWS Glue publishes for that (ECR Public), which no "
-                    "CodeBuild-provided image contains. It runs unprivileged and without AWS credentials.",
-                )
+                acknowledge(child, "AwsSolutions-CB5", reason("glue-test-image", image=self._image.image_id))

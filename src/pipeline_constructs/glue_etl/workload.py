@@ -38,10 +38,11 @@ from aws_cdk import aws_s3_deployment as s3_deployment
 from constructs import Construct, IConstruct
 
 from pipeline_constructs.core.buckets import access_log_bucket, secure_bucket
-from pipeline_constructs.core.compliance import acknowledge
+from pipeline_constructs.core.compliance import acknowledge, acknowledge_all, in_packs
+from pipeline_constructs.core.compliance.reasons import describe_star_statements, reason
 from pipeline_constructs.core.defaults import resolve_log_retention
-from pipeline_constructs.core.encryption import new_key
-from pipeline_constructs.core.iam_idioms import flatten_cfn_reference
+from pipeline_constructs.core.encryption import allow_log_group_pattern, encrypted_log_group, new_key
+from pipeline_constructs.core.iam_idioms import acknowledge_function_outside_vpc, flatten_cfn_reference
 from pipeline_constructs.core.targets import DeploymentTarget
 from pipeline_constructs.core.validation import (
     child_path,
@@ -151,6 +152,9 @@ class GlueEtlWorkload(Construct):
             allow_cloudwatch_logs=True,
             removal_policy=removal_policy,
         )
+        if encryption_key is None:
+            # The log groups Glue creates for the jobs and crawlers (security configuration: SSE-KMS).
+            allow_log_group_pattern(self.key, "/aws-glue/*")
         #: Receives the server access logs of both buckets.
         self.access_log_bucket = access_log_bucket(self, "AccessLogs", removal_policy=removal_policy)
         #: Holds the job scripts under ``scripts/``.
@@ -162,10 +166,7 @@ class GlueEtlWorkload(Construct):
             server_access_logs_prefix="scripts/",
             removal_policy=removal_policy,
             lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=cdk.Duration.days(90))],
-            replication_reason=(
-                "Job scripts are deployed from source control on every pipeline run; the repository, "
-                "not a replica, is their recovery point."
-            ),
+            replication_reason=reason("deployed-from-assembly"),
         )
         #: Holds the data the jobs write (and Spark's temporary directory).
         self.data_bucket = secure_bucket(
@@ -181,10 +182,7 @@ class GlueEtlWorkload(Construct):
                 s3.LifecycleRule(noncurrent_version_expiration=cdk.Duration.days(30)),
                 s3.LifecycleRule(prefix=TEMP_PREFIX, expiration=cdk.Duration.days(7)),
             ],
-            replication_reason=(
-                "Derived data: the workflow rebuilds it from its sources; replicate it yourself "
-                "(data_lifecycle_rules and bucket replication) if it becomes a system of record."
-            ),
+            replication_reason=reason("job-output-bucket", sid="WriteDataBucket"),
         )
         #: Glue security configuration: SSE-KMS for S3, KMS for CloudWatch Logs and job bookmarks.
         self.security_configuration = glue.SecurityConfiguration(
@@ -364,8 +362,8 @@ class GlueEtlWorkload(Construct):
         policy = self.role_policy.node.default_child
         assert isinstance(policy, cdk.CfnResource)
         doc = cdk.Stack.of(self).resolve(self.role_policy.document.to_json())
-        for finding, reason in _iam5_reasons(doc, self.spec.database):
-            acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
+        for finding, text in _iam5_reasons(doc, self.spec.database):
+            acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", text)
 
     # -- scripts -----------------------------------------------------------------
 
@@ -378,12 +376,8 @@ class GlueEtlWorkload(Construct):
             path=str(self.spec.scripts_dir),
             exclude=["__pycache__", "*.pyc", ".*"],
         )
-        log_group = logs.LogGroup(
-            self,
-            "ScriptDeploymentLogs",
-            encryption_key=self.key,
-            retention=log_retention,
-            removal_policy=removal_policy,
+        log_group = encrypted_log_group(
+            self, "ScriptDeploymentLogs", key=self.key, retention=log_retention, removal_policy=removal_policy
         )
         role = iam.Role(
             self,
@@ -445,10 +439,14 @@ class GlueEtlWorkload(Construct):
         acknowledge(
             cfn_policy,
             f"AwsSolutions-IAM5[Resource::<{_logical(self.scripts_bucket)}.Arn>/scripts/*]",
-            "BucketDeployment syncs the scripts directory: it must replace and prune any object under "
-            "scripts/ of this one bucket, whose names change with the repository.",
+            reason(
+                "prefix-objects",
+                prefix=SCRIPTS_PREFIX,
+                access="sync",
+                why="the BucketDeployment replaces and prunes the scripts, whose names follow the repository",
+            ),
         )
-        _acknowledge_deployment_function(stack)
+        _acknowledge_deployment_function(stack, role)
         return deployment
 
     # -- jobs, crawlers, workflows ---------------------------------------------
@@ -610,73 +608,47 @@ def _iam5_reasons(document: Mapping[str, Any], database: str) -> list[tuple[str,
                 continue
             finding = f"Resource::{flat}"
             sid = statement.get("Sid", "")
-            if actions <= _S3_OBJECT_ACTIONS and flat.endswith("*"):
-                reason = (
-                    f"Objects under one S3 prefix the ETL spec names ({sid}); Glue and Spark choose object "
-                    "names at run time (part files, partitions), so they cannot be listed."
+            if actions <= _S3_OBJECT_ACTIONS and flat.endswith("*") and "/" in flat:
+                text = reason(
+                    "prefix-objects",
+                    prefix=flat.split("/", 1)[1].removesuffix("*"),
+                    access="read" if actions == {"s3:GetObject"} else "read, write and delete",
+                    why=f"Glue and Spark name the objects of this ETL spec location (statement {sid}) at run time",
                 )
             elif sid == "GlueLogGroups":
-                reason = (
-                    "Glue creates its job and crawler log groups at run time under /aws-glue/, named after the "
-                    "role and security configuration; the grant is limited to that prefix in this account."
-                )
+                text = reason("glue-log-groups")
             elif sid == "GlueCatalog":
-                reason = (
-                    f"Tables of the one database '{database}': crawlers and jobs create them at run time from "
-                    "the crawled prefixes, so their names are not known at synth time."
-                )
-            elif sid == "GlueJobMetrics":
-                reason = (
-                    "cloudwatch:PutMetricData has no resource-level permissions; the statement is limited by "
-                    "the cloudwatch:namespace condition to Glue's own namespace."
-                )
+                text = reason("glue-database-tables", database=database)
+            elif flat == "*":
+                text = reason("resource-star", what=describe_star_statements([document]))
             else:
                 continue
-            out.append((finding, reason))
+            out.append((finding, text))
     return out
 
 
-def _acknowledge_deployment_function(stack: cdk.Stack) -> None:
+def _acknowledge_deployment_function(stack: cdk.Stack, role: iam.Role) -> None:
     """Acknowledge what CDK's BucketDeployment singleton Lambda cannot change (once per stack)."""
     for child in stack.node.children:
         if not child.node.id.startswith("Custom::CDKBucketDeployment"):
             continue
         fn = child.node.default_child
-        if not isinstance(fn, lambda_.CfnFunction):
+        if not isinstance(fn, lambda_.CfnFunction) or not isinstance(child, lambda_.Function):
             continue
-        for pack in ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321"):
-            acknowledge(
-                fn,
-                f"{pack}-LambdaInsideVPC",
-                "CDK's BucketDeployment function only copies the scripts asset between two S3 buckets "
-                "over the S3 API during a deployment; it reaches no VPC resource.",
-            )
-        for pack in ("NIST.800.53.R5", "HIPAA.Security", "Serverless"):
-            acknowledge(
-                fn,
-                f"{pack}-LambdaDLQ",
-                "Invoked by CloudFormation as a custom resource: a failure fails the stack update, which "
-                "is the alarm; a dead-letter queue would hold events no one replays.",
-            )
-        for pack in ("NIST.800.53.R5", "HIPAA.Security"):
-            acknowledge(
-                fn,
-                f"{pack}-LambdaConcurrency",
-                "Runs once per deployment of this stack; a reserved concurrency limit could only make a "
-                "deployment fail.",
-            )
-        for rule in ("AwsSolutions-L1", "Serverless-LambdaLatestVersion"):
-            acknowledge(
-                fn,
-                rule,
-                "aws-cdk-lib pins BucketDeployment's handler to the Python runtime its bundled AWS CLI layer "
-                "is released with (python3.13, supported by Lambda until 2029); it moves with aws-cdk-lib upgrades.",
-            )
-        acknowledge(
+        acknowledge_function_outside_vpc(child, role=role)
+        handler = reason("custom-resource-handler", kind="Custom::CDKBucketDeployment")
+        runtime = reason(
+            "cdk-handler-runtime", kind="Custom::CDKBucketDeployment", runtime=str(stack.resolve(fn.runtime))
+        )
+        acknowledge_all(
             fn,
-            "Serverless-LambdaTracing",
-            "A deployment-time copy of a few scripts; its outcome is recorded in the CloudFormation "
-            "events and its KMS-encrypted log group.",
+            [
+                *in_packs("LambdaDLQ", ("NIST.800.53.R5", "HIPAA.Security", "Serverless"), handler),
+                *in_packs("LambdaConcurrency", ("NIST.800.53.R5", "HIPAA.Security"), handler),
+                ("Serverless-LambdaTracing", handler),
+                ("AwsSolutions-L1", runtime),
+                ("Serverless-LambdaLatestVersion", runtime),
+            ],
         )
 
 

@@ -15,6 +15,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from pipeline_constructs.core.compliance import acknowledge
+from pipeline_constructs.core.compliance.reasons import reason
 from pipeline_constructs.core.defaults import resolve_log_retention
 from pipeline_constructs.core.encryption import new_key
 from pipeline_constructs.core.iam_idioms import flatten_cfn_reference
@@ -278,14 +279,22 @@ class KdaApplicationStack(cdk.Stack):
         acknowledge(
             policy,
             f"AwsSolutions-IAM5[Resource::{flatten_cfn_reference(self.resolve(objects))}]",
-            "Releases of this application in the pipeline's release bucket: one key per build (commit and "
-            "execution id), unknown at synth; read-only, that bucket and prefix only.",
+            reason(
+                "prefix-objects",
+                prefix=flatten_cfn_reference(self.resolve(objects)).split("/", 1)[1].removesuffix("*"),
+                access="read",
+                why="the application reads the release the pipeline deploys; one key per build",
+            ),
         )
         acknowledge(
             policy,
             f"AwsSolutions-IAM5[Resource::{flatten_cfn_reference(self.resolve(keys))}]",
-            "The release bucket's key lives in the pipeline account and its id is generated there; kms:Decrypt "
-            "is limited by kms:ViaService to S3 and by the encryption context to the release bucket.",
+            reason(
+                "kms-decrypt-via-service",
+                service="S3",
+                what="objects of the release bucket",
+                context="kms:EncryptionContext:aws:s3:arn",
+            ),
         )
 
     def _updater_role(self, release: ReleaseChannel) -> iam.Role:

@@ -26,8 +26,9 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from pipeline_constructs.core.compliance import acknowledge
+from pipeline_constructs.core.compliance.reasons import reason
 from pipeline_constructs.core.defaults import resolve_log_retention
-from pipeline_constructs.core.encryption import new_key
+from pipeline_constructs.core.encryption import encrypted_log_group, new_key
 from pipeline_constructs.core.iam_idioms import flatten_cfn_reference
 from pipeline_constructs.core.validation import (
     invalid,
@@ -388,8 +389,8 @@ class FlinkApplication(Construct):
                 allow_cloudwatch_logs=True,
                 removal_policy=removal_policy,
             )
-            log_group = logs.LogGroup(
-                self, "Logs", encryption_key=key, retention=log_retention, removal_policy=removal_policy
+            log_group = encrypted_log_group(
+                self, "Logs", key=key, retention=log_retention, removal_policy=removal_policy
             )
         #: The application's log group.
         self.log_group: logs.ILogGroup = log_group
@@ -429,8 +430,7 @@ class FlinkApplication(Construct):
         acknowledge(
             self.policy,
             f"AwsSolutions-IAM5[Resource::{flatten_cfn_reference(stack.resolve(all_groups))}]",
-            "logs:DescribeLogGroups is a list action: it has no resource-level scoping below the account's "
-            "log-group namespace. Managed Flink calls it to validate the logging configuration.",
+            reason("describe-log-groups"),
         )
 
         flink_configuration = flink.CfnApplication.FlinkApplicationConfigurationProperty(

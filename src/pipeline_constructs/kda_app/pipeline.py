@@ -52,12 +52,26 @@ from aws_cdk import pipelines
 from constructs import Construct, IConstruct
 
 from pipeline_constructs.core.buckets import secure_bucket
-from pipeline_constructs.core.compliance import acknowledge
+from pipeline_constructs.core.compliance import acknowledge, acknowledge_all, in_packs
+from pipeline_constructs.core.compliance.reasons import describe_star_statements, reason
 from pipeline_constructs.core.defaults import resolve_compute_type, resolve_log_retention
-from pipeline_constructs.core.encryption import new_key
-from pipeline_constructs.core.iam_idioms import flatten_cfn_reference, idiom_reason, wildcard_findings
+from pipeline_constructs.core.encryption import encrypted_log_group, new_key
+from pipeline_constructs.core.iam_idioms import (
+    acknowledge_cdk_idioms,
+    acknowledge_function_outside_vpc,
+    at_synth,
+    flatten_cfn_reference,
+    stack_constructs,
+)
 from pipeline_constructs.core.naming import default_pipeline_name
-from pipeline_constructs.core.pipeline import DEFAULT_BUILD_IMAGE, SecurePipeline, check_pipeline_options, require_synth
+from pipeline_constructs.core.pipeline import (
+    DEFAULT_BUILD_IMAGE,
+    SecurePipeline,
+    cdk_cli_version,
+    check_pipeline_options,
+    default_synth_commands,
+    require_synth,
+)
 from pipeline_constructs.core.pipeline_jobs import (
     JobFailures,
     acknowledge_claims,
@@ -212,7 +226,7 @@ class KdaAppPipeline(Construct):
         synth action runs ``synth_commands`` in it. Give this or ``synth``.
     :param synth: a complete synth step instead of ``infrastructure_source`` + ``synth_commands``.
     :param synth_commands: commands producing ``cdk.out``.
-        Default: ``["pip install -r requirements.txt", "npx -y aws-cdk@2 synth"]``.
+        Default: ``["pip install -r requirements.txt", "npx -y aws-cdk@<cli version> synth"]``.
     :param build: how the application is built. Default: ``ApplicationBuild.maven()``.
     :param flink: how the application runs. Default: ``FlinkSettings()``.
     :param initial_code: code the applications are created with. Default: the library's placeholder,
@@ -372,7 +386,10 @@ class KdaAppPipeline(Construct):
             synth = pipelines.ShellStep(
                 "Synth",
                 input=infrastructure_source,
-                commands=list(synth_commands or ("pip install -r requirements.txt", "npx -y aws-cdk@2 synth")),
+                commands=list(
+                    synth_commands
+                    or default_synth_commands(cdk_cli_version(self, dict(pipeline_options or {}).get("cli_version")))
+                ),
             )
         #: The hardened infrastructure pipeline (artifact bucket, keys, logs).
         self.secure_pipeline = SecurePipeline(
@@ -471,10 +488,7 @@ class KdaAppPipeline(Construct):
             server_access_logs_prefix="application-artifacts/",
             removal_policy=removal_policy,
             lifecycle_rules=[s3.LifecycleRule(noncurrent_version_expiration=cdk.Duration.days(30))],
-            replication_reason=(
-                "Pipeline artifacts (source zips, release manifests) are transient and rebuilt from source on "
-                "every run; replicating them adds cost without recovery value."
-            ),
+            replication_reason=reason("artifact-store-not-replicated", days="30"),
         )
         #: The versioned bucket every release is kept in (``<prefix><commit>/<execution id>/<file>``).
         self.release_bucket = secure_bucket(
@@ -485,10 +499,7 @@ class KdaAppPipeline(Construct):
             server_access_logs_prefix="releases/",
             versioned=True,
             removal_policy=removal_policy,
-            replication_reason=(
-                "Every release is reproducible from the commit named in its key; the applications read "
-                "releases in this region only, so a replica would not be used."
-            ),
+            replication_reason=reason("release-bucket-not-replicated"),
         )
         bucket = self.release_bucket.node.default_child
         assert isinstance(bucket, s3.CfnBucket)
@@ -690,12 +701,8 @@ class KdaAppPipeline(Construct):
             removal_policy=removal_policy,
         )
         expire_claims(artifacts, _CLAIMS_PREFIX)
-        log_group = logs.LogGroup(
-            scope,
-            "UpdateLogs",
-            encryption_key=self.secure_pipeline.logs_key,
-            retention=retention,
-            removal_policy=removal_policy,
+        log_group = encrypted_log_group(
+            scope, "UpdateLogs", key=self.secure_pipeline.logs_key, retention=retention, removal_policy=removal_policy
         )
         role = iam.Role(
             scope,
@@ -735,17 +742,21 @@ class KdaAppPipeline(Construct):
             ],
         )
         acknowledge_claims(policy, artifacts, _CLAIMS_PREFIX)
+        stack = cdk.Stack.of(scope)
         acknowledge(
             policy,
             "AwsSolutions-IAM5[Resource::*]",
-            "codepipeline:PutJobSuccessResult and PutJobFailureResult support no resource-level permissions; "
-            "CodePipeline authorises them by the job id it passed to this function.",
+            reason("resource-star", what=describe_star_statements([stack.resolve(policy.document.to_json())])),
         )
         acknowledge(
             policy,
-            f"AwsSolutions-IAM5[Resource::{flatten_cfn_reference(cdk.Stack.of(scope).resolve(f'{bucket_arn}/{prefix}*'))}]",
-            "Reads (HEAD) release objects to check a release exists before deploying it; one key per build, "
-            "unknown at synth; release bucket and prefix only.",
+            f"AwsSolutions-IAM5[Resource::{flatten_cfn_reference(stack.resolve(f'{bucket_arn}/{prefix}*'))}]",
+            reason(
+                "prefix-objects",
+                prefix=prefix,
+                access="read",
+                why="it checks (HEAD) that a release exists before deploying it; one key per build",
+            ),
         )
         config = {
             "releaseBucket": names.release_bucket,
@@ -790,7 +801,7 @@ class KdaAppPipeline(Construct):
             **self.update_failures.function_props(),  # type: ignore[arg-type]
         )
         function.node.add_dependency(policy)
-        _acknowledge_update_function(function)
+        _acknowledge_update_function(function, role)
         return function
 
 
@@ -823,28 +834,35 @@ def _validate_names(where: str, names: KdaNames, targets: Sequence[DeploymentTar
                 )
 
 
-def _acknowledge_update_function(function: lambda_.Function) -> None:
+def _acknowledge_update_function(function: lambda_.Function, role: iam.Role) -> None:
+    """What the update function leaves as findings, once the pipeline's actions that invoke it exist."""
+    acknowledge_function_outside_vpc(function, role=role)
+    at_synth(function, "PipelineConstructsJobFunction", lambda: _acknowledge_job_function(function))
+
+
+def _acknowledge_job_function(function: lambda_.Function) -> None:
+    """DLQ, tracing and concurrency of a function only CodePipeline Lambda actions invoke (named at synth)."""
     cfn = function.node.default_child
     assert isinstance(cfn, lambda_.CfnFunction)
-    for pack in ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321"):
-        acknowledge(
-            cfn,
-            f"{pack}-LambdaInsideVPC",
-            "Calls only public AWS APIs (CodePipeline, STS, S3 HEAD, Managed Flink control plane); it reads "
-            "no data and reaches no VPC resource.",
-        )
-    for pack in ("NIST.800.53.R5", "HIPAA.Security"):
-        acknowledge(
-            cfn,
-            f"{pack}-LambdaConcurrency",
-            "Runs once per pipeline action (a few times per release); reserving concurrency in a new account "
-            "could fail the deployment without protecting anything.",
-        )
-    acknowledge(
+    stack = cdk.Stack.of(function)
+    logical = stack.resolve(cfn.logical_id)
+    actions: list[str] = []
+    for child in stack_constructs(stack, (codepipeline.CfnPipeline,)):
+        assert isinstance(child, codepipeline.CfnPipeline)
+        for stage in stack.resolve(child.stages) or []:
+            for action in stage.get("actions") or []:
+                name = (action.get("configuration") or {}).get("FunctionName")
+                if (action.get("actionTypeId") or {}).get("provider") == "Lambda" and name == {"Ref": logical}:
+                    actions.append(f"{stage.get('name')}/{action.get('name')}")
+    if not actions:
+        return
+    text = reason("codepipeline-job-function-with-dlq", actions=", ".join(actions))
+    acknowledge_all(
         cfn,
-        "Serverless-LambdaTracing",
-        "A few control-plane calls per invocation; each step is logged as JSON and recorded in the pipeline "
-        "execution history.",
+        [
+            *in_packs("LambdaConcurrency", ("NIST.800.53.R5", "HIPAA.Security"), text),
+            ("Serverless-LambdaTracing", text),
+        ],
     )
 
 
@@ -869,51 +887,35 @@ class _AcknowledgeApplicationPipeline:
             ):
                 _acknowledge_generated_policy(child, self._owner._release_objects)
             elif isinstance(child, codebuild.CfnProject):
-                for pack in ("HIPAA.Security", "PCI.DSS.321"):
-                    acknowledge(
-                        child,
-                        f"{pack}-CodeBuildProjectSourceRepoUrl",
-                        "Source type CODEPIPELINE: the project has no repository URL and no credentials; its "
-                        "input is the pipeline's encrypted source artifact.",
-                    )
+                acknowledge_all(
+                    child,
+                    in_packs(
+                        "CodeBuildProjectSourceRepoUrl",
+                        ("HIPAA.Security", "PCI.DSS.321"),
+                        reason("codebuild-pipeline-source", type="CODEPIPELINE"),
+                    ),
+                )
 
 
 def _acknowledge_generated_policy(policy: iam.CfnPolicy, release_objects: str) -> None:
-    """Acknowledge the wildcards of a generated ``DefaultPolicy`` that are idioms, each with its own reason.
+    """Acknowledge the wildcards of a generated ``DefaultPolicy`` that are idioms, each with its catalogue reason.
 
-    The application pipeline's own cases come first (the build's release upload, the Lambda-invoke
-    action's grants); then CDK's grant idioms (:func:`idiom_reason`). Anything else stays a finding.
+    The application pipeline's own case comes first (the build's release upload); then CDK's idioms
+    (:func:`~pipeline_constructs.core.iam_idioms.acknowledge_cdk_idioms`). Anything else stays a finding.
     """
     stack = cdk.Stack.of(policy)
-    document = stack.resolve(policy.policy_document)
     release_finding = f"Resource::{flatten_cfn_reference(stack.resolve(release_objects))}"
-    findings: dict[str, list[dict[str, Any]]] = {}
-    for statement in document.get("Statement", []):
-        for finding, _ in wildcard_findings({"Statement": [statement]}):
-            findings.setdefault(finding, []).append(statement)
-    for finding, statements in findings.items():
+    prefix = release_finding.split("/", 1)[1].removesuffix("*") if "/" in release_finding else ""
+
+    def release_upload(finding: str, statements: list[dict[str, Any]]) -> str | None:
         actions_ = {a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
-        reason: str | None = None
         if finding == release_finding and actions_ == {"s3:PutObject"}:
-            reason = (
-                "The build uploads each release to a new key naming its commit and pipeline execution, unknown "
-                "at synth: s3:PutObject only, on the release bucket's release prefix only."
+            return reason(
+                "prefix-objects",
+                prefix=prefix,
+                access="write",
+                why="the build uploads each release to a new key naming its commit and pipeline execution",
             )
-        elif finding == "Resource::*" and actions_ == {"lambda:ListFunctions"}:
-            reason = (
-                "CodePipeline's Lambda invoke action lists functions (lambda:ListFunctions, a list action with no "
-                "resource-level permissions); it can invoke only the update function."
-            )
-        elif finding.endswith(".Arn>:*") and actions_ == {"lambda:InvokeFunction"}:
-            reason = "Invokes the update function's versions and aliases only (lambda:InvokeFunction, one function)."
-        elif not any(a.startswith("lambda:") for a in actions_):
-            reason = idiom_reason(finding, statements)
-        if reason is not None:
-            acknowledge(policy, f"AwsSolutions-IAM5[{finding}]", reason)
-    for pack in ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321"):
-        acknowledge(
-            policy,
-            f"{pack}-IAMNoInlinePolicy",
-            "CDK's generated DefaultPolicy: a policy attached to exactly one generated role and scoped to the "
-            "resources that role uses; a managed policy would make it attachable elsewhere.",
-        )
+        return None
+
+    acknowledge_cdk_idioms(policy, extra=release_upload)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
@@ -14,7 +15,9 @@ from aws_cdk import pipelines
 from constructs import Construct
 
 from pipeline_constructs.core.compliance import acknowledge
+from pipeline_constructs.core.compliance.reasons import reason
 from pipeline_constructs.core.encryption import new_key
+from pipeline_constructs.core.pipeline_internals import harden_security_check
 from pipeline_constructs.core.targets import DeploymentTarget
 from pipeline_constructs.core.validation import (
     invalid,
@@ -45,6 +48,13 @@ class SecurityGatedStage(Construct):
     ``post`` steps run after the stage, in the order given. The topic is
     KMS-encrypted and SSL-only; it is created (with e-mail subscriptions)
     unless ``notification_topic`` is given.
+
+    The permission check's internals that CDK Pipelines generates are hardened
+    on any pipeline (:func:`~pipeline_constructs.core.pipeline_internals.harden_security_check`):
+    pinned CDK CLI, ``sts:AssumeRole`` on the checked stacks' deploy roles only,
+    and an auto-approve function with its own log group and a dead-letter
+    queue whose alarm notifies the topic (a topic you pass must let CloudWatch
+    publish to it).
 
     Known limit: for a stage in another account the check can compare
     templates only when the synth role may assume the target's lookup role
@@ -133,14 +143,10 @@ class SecurityGatedStage(Construct):
                 enforce_ssl=True,
                 display_name=f"{stage.stage_name} security gate",
             )
+            _allow_alarms(topic, key)
             for email in notification_emails:
                 subscription = topic.add_subscription(subs.EmailSubscription(email))
-                acknowledge(
-                    subscription,
-                    "Serverless-SNSRedrivePolicy",
-                    "E-mail subscription for people; SNS retries e-mail delivery itself and the gate's "
-                    "manual approval waits regardless, so a dead-letter queue adds no safety.",
-                )
+                acknowledge(subscription, "Serverless-SNSRedrivePolicy", reason("email-subscription"))
             notification_topic = topic
         #: Topic notified when the stage's permissions broaden.
         self.topic: sns.ITopic = notification_topic
@@ -164,6 +170,43 @@ class SecurityGatedStage(Construct):
         _chain(post_steps)
         #: The stage deployment added to the pipeline.
         self.deployment: pipelines.StageDeployment = pipeline.add_stage(stage, pre=pre_steps, post=post_steps)
+        owner = pipeline if isinstance(pipeline, pipelines.CodePipeline) else _pipeline_of(self)
+        if owner is not None:
+            harden_security_check(owner, topic=self.topic)
+
+
+def _allow_alarms(topic: sns.Topic, key: kms.IKey) -> None:
+    """Let CloudWatch alarms of this account publish to the encrypted topic (the auto-approve failure alarm).
+
+    https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Notify_Users_Alarm_Changes.html: an
+    encrypted topic's key must let cloudwatch.amazonaws.com use it.
+    """
+    account = cdk.Stack.of(topic).account
+    topic.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="CloudWatchAlarmsOfThisAccount",
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=["sns:Publish"],
+            resources=[topic.topic_arn],
+            conditions={"StringEquals": {"aws:SourceAccount": account}},
+        )
+    )
+    if isinstance(key, kms.Key):
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsOfThisAccount",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": account}},
+            )
+        )
+
+
+def _pipeline_of(gate: Construct) -> pipelines.CodePipeline | None:
+    """The one CDK Pipelines pipeline of the gate's stack (for a gate added to a wave), or ``None``."""
+    found = [c for c in cdk.Stack.of(gate).node.find_all() if isinstance(c, pipelines.CodePipeline)]
+    return found[0] if len(found) == 1 else None
 
 
 def require_steps(where: str, prop: str, value: Any) -> tuple[pipelines.Step, ...]:
