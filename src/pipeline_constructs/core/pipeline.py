@@ -50,6 +50,8 @@ __all__ = [
     "cdk_cli_version",
     "check_pipeline_options",
     "default_synth_commands",
+    "merge_build_environments",
+    "merge_code_build_options",
     "require_synth",
 ]
 
@@ -331,20 +333,63 @@ def check_pipeline_options(
 def merge_code_build_options(
     base: pipelines.CodeBuildOptions, override: pipelines.CodeBuildOptions | None
 ) -> pipelines.CodeBuildOptions:
-    """Merge two ``CodeBuildOptions``: every field ``override`` sets wins."""
+    """Merge two ``CodeBuildOptions`` field by field, as CDK Pipelines merges its own defaults.
+
+    Mirrors aws-cdk's ``mergeCodeBuildOptions``: ``build_environment`` is merged field
+    by field (what ``override`` sets wins, ``environment_variables`` are merged by
+    name); ``role_policy``, ``security_groups`` and ``file_system_locations`` are
+    concatenated; every other field (``cache``, ``logging``, ``partial_build_spec``,
+    ``subnet_selection``, ``timeout``, ``vpc``) comes from ``override`` when it sets it.
+    A default of ``base`` that ``override`` does not set is never dropped.
+    """
     if override is None:
         return base
-    fields = (
-        "build_environment",
-        "cache",
-        "file_system_locations",
-        "logging",
-        "partial_build_spec",
-        "role_policy",
-        "security_groups",
-        "subnet_selection",
-        "timeout",
-        "vpc",
+
+    def pick(name: str) -> Any:
+        value = getattr(override, name)
+        return value if value is not None else getattr(base, name)
+
+    def concat(name: str) -> list[Any] | None:
+        items = [*(getattr(base, name) or ()), *(getattr(override, name) or ())]
+        return items or None
+
+    return pipelines.CodeBuildOptions(
+        build_environment=merge_build_environments(base.build_environment, override.build_environment),
+        role_policy=concat("role_policy"),
+        security_groups=concat("security_groups"),
+        file_system_locations=concat("file_system_locations"),
+        cache=pick("cache"),
+        logging=pick("logging"),
+        partial_build_spec=pick("partial_build_spec"),
+        subnet_selection=pick("subnet_selection"),
+        timeout=pick("timeout"),
+        vpc=pick("vpc"),
     )
-    merged = {f: getattr(override, f) if getattr(override, f) is not None else getattr(base, f) for f in fields}
-    return pipelines.CodeBuildOptions(**merged)
+
+
+_BUILD_ENVIRONMENT_FIELDS = (
+    "build_image",
+    "certificate",
+    "compute_type",
+    "docker_server",
+    "fleet",
+    "host_kernel",
+    "privileged",
+)
+
+
+def merge_build_environments(
+    base: codebuild.BuildEnvironment | None, override: codebuild.BuildEnvironment | None
+) -> codebuild.BuildEnvironment | None:
+    """Merge two ``BuildEnvironment`` objects field by field (aws-cdk's ``mergeBuildEnvironments``).
+
+    What ``override`` sets wins; ``environment_variables`` are merged by name.
+    """
+    if base is None or override is None:
+        return override if base is None else base
+    fields: dict[str, Any] = {}
+    for name in _BUILD_ENVIRONMENT_FIELDS:
+        value = getattr(override, name)
+        fields[name] = value if value is not None else getattr(base, name)
+    variables = {**(base.environment_variables or {}), **(override.environment_variables or {})}
+    return codebuild.BuildEnvironment(**fields, environment_variables=variables or None)
