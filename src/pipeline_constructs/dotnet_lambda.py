@@ -43,9 +43,9 @@ from pipeline_constructs.core.iam_idioms import acknowledge_function_outside_vpc
 from pipeline_constructs.core.naming import default_pipeline_name, stage_stack_name
 from pipeline_constructs.core.pipeline import (
     SecurePipeline,
-    cdk_cli_version,
     check_pipeline_options,
     default_synth_commands,
+    pipeline_cli_version,
     require_synth,
 )
 from pipeline_constructs.core.reports import TestReportFormat, TestReports
@@ -454,7 +454,7 @@ class DotnetLambdaPipeline(Construct):
             )
         if app_dir != ".":
             commands.append(f"cd {shell_quote(app_dir)}")
-        cli = cdk_cli_version(self, dict(pipeline_options or {}).get("cli_version"))
+        cli = pipeline_cli_version(self, pipeline_options)
         commands.extend(commands_after_tests if commands_after_tests is not None else default_synth_commands(cli))
         synth = pipelines.CodeBuildStep(
             "Synth",

@@ -39,7 +39,12 @@ from pipeline_constructs.core.compliance.reasons import reason
 from pipeline_constructs.core.defaults import CDK_CLI_VERSION
 from pipeline_constructs.core.iam_idioms import acknowledge_cdk_idioms, rewrite_statements
 from pipeline_constructs.core.naming import default_pipeline_name
-from pipeline_constructs.core.pipeline import SecurePipeline, cdk_cli_version, check_pipeline_options, require_synth
+from pipeline_constructs.core.pipeline import (
+    SecurePipeline,
+    check_pipeline_options,
+    pipeline_cli_version,
+    require_synth,
+)
 from pipeline_constructs.core.reports import TestReportFormat, TestReports
 from pipeline_constructs.core.validation import (
     invalid,
@@ -608,7 +613,7 @@ class RedshiftMigrationPipeline(Construct):
             synth_commands = _commands(
                 where,
                 "synth_commands",
-                _default_synth_commands(cdk_cli_version(self, dict(pipeline_options or {}).get("cli_version")))
+                _default_synth_commands(pipeline_cli_version(self, pipeline_options))
                 if synth_commands is None
                 else synth_commands,
                 required=True,

@@ -52,6 +52,7 @@ __all__ = [
     "default_synth_commands",
     "merge_build_environments",
     "merge_code_build_options",
+    "pipeline_cli_version",
     "require_synth",
 ]
 
@@ -66,6 +67,16 @@ def cdk_cli_version(scope: Construct, explicit: str | None = None) -> str:
     :raises ValueError: when ``explicit`` is not an exact version (``2.1148.1``, not ``2`` or ``latest``).
     """
     return _exact(scope, "cli_version", resolve_default(scope, "cdkCliVersion", explicit, CDK_CLI_VERSION))
+
+
+def pipeline_cli_version(scope: Construct, pipeline_options: object) -> str:
+    """:func:`cdk_cli_version` for a construct that takes ``pipeline_options``: its ``cli_version`` if any.
+
+    ``pipeline_options`` is read only when it is a mapping; a malformed one is reported by
+    :func:`check_pipeline_options`, which names the prop.
+    """
+    explicit = pipeline_options.get("cli_version") if isinstance(pipeline_options, Mapping) else None
+    return cdk_cli_version(scope, explicit)
 
 
 def default_synth_commands(cli_version: str) -> list[str]:

@@ -37,9 +37,9 @@ from pipeline_constructs.core.compliance.reasons import reason
 from pipeline_constructs.core.naming import default_pipeline_name, stage_stack_name
 from pipeline_constructs.core.pipeline import (
     SecurePipeline,
-    cdk_cli_version,
     check_pipeline_options,
     default_synth_commands,
+    pipeline_cli_version,
     require_synth,
 )
 from pipeline_constructs.core.reports import TestReportFormat, TestReports
@@ -221,7 +221,7 @@ class GlueEtlPipeline(Construct):
         commands += list(
             commands_after_cd
             if commands_after_cd is not None
-            else default_synth_commands(cdk_cli_version(self, dict(pipeline_options or {}).get("cli_version")))
+            else default_synth_commands(pipeline_cli_version(self, pipeline_options))
         )
         #: The synth action (runs after the job tests).
         self.synth = pipelines.CodeBuildStep(

@@ -67,9 +67,9 @@ from pipeline_constructs.core.naming import default_pipeline_name
 from pipeline_constructs.core.pipeline import (
     DEFAULT_BUILD_IMAGE,
     SecurePipeline,
-    cdk_cli_version,
     check_pipeline_options,
     default_synth_commands,
+    pipeline_cli_version,
     require_synth,
 )
 from pipeline_constructs.core.pipeline_jobs import (
@@ -386,10 +386,7 @@ class KdaAppPipeline(Construct):
             synth = pipelines.ShellStep(
                 "Synth",
                 input=infrastructure_source,
-                commands=list(
-                    synth_commands
-                    or default_synth_commands(cdk_cli_version(self, dict(pipeline_options or {}).get("cli_version")))
-                ),
+                commands=list(synth_commands or default_synth_commands(pipeline_cli_version(self, pipeline_options))),
             )
         #: The hardened infrastructure pipeline (artifact bucket, keys, logs).
         self.secure_pipeline = SecurePipeline(
