@@ -778,6 +778,7 @@ class MultiRegionLayerPipeline(Construct):
             **failures.function_props(),  # type: ignore[arg-type]
         )
         acknowledge_claims(policy, artifacts, _CLAIMS_PREFIX)
+        failures.acknowledge_for(function)
         # Lambda checks the DLQ permission when it creates the function.
         function.node.add_dependency(policy)
         self._acknowledge_distributor(function, role, policy, regions)

@@ -129,7 +129,7 @@ def test_team_defaults_and_explicit_versions_pin_the_clis(tmp_path):
     assert "npm install -g aws-cdk@2.1100.0" in _buildspec(team, "PipelinePipelinesSecurityCheck")
     explicit = _synth(tmp_path / "explicit", cli_version="2.1120.3")
     assert "npm install -g aws-cdk@2.1120.3" in _buildspec(explicit, "PipelineUpdatePipelineSelfMutation")
-    with pytest.raises(ValueError, match=r"P/Pipeline: cli_version = 'latest' is invalid: expected an exact npm"):
+    with pytest.raises(ValueError, match=r"P/Pipeline: cli_version = 'latest' is invalid: expected a CDK CLI version"):
         _synth(tmp_path / "bad", cli_version="latest")
     with pytest.raises(ValueError, match=r"context pipeline-constructs:cdkAssetsVersion = '\^4' is invalid"):
         _synth(tmp_path / "bad2", context={"pipeline-constructs:cdkAssetsVersion": "^4"})

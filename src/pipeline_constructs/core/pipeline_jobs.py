@@ -28,6 +28,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as lambda_destinations
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
@@ -35,6 +36,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from pipeline_constructs.core.compliance import acknowledge
+from pipeline_constructs.core.compliance.reasons import reason
 from pipeline_constructs.core.iam_idioms import flatten_cfn_reference
 
 __all__ = [
@@ -169,8 +171,12 @@ def acknowledge_claims(policy: iam.ManagedPolicy, bucket: s3.IBucket, prefix: st
     acknowledge(
         policy,
         f"AwsSolutions-IAM5[Resource::{resource}]",
-        "One claim object per CodePipeline job id (unknown at synth) under this function's own prefix of its "
-        "pipeline's artifact bucket; s3:PutObject and s3:GetObject only, written with a conditional write.",
+        reason(
+            "prefix-objects",
+            prefix=prefix,
+            access="read and write",
+            why="one claim object per CodePipeline job id, written with a conditional write",
+        ),
     )
 
 
@@ -213,6 +219,15 @@ class JobFailures:
             "retry_attempts": 0,
             "max_event_age": cdk.Duration.hours(6),
         }
+
+    def acknowledge_for(self, function: lambda_.Function) -> None:
+        """Acknowledge the queue's own missing redrive policy: it is ``function``'s dead-letter queue."""
+        cfn_queue = self.queue.node.default_child
+        cfn_function = function.node.default_child
+        assert isinstance(cfn_queue, sqs.CfnQueue)
+        assert isinstance(cfn_function, lambda_.CfnFunction)
+        logical = str(cdk.Stack.of(cfn_function).resolve(cfn_function.logical_id))
+        acknowledge(cfn_queue, "Serverless-SQSRedrivePolicy", reason("queue-is-dead-letter-queue", function=logical))
 
     def statements(self) -> list[iam.PolicyStatement]:
         """What the function's role needs to deliver to the queue (SQS with a customer-managed key)."""
@@ -284,14 +299,6 @@ def job_failures(
             actions=["kms:Decrypt", "kms:GenerateDataKey*"],
             resources=["*"],
         )
-    )
-    cfn_queue = queue.node.default_child
-    assert isinstance(cfn_queue, sqs.CfnQueue)
-    acknowledge(
-        cfn_queue,
-        "Serverless-SQSRedrivePolicy",
-        "This queue is a Lambda function's dead-letter queue and on-failure destination; a dead-letter queue "
-        "needs none of its own.",
     )
     return JobFailures(queue=queue, alarm=alarm, topic=topic, key=key)
 

@@ -798,6 +798,7 @@ class KdaAppPipeline(Construct):
             **self.update_failures.function_props(),  # type: ignore[arg-type]
         )
         function.node.add_dependency(policy)
+        self.update_failures.acknowledge_for(function)
         _acknowledge_update_function(function, role)
         return function
 

@@ -399,6 +399,7 @@ def _check_prefix_objects(ctx: AckContext, params: Mapping[str, str]) -> str | N
 _S3_OBJECT_ACTIONS = {
     "read": {"s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:HeadObject"},
     "write": {"s3:PutObject"},
+    "read and write": {"s3:GetObject", "s3:PutObject"},
     "read, write and delete": {"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:GetObjectVersion"},
     "sync": {
         "s3:GetObject*",

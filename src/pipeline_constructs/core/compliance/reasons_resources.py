@@ -125,8 +125,11 @@ _register(
 def _check_artifact_store(ctx: AckContext, params: Mapping[str, str]) -> str | None:
     if not any(ctx.logical_id in _refs(v) for _, v in _artifact_stores(ctx.template)):
         return "not the artifact store of this template's pipeline"
-    _, noncurrent = _expirations(ctx.properties)
-    return _fail_unless(str(min(noncurrent, default=0)) == params["days"], f"noncurrent versions: {noncurrent}")
+    # The bucket-wide rule is the claim; rules scoped to a prefix (job claims) only expire sooner.
+    rules = (ctx.properties.get("LifecycleConfiguration") or {}).get("Rules") or []
+    bucket_wide = [r for r in rules if "Prefix" not in r and "Filter" not in r]
+    _, noncurrent = _expirations({"LifecycleConfiguration": {"Rules": bucket_wide}})
+    return _fail_unless(noncurrent == {int(params["days"])}, f"noncurrent versions: {noncurrent}")
 
 
 _register(
@@ -415,19 +418,6 @@ def _pipeline_actions_invoking(template: Mapping[str, Any], function_id: str) ->
 def _check_job_function(ctx: AckContext, params: Mapping[str, str]) -> str | None:
     actions = _pipeline_actions_invoking(ctx.template, ctx.logical_id)
     return _fail_unless(", ".join(actions) == params["actions"], f"invoked by pipeline actions {actions}")
-
-
-_register(
-    Reason(
-        "codepipeline-job-function",
-        ("LambdaDLQ", "LambdaTracing", "LambdaConcurrency"),
-        "Invoked only by this stack's CodePipeline Lambda actions ({actions}), one job each: a failed or crashed "
-        "invocation (retried by Lambda) leaves the action without a job result, so the action fails in the "
-        "pipeline's execution history at its timeout, where the failure is visible.",
-        _check_job_function,
-        evidence=("https://docs.aws.amazon.com/codepipeline/latest/userguide/actions-invoke-lambda-function.html",),
-    )
-)
 
 
 def _check_job_function_with_dlq(ctx: AckContext, params: Mapping[str, str]) -> str | None:
