@@ -264,6 +264,13 @@ def test_every_cli_a_buildspec_installs_is_pinned(name, assembly, templates):
     assert unpinned == []
 
 
+def test_fifty_targets_fit_one_stack(templates):
+    """CloudFormation allows 500 resources and 1 MB (uploaded) per stack."""
+    pipeline = templates(f"gated-{SCALE_TARGETS}-targets")["GatedPipeline.template.json"]
+    assert len(pipeline["Resources"]) < 400
+    assert len(json.dumps(pipeline, separators=(",", ":"))) < 600_000
+
+
 def test_pack_names_are_the_five_packs():
     assert PACK_NAMES == ("AwsSolutions", "NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321", "Serverless")
 
