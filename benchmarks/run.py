@@ -29,7 +29,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
-from pipeline_constructs.core.node import project_node  # noqa: E402  (stdlib only)
+from pipeline_constructs.core.private.node import project_node  # noqa: E402  (stdlib only)
 
 NODE24 = project_node()
 NODE20 = shutil.which("node", path="/usr/bin:/usr/local/bin")

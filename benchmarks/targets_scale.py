@@ -30,7 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
-from pipeline_constructs.core.node import project_node  # noqa: E402  (stdlib only)
+from pipeline_constructs.core.private.node import project_node  # noqa: E402  (stdlib only)
 
 NODE24 = project_node()
 VARIANTS = ("library", "library-no-acks", "handwritten")

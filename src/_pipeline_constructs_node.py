@@ -3,9 +3,9 @@
 jsii reads ``JSII_NODE`` once, when the first jsii package (``aws_cdk``) is
 imported, so a CDK app that imports ``aws_cdk`` before ``pipeline_constructs``
 would otherwise run the machine's Node. This hook runs
-:func:`pipeline_constructs.core.node.use_project_node` at interpreter start,
+:func:`pipeline_constructs.core.private.node.use_project_node` at interpreter start,
 without importing the ``pipeline_constructs`` package (which imports
-``aws_cdk``): it loads only the stdlib-only ``core/node.py``. It never raises,
+``aws_cdk``): it loads only the stdlib-only ``core/private/node.py``. It never raises,
 and it leaves an existing ``JSII_NODE`` alone.
 """
 
@@ -23,7 +23,7 @@ def _select() -> None:
     package = importlib.util.find_spec("pipeline_constructs")
     if package is None or not package.submodule_search_locations:
         return
-    path = os.path.join(next(iter(package.submodule_search_locations)), "core", "node.py")
+    path = os.path.join(next(iter(package.submodule_search_locations)), "core", "private", "node.py")
     spec = importlib.util.spec_from_file_location("_pipeline_constructs_node_select", path)
     if spec is None or spec.loader is None:
         return

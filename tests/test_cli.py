@@ -63,7 +63,7 @@ def test_synth_writes_nested_assemblies_and_support_stacks(plain_out):
 def test_synth_environment_selects_node_24_output_and_context(tmp_path, monkeypatch):
     monkeypatch.delenv("JSII_NODE", raising=False)
     env = synth_env(tmp_path / "out", {"team": "a"}, base={"PATH": "/usr/bin"})
-    from pipeline_constructs.core.node import project_node
+    from pipeline_constructs.core.private.node import project_node
 
     node = project_node()
     assert node is not None
@@ -381,7 +381,7 @@ def test_cli_modules_do_not_import_the_cdk():
                     assert path.name == "check.py", f"{path.name} imports {name}"
                     assert id(node) not in top_level, f"{path.name} imports {name} at load time"
                 elif name.startswith("pipeline_constructs."):
-                    assert name.startswith(("pipeline_constructs.cli", "pipeline_constructs.core.node")), name
+                    assert name.startswith(("pipeline_constructs.cli", "pipeline_constructs.core.private.node")), name
 
 
 @pytest.mark.parametrize("argv", [["show"], ["graph", "-f", "svg"], ["graph", "-f", "dot"]])

@@ -38,7 +38,7 @@ TEAM_REASONS = {"Example data is reproducible; a real team sets up replication f
 
 def _dotnet_three_regions(app: cdk.App) -> None:
     """The .NET example with its targets in two other regions: cross-region support stacks."""
-    from pipeline_constructs.dotnet_lambda import DotnetLambdaPipeline
+    from pipeline_constructs.dotnet_lambda.pipeline import DotnetLambdaPipeline
 
     example = load_example("dotnet_lambda")
     stack = cdk.Stack(app, "DotnetLambdaPipeline", env=HOME)

@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline_constructs import DeploymentTarget, SecurePipeline, TestReportFormat, TestReports
-from pipeline_constructs.core.defaults import resolve_default
+from pipeline_constructs.core.private.defaults import resolve_default
 from pipeline_constructs.core.targets import validate_targets
 from pipeline_constructs.core.validation import known_regions, require_pipeline_name
 

@@ -14,7 +14,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 
 from pipeline_constructs import DeploymentTarget
 from pipeline_constructs.core.compliance import acknowledgments, unacknowledged_findings
-from pipeline_constructs.dotnet_lambda import DotnetLambdaFunction, DotnetLambdaPipeline
+from pipeline_constructs.dotnet_lambda.pipeline import DotnetLambdaFunction, DotnetLambdaPipeline
 from pipeline_constructs.testing import deterministic_app, normalize_template
 
 EXAMPLE = load_example("dotnet_lambda")
@@ -79,7 +79,7 @@ def test_prod_is_gated_permission_check_then_approval_then_deploy(pipeline):
         ("dotnet-lambda-Service.Deploy", "CloudFormation", 5),
     ]
     dev = [(a, p) for s, a, p, _ in _actions(pipeline) if s == "Dev"]
-    assert ("Manual" not in {p for _, p in dev})
+    assert "Manual" not in {p for _, p in dev}
     assert len(dev) == 2
 
 
@@ -292,7 +292,7 @@ def test_escape_hatches_let_a_team_add_a_stage():
 
 
 def test_local_bundling_runs_dotnet_lambda_package_when_dotnet_is_on_path(tmp_path, monkeypatch):
-    from pipeline_constructs.dotnet_lambda import _LocalDotnetBundling
+    from pipeline_constructs.dotnet_lambda.pipeline import _LocalDotnetBundling
 
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
@@ -309,7 +309,7 @@ def test_local_bundling_runs_dotnet_lambda_package_when_dotnet_is_on_path(tmp_pa
 
 
 def test_local_bundling_defers_to_docker_without_dotnet(monkeypatch, tmp_path):
-    from pipeline_constructs.dotnet_lambda import _LocalDotnetBundling
+    from pipeline_constructs.dotnet_lambda.pipeline import _LocalDotnetBundling
 
     monkeypatch.setenv("PATH", str(tmp_path))
     assert _LocalDotnetBundling(PROJECT).try_bundle(str(tmp_path), image=cdk.DockerImage.from_registry("x")) is False

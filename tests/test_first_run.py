@@ -21,7 +21,7 @@ import aws_cdk as cdk
 import pytest
 from conftest import EXAMPLES, ROOT
 
-from pipeline_constructs.dotnet_lambda import BundlingUnavailableError, DotnetLambdaFunction
+from pipeline_constructs.dotnet_lambda.pipeline import BundlingUnavailableError, DotnetLambdaFunction
 
 PROJECT = EXAMPLES / "dotnet_lambda" / "src" / "HelloWorld"
 HANDLER = "HelloWorld::HelloWorld.Function::FunctionHandler"
@@ -99,7 +99,7 @@ def test_readme_quick_start_runs_under_the_real_cdk_cli(app_dir, tmp_path):
 
 @pytest.fixture
 def no_tools(monkeypatch, tmp_path):
-    import pipeline_constructs.dotnet_lambda as module
+    import pipeline_constructs.dotnet_lambda.pipeline as module
 
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.delenv("CDK_DOCKER", raising=False)

@@ -19,7 +19,7 @@ from syrupy.extensions.json import JSONSnapshotExtension
 
 from pipeline_constructs import DeploymentTarget
 from pipeline_constructs.core.compliance import acknowledgments, suspended_acknowledgments, unacknowledged_findings
-from pipeline_constructs.core.defaults import CDK_CLI_VERSION
+from pipeline_constructs.core.private.defaults import CDK_CLI_VERSION
 from pipeline_constructs.glue_etl import GlueEtlPipeline, GlueEtlSpec, GlueSparkJob
 from pipeline_constructs.testing import deterministic_app, normalize_template
 

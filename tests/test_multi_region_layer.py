@@ -16,7 +16,7 @@ from conftest import load_example
 from syrupy.extensions.json import JSONSnapshotExtension
 
 from pipeline_constructs.core.compliance import acknowledgments, suspended_acknowledgments, unacknowledged_findings
-from pipeline_constructs.multi_region_layer import (
+from pipeline_constructs.multi_region_layer.pipeline import (
     DEFAULT_CDK_CLI_VERSION,
     LayerSharing,
     MultiRegionLayerPipeline,
@@ -433,7 +433,7 @@ def test_token_region_is_rejected():
 
 
 def test_too_many_regions(monkeypatch):
-    import pipeline_constructs.multi_region_layer as module
+    import pipeline_constructs.multi_region_layer.pipeline as module
 
     monkeypatch.setattr(module, "MAX_REGIONS", 2)
     with pytest.raises(ValueError, match=r"S/P: regions = 3 is invalid: at most 2 regions: CodePipeline allows 50"):
@@ -533,6 +533,6 @@ def test_bad_props(overrides, prop, allowed):
 def test_pipeline_stack_needs_an_explicit_environment():
     with pytest.raises(
         ValueError,
-        match=r"S/P: scope = 'S' is invalid: expected a stack with an explicit env \(account and region\): the"
+        match=r"S/P: scope = 'S' is invalid: expected a stack with an explicit env \(account and region\): the",
     ):
         _pipeline(_stack(env=False))

@@ -13,7 +13,7 @@ from conftest import load_example
 
 from pipeline_constructs.core.compliance.audit import assembly_templates, audit_assembly
 from pipeline_constructs.core.compliance.iam import iam_statement_problems
-from pipeline_constructs.multi_region_layer import MAX_REGIONS
+from pipeline_constructs.multi_region_layer.pipeline import MAX_REGIONS
 from pipeline_constructs.testing import deterministic_app
 
 EXAMPLE = load_example("multi_region_layer")

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from pipeline_constructs.core.node import project_node
+from pipeline_constructs.core.private.node import project_node
 
 
 def _run(code: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -25,8 +25,8 @@ from pipeline_constructs.core.compliance import (
     suspended_acknowledgments,
     unacknowledged_findings,
 )
-from pipeline_constructs.core.iam_idioms import flatten_cfn_reference
-from pipeline_constructs.redshift_migration import (
+from pipeline_constructs.core.private.iam_idioms import flatten_cfn_reference
+from pipeline_constructs.redshift_migration.pipeline import (
     SECRET_ENVIRONMENT_VARIABLES,
     DatabaseEndpoint,
     MigrationCommands,

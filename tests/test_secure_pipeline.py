@@ -124,7 +124,7 @@ def test_same_account_pipeline_has_no_unacknowledged_findings():
 
 
 def test_lambda_invoke_idiom_requires_invoke_only():
-    from pipeline_constructs.core.iam_idioms import idiom_reason
+    from pipeline_constructs.core.private.iam_idioms import idiom_reason
 
     invoke = {
         "Effect": "Allow",

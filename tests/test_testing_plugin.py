@@ -91,7 +91,7 @@ def test_node():
 
 
 def test_plugin_selects_node_24_before_tests_import_the_cdk(tmp_path):
-    from pipeline_constructs.core.node import project_node
+    from pipeline_constructs.core.private.node import project_node
 
     (tmp_path / "test_node.py").write_text(NODE_TEST)
     on = run_pytest(tmp_path, "-s", no_site=True)

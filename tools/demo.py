@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pipeline_constructs.core.node  # noqa: F401  (selects Node 24 before anything loads jsii)
+import pipeline_constructs.core.private.node  # noqa: F401  (selects Node 24 before anything loads jsii)
 from pipeline_constructs.cli import render_graph
 from pipeline_constructs.cli.assembly import AssemblyError, CloudAssembly
 from pipeline_constructs.cli.check import check_in_subprocess

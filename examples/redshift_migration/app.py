@@ -28,7 +28,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import pipelines
 from constructs import Construct
 from pipeline_constructs import add_compliance_checks, create_app
-from pipeline_constructs.core.encryption import new_key
+from pipeline_constructs.core.private.encryption import new_key
 from pipeline_constructs.redshift_migration import (
     DatabaseEndpoint,
     MigrationCommands,

@@ -13,9 +13,9 @@ import aws_cdk as cdk
 from aws_cdk import pipelines
 from constructs import Construct
 from pipeline_constructs import SecurePipeline, SecurityGatedStage, add_compliance_checks, create_app
-from pipeline_constructs.core.buckets import access_log_bucket, secure_bucket
-from pipeline_constructs.core.defaults import CDK_CLI_VERSION
-from pipeline_constructs.core.encryption import new_key
+from pipeline_constructs.core.private.buckets import access_log_bucket, secure_bucket
+from pipeline_constructs.core.private.defaults import CDK_CLI_VERSION
+from pipeline_constructs.core.private.encryption import new_key
 
 HERE = Path(__file__).resolve().parent
 CONNECTION_ARN = "arn:aws:codeconnections:eu-west-1:111111111111:connection/00000000-0000-0000-0000-000000000000"

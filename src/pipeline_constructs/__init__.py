@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from pipeline_constructs.core.node import use_project_node as _use_project_node
+from pipeline_constructs.core.private.node import use_project_node as _use_project_node
 
 _use_project_node()
 

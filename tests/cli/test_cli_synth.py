@@ -15,7 +15,7 @@ from pipeline_constructs.cli import main
 from pipeline_constructs.cli.assembly import CloudAssembly
 from pipeline_constructs.cli.model import pipelines_in
 from pipeline_constructs.cli.synth import node_bin_dir, synth, synth_env
-from pipeline_constructs.core.node import project_node
+from pipeline_constructs.core.private.node import project_node
 
 
 def fake_app(where: Path, script: str, *, cdk_json: dict | None = None) -> Path:

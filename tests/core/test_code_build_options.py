@@ -7,12 +7,8 @@ from aws_cdk import assertions, pipelines
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_iam as iam
 
-from pipeline_constructs.core.pipeline import (
-    DEFAULT_BUILD_IMAGE,
-    SecurePipeline,
-    merge_build_environments,
-    merge_code_build_options,
-)
+from pipeline_constructs.core.options import merge_build_environments, merge_code_build_options
+from pipeline_constructs.core.pipeline import DEFAULT_BUILD_IMAGE, SecurePipeline
 
 LIBRARY = pipelines.CodeBuildOptions(
     build_environment=codebuild.BuildEnvironment(

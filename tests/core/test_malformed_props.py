@@ -24,7 +24,7 @@ from aws_cdk import pipelines
 from conftest import EXAMPLES
 
 from pipeline_constructs import DeploymentTarget, SecurePipeline, SecurityGatedStage, TestReports
-from pipeline_constructs.dotnet_lambda import DotnetLambdaFunction, DotnetLambdaPipeline, DotnetLambdaStage
+from pipeline_constructs.dotnet_lambda.pipeline import DotnetLambdaFunction, DotnetLambdaPipeline, DotnetLambdaStage
 from pipeline_constructs.glue_etl import (
     GlueCondition,
     GlueCrawler,
@@ -47,8 +47,8 @@ from pipeline_constructs.kda_app import (
     KdaAppPipeline,
     ReleaseChannel,
 )
-from pipeline_constructs.multi_region_layer import LayerSharing, MultiRegionLayerPipeline
-from pipeline_constructs.redshift_migration import (
+from pipeline_constructs.multi_region_layer.pipeline import LayerSharing, MultiRegionLayerPipeline
+from pipeline_constructs.redshift_migration.pipeline import (
     DatabaseEndpoint,
     MigrationCommands,
     RedshiftMigrationPipeline,

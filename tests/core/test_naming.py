@@ -14,9 +14,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pipeline_constructs import DeploymentTarget, SecurePipeline
-from pipeline_constructs.core.naming import default_pipeline_name, stage_stack_name
+from pipeline_constructs.core.private.naming import default_pipeline_name, stage_stack_name
 from pipeline_constructs.core.validation import PIPELINE_NAME_PATTERN, STACK_NAME_PATTERN
-from pipeline_constructs.dotnet_lambda import DotnetLambdaPipeline
+from pipeline_constructs.dotnet_lambda.pipeline import DotnetLambdaPipeline
 from pipeline_constructs.glue_etl import GlueEtlPipeline, GlueEtlSpec
 
 ENV = cdk.Environment(account="111111111111", region="eu-west-1")

@@ -15,8 +15,8 @@ from constructs import Construct
 
 from pipeline_constructs import SecurePipeline, SecurityGatedStage
 from pipeline_constructs.core.compliance.iam import flatten, iam_statement_problems
-from pipeline_constructs.core.defaults import CDK_ASSETS_VERSION, CDK_CLI_VERSION
-from pipeline_constructs.core.encryption import LOGS_KEY_SID
+from pipeline_constructs.core.private.defaults import CDK_ASSETS_VERSION, CDK_CLI_VERSION
+from pipeline_constructs.core.private.encryption import LOGS_KEY_SID
 from pipeline_constructs.testing import deterministic_app
 
 HOME = cdk.Environment(account="111111111111", region="eu-west-1")

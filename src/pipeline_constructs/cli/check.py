@@ -159,7 +159,7 @@ def run_check(
         raise AssemblyError(f"acknowledgments = {acknowledgments!r} is invalid: expected one of template, assembly")
     start = time.perf_counter()
     assembly = CloudAssembly.load(cdk_out)
-    import pipeline_constructs.core.node as node  # before anything loads jsii
+    import pipeline_constructs.core.private.node as node  # before anything loads jsii
 
     node.use_project_node()
     try:

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline_constructs.cli.assembly import Annotation, AssemblyError, CloudAssembly, load_json
-from pipeline_constructs.core.node import ENV_VAR, project_node
+from pipeline_constructs.core.private.node import ENV_VAR, project_node
 
 __all__ = ["SynthResult", "app_command", "node_bin_dir", "synth", "synth_env"]
 

@@ -1,10 +1,10 @@
-"""The hardened, fast CDK Pipelines factory every pipeline construct builds on."""
+"""The hardened, fast CDK Pipelines factory every pipeline construct builds on, and their common base."""
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_codebuild as codebuild
@@ -15,28 +15,26 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import pipelines
 from constructs import Construct
 
-from pipeline_constructs.core.buckets import access_log_bucket, secure_bucket
+from pipeline_constructs.core.compliance.hardening import PIPELINE_TRUST_FLAGS, harden_pipeline_internals
 from pipeline_constructs.core.compliance.reasons import reason
-from pipeline_constructs.core.defaults import (
-    CDK_ASSETS_VERSION,
-    CDK_CLI_VERSION,
-    exact_version,
-    resolve_compute_type,
-    resolve_default,
-    resolve_log_retention,
+from pipeline_constructs.core.options import (
+    PipelineOptions,
+    cdk_cli_version,
+    merge_code_build_options,
+    require_synth,
+    resolve_cdk_assets_version,
 )
-from pipeline_constructs.core.encryption import encrypted_log_group, new_key
-from pipeline_constructs.core.naming import default_pipeline_name
-from pipeline_constructs.core.pipeline_internals import PIPELINE_TRUST_FLAGS, harden_pipeline_internals
-from pipeline_constructs.core.targets import DeploymentTarget
+from pipeline_constructs.core.private.buckets import access_log_bucket, secure_bucket
+from pipeline_constructs.core.private.defaults import resolve_compute_type, resolve_log_retention
+from pipeline_constructs.core.private.encryption import encrypted_log_group, new_key
+from pipeline_constructs.core.private.naming import default_pipeline_name
+from pipeline_constructs.core.targets import DeploymentTarget, StageFactory, deploy_targets
 from pipeline_constructs.core.validation import (
     CDK_CLI_VERSION_PATTERN,
-    invalid,
     is_token,
     require_bool,
     require_enum,
     require_instance,
-    require_interface,
     require_kwargs,
     require_pipeline_name,
     require_sequence,
@@ -44,51 +42,14 @@ from pipeline_constructs.core.validation import (
     require_str,
 )
 
-__all__ = [
-    "DEFAULT_BUILD_IMAGE",
-    "SecurePipeline",
-    "cdk_cli_version",
-    "check_pipeline_options",
-    "default_synth_commands",
-    "merge_build_environments",
-    "merge_code_build_options",
-    "pipeline_cli_version",
-    "require_synth",
-]
+if TYPE_CHECKING:
+    from pipeline_constructs.core.reports import TestReports
+    from pipeline_constructs.stages.security_gated import SecurityGatedStage
+
+__all__ = ["DEFAULT_BUILD_IMAGE", "PipelineConstruct", "SecurePipeline"]
 
 #: Days after which noncurrent artifact versions expire.
 ARTIFACT_NONCURRENT_DAYS = 30
-
-
-def cdk_cli_version(scope: Construct, explicit: str | None = None) -> str:
-    """The exact CDK CLI version a pipeline installs: ``explicit`` > team default
-    ``pipeline-constructs:cdkCliVersion`` > :data:`~pipeline_constructs.core.defaults.CDK_CLI_VERSION`.
-
-    :raises ValueError: when ``explicit`` is not an exact version (``2.1148.1``, not ``2`` or ``latest``).
-    """
-    return _exact(scope, "cli_version", resolve_default(scope, "cdkCliVersion", explicit, CDK_CLI_VERSION))
-
-
-def pipeline_cli_version(scope: Construct, pipeline_options: object) -> str:
-    """:func:`cdk_cli_version` for a construct that takes ``pipeline_options``: its ``cli_version`` if any.
-
-    ``pipeline_options`` is read only when it is a mapping; a malformed one is reported by
-    :func:`check_pipeline_options`, which names the prop.
-    """
-    explicit = pipeline_options.get("cli_version") if isinstance(pipeline_options, Mapping) else None
-    return cdk_cli_version(scope, explicit)
-
-
-def default_synth_commands(cli_version: str) -> list[str]:
-    """``pip install -r requirements.txt`` and ``cdk synth`` with the pinned CLI."""
-    return ["pip install -r requirements.txt", f"npx -y aws-cdk@{cli_version} synth"]
-
-
-def _exact(scope: Construct, prop: str, value: str) -> str:
-    try:
-        return exact_version(value)
-    except ValueError as err:
-        raise invalid(scope.node.path, prop, value, str(err)) from None
 
 
 #: CodeBuild image for every action (aws/codebuild/amazonlinux2-x86_64-standard:5.0); override with
@@ -110,7 +71,7 @@ class SecurePipeline(Construct):
       fewer CodeBuild cold starts, a shorter pipeline;
     * every CLI the generated actions install is pinned (``aws-cdk``, ``cdk-assets``);
     * what CDK Pipelines generates is hardened after the build
-      (:mod:`pipeline_constructs.core.pipeline_internals`), cross-region support stacks included;
+      (:mod:`pipeline_constructs.core.compliance.hardening`), cross-region support stacks included;
     * every CodeBuild project logs to one KMS-encrypted log group with a retention;
     * Docker for the synth action only when ``docker_enabled_for_synth`` asks.
 
@@ -135,10 +96,10 @@ class SecurePipeline(Construct):
     :param synth_code_build_defaults: extra defaults for the synth action. Default: none.
     :param cli_version: exact version of the CDK CLI the pipeline installs (self-mutation,
         permission checks). Default: team default ``pipeline-constructs:cdkCliVersion``,
-        else :data:`~pipeline_constructs.core.defaults.CDK_CLI_VERSION`.
+        else :data:`~pipeline_constructs.core.private.defaults.CDK_CLI_VERSION`.
     :param cdk_assets_version: exact version of ``cdk-assets`` the asset-publishing
         actions install. Default: team default ``pipeline-constructs:cdkAssetsVersion``,
-        else :data:`~pipeline_constructs.core.defaults.CDK_ASSETS_VERSION`.
+        else :data:`~pipeline_constructs.core.private.defaults.CDK_ASSETS_VERSION`.
     :param removal_policy: what happens to buckets, keys and logs on stack deletion.
         Default: ``RETAIN``.
     :param pipeline_props: any other ``pipelines.CodePipeline`` keyword argument,
@@ -204,11 +165,7 @@ class SecurePipeline(Construct):
         #: The exact CDK CLI version the pipeline installs.
         self.cli_version: str = cdk_cli_version(self, cli_version)
         #: The exact cdk-assets version the asset-publishing actions install.
-        self.cdk_assets_version: str = _exact(
-            self,
-            "cdk_assets_version",
-            resolve_default(self, "cdkAssetsVersion", cdk_assets_version, CDK_ASSETS_VERSION),
-        )
+        self.cdk_assets_version: str = resolve_cdk_assets_version(self, cdk_assets_version)
         require_enum(where, "removal_policy", removal_policy, cdk.RemovalPolicy)
         extra = require_kwargs(where, "pipeline_props", pipeline_props or {}, _CODE_PIPELINE_KWARGS)
         if pipeline_name is None and "code_pipeline" not in extra:
@@ -314,93 +271,59 @@ _CODE_PIPELINE_KWARGS = frozenset(inspect.signature(pipelines.CodePipeline.__ini
     "scope",
     "id",
 }
-_SECURE_PIPELINE_OPTIONS = frozenset(inspect.signature(SecurePipeline.__init__).parameters) - {"self", "scope", "id"}
 
 
-def require_synth(where: str, prop: str, value: Any) -> pipelines.IFileSetProducer:
-    """Accept a synth step or source (a ``pipelines.IFileSetProducer``)."""
-    return require_interface(  # type: ignore[no-any-return]
-        where, prop, value, "primary_output", "expected a pipelines.IFileSetProducer such as a ShellStep"
-    )
+class PipelineConstruct(Construct):
+    """Base of every pipeline construct: one way to build the hardened pipeline, the same escape hatches.
 
-
-def check_pipeline_options(
-    where: str, value: Any, *, reserved: Mapping[str, str] | None = None, prop: str = "pipeline_options"
-) -> dict[str, Any]:
-    """Check a construct's ``pipeline_options``: keyword arguments of :class:`SecurePipeline`.
-
-    :param reserved: options the construct sets itself -> the prop to use instead (always
-        ``synth``, ``pipeline_name`` and ``targets``).
+    A subclass validates its props, then calls :meth:`_build_pipeline` with its synth step
+    and :meth:`_deploy_targets` with its stage factory; every pipeline construct thereby
+    exposes the same attributes (filled as far as the construct has them):
+    :attr:`secure_pipeline`, :attr:`pipeline`, :attr:`code_pipeline`, :attr:`stages`,
+    :attr:`deployments`, :attr:`gates` and :attr:`test_reports`.
     """
-    blocked = {
-        "synth": "use the synth prop",
-        "pipeline_name": "use the pipeline_name prop",
-        "targets": "use the targets prop",
-        **(reserved or {}),
-    }
-    return require_kwargs(where, prop, value if value is not None else {}, _SECURE_PIPELINE_OPTIONS, reserved=blocked)
 
+    #: The hardened pipeline (artifact bucket, keys, logs).
+    secure_pipeline: SecurePipeline
+    #: The CDK Pipelines pipeline (escape hatch: add waves, stages and steps before synth).
+    pipeline: pipelines.CodePipeline
 
-def merge_code_build_options(
-    base: pipelines.CodeBuildOptions, override: pipelines.CodeBuildOptions | None
-) -> pipelines.CodeBuildOptions:
-    """Merge two ``CodeBuildOptions`` field by field, as CDK Pipelines merges its own defaults.
+    def __init__(self, scope: Construct, id: str) -> None:
+        super().__init__(scope, id)
+        #: The ``cdk.Stage`` deployed to each target, by target name, in deployment order.
+        self.stages: dict[str, cdk.Stage] = {}
+        #: The CDK Pipelines stage deployment of each target, by target name.
+        self.deployments: dict[str, pipelines.StageDeployment] = {}
+        #: The security gate of each ``security_gated`` target, by target name.
+        self.gates: dict[str, SecurityGatedStage] = {}
+        #: The CodeBuild report groups of the pipeline, by name (none when it runs no tests).
+        self.test_reports: dict[str, TestReports] = {}
 
-    Mirrors aws-cdk's ``mergeCodeBuildOptions``: ``build_environment`` is merged field
-    by field (what ``override`` sets wins, ``environment_variables`` are merged by
-    name); ``role_policy``, ``security_groups`` and ``file_system_locations`` are
-    concatenated; every other field (``cache``, ``logging``, ``partial_build_spec``,
-    ``subnet_selection``, ``timeout``, ``vpc``) comes from ``override`` when it sets it.
-    A default of ``base`` that ``override`` does not set is never dropped.
-    """
-    if override is None:
-        return base
+    def _build_pipeline(
+        self,
+        *,
+        synth: pipelines.IFileSetProducer,
+        pipeline_name: str | None,
+        targets: Sequence[DeploymentTarget],
+        options: PipelineOptions,
+        **fixed: Any,
+    ) -> SecurePipeline:
+        """Create :attr:`secure_pipeline` (id ``Pipeline``) from checked ``options``; ``fixed`` win."""
+        merged: dict[str, Any] = {**options, **fixed}
+        self.secure_pipeline = SecurePipeline(
+            self, "Pipeline", synth=synth, pipeline_name=pipeline_name, targets=targets, **merged
+        )
+        self.pipeline = self.secure_pipeline.pipeline
+        return self.secure_pipeline
 
-    def pick(name: str) -> Any:
-        value = getattr(override, name)
-        return value if value is not None else getattr(base, name)
+    def _deploy_targets(self, targets: Sequence[DeploymentTarget], factory: StageFactory, **kwargs: Any) -> None:
+        """Deploy one stage per target (:func:`~pipeline_constructs.core.targets.deploy_targets`)."""
+        added = deploy_targets(self, self.pipeline, targets, factory, **kwargs)
+        self.stages.update(added.stages)
+        self.deployments.update(added.deployments)
+        self.gates.update(added.gates)
 
-    def concat(name: str) -> list[Any] | None:
-        items = [*(getattr(base, name) or ()), *(getattr(override, name) or ())]
-        return items or None
-
-    return pipelines.CodeBuildOptions(
-        build_environment=merge_build_environments(base.build_environment, override.build_environment),
-        role_policy=concat("role_policy"),
-        security_groups=concat("security_groups"),
-        file_system_locations=concat("file_system_locations"),
-        cache=pick("cache"),
-        logging=pick("logging"),
-        partial_build_spec=pick("partial_build_spec"),
-        subnet_selection=pick("subnet_selection"),
-        timeout=pick("timeout"),
-        vpc=pick("vpc"),
-    )
-
-
-_BUILD_ENVIRONMENT_FIELDS = (
-    "build_image",
-    "certificate",
-    "compute_type",
-    "docker_server",
-    "fleet",
-    "host_kernel",
-    "privileged",
-)
-
-
-def merge_build_environments(
-    base: codebuild.BuildEnvironment | None, override: codebuild.BuildEnvironment | None
-) -> codebuild.BuildEnvironment | None:
-    """Merge two ``BuildEnvironment`` objects field by field (aws-cdk's ``mergeBuildEnvironments``).
-
-    What ``override`` sets wins; ``environment_variables`` are merged by name.
-    """
-    if base is None or override is None:
-        return override if base is None else base
-    fields: dict[str, Any] = {}
-    for name in _BUILD_ENVIRONMENT_FIELDS:
-        value = getattr(override, name)
-        fields[name] = value if value is not None else getattr(base, name)
-    variables = {**(base.environment_variables or {}), **(override.environment_variables or {})}
-    return codebuild.BuildEnvironment(**fields, environment_variables=variables or None)
+    @property
+    def code_pipeline(self) -> codepipeline.Pipeline:
+        """The built ``codepipeline.Pipeline`` (builds the pipeline: add no stages after this)."""
+        return self.secure_pipeline.code_pipeline

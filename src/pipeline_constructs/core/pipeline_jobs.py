@@ -37,7 +37,7 @@ from constructs import Construct
 
 from pipeline_constructs.core.compliance import acknowledge
 from pipeline_constructs.core.compliance.reasons import reason
-from pipeline_constructs.core.iam_idioms import flatten_cfn_reference
+from pipeline_constructs.core.private.iam_idioms import flatten_cfn_reference
 
 __all__ = [
     "ARTIFACT_BUCKET_ENV",

@@ -3,26 +3,41 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aws_cdk as cdk
+from aws_cdk import pipelines
+from constructs import Construct
 
 from pipeline_constructs.core.validation import (
     invalid,
     require_account,
     require_approval_comment,
     require_bool,
+    require_callable,
     require_email,
     require_instance,
     require_region,
     require_sequence,
     require_str,
     require_unique,
+    wrong_type,
 )
 
-__all__ = ["TARGET_NAME_PATTERN", "DeploymentTarget", "validate_targets"]
+if TYPE_CHECKING:
+    from pipeline_constructs.stages.security_gated import SecurityGatedStage
+
+__all__ = [
+    "TARGET_NAME_PATTERN",
+    "DeploymentTarget",
+    "StageFactory",
+    "TargetDeployments",
+    "deploy_targets",
+    "require_stage_factory",
+    "validate_targets",
+]
 
 #: A target name: a letter, then letters, digits or ``-`` (at most 64 characters).
 TARGET_NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,63}")
@@ -120,3 +135,68 @@ def validate_targets(where: str, targets: Any, *, prop: str = "targets") -> tupl
     )
     require_unique(where, f"{prop}[].name", (t.name for t in checked))
     return checked
+
+
+#: ``(scope, id, target) -> cdk.Stage``: builds what one target deploys.
+StageFactory = Callable[[Construct, str, DeploymentTarget], cdk.Stage]
+
+
+@dataclass
+class TargetDeployments:
+    """What :func:`deploy_targets` added, by target name, in deployment order."""
+
+    #: The ``cdk.Stage`` of each target.
+    stages: dict[str, cdk.Stage] = field(default_factory=dict)
+    #: The CDK Pipelines stage deployment of each target.
+    deployments: dict[str, pipelines.StageDeployment] = field(default_factory=dict)
+    #: The security gate of each ``security_gated`` target.
+    gates: dict[str, SecurityGatedStage] = field(default_factory=dict)
+
+
+def require_stage_factory(where: str, prop: str, value: Any) -> StageFactory | None:
+    """Accept ``None`` or a ``(scope, id, target) -> cdk.Stage`` callable."""
+    if value is not None:
+        require_callable(where, prop, value, "expected a (scope, id, target) -> cdk.Stage callable")
+    return value  # type: ignore[no-any-return]
+
+
+def deploy_targets(
+    owner: Construct,
+    pipeline: pipelines.CodePipeline,
+    targets: Sequence[DeploymentTarget],
+    factory: StageFactory,
+    *,
+    prop: str = "stage_factory",
+    pre: Callable[[DeploymentTarget], Sequence[pipelines.Step]] | None = None,
+    post: Callable[[DeploymentTarget], Sequence[pipelines.Step]] | None = None,
+) -> TargetDeployments:
+    """Deploy one stage per target, in order, each behind the gates its target asks for.
+
+    The stage of each target is ``factory(owner, target.name, target)`` (under ``owner``:
+    two pipelines of one app each have their own ``Dev``); it deploys through
+    :func:`~pipeline_constructs.stages.security_gated.add_target_stage`
+    (``<name>Gate`` for a ``security_gated`` target, ``PromoteTo<name>`` for a
+    ``manual_approval`` one). ``pre``/``post`` give extra steps per target.
+
+    :raises TypeError: naming ``prop`` when the factory returns something other than a ``cdk.Stage``.
+    """
+    from pipeline_constructs.stages.security_gated import add_target_stage
+
+    added = TargetDeployments()
+    for target in targets:
+        stage = factory(owner, target.name, target)
+        if not isinstance(stage, cdk.Stage):
+            raise wrong_type(owner.node.path, prop, stage, "expected the factory to return an aws_cdk.Stage")
+        deployment, gate = add_target_stage(
+            owner,
+            pipeline,
+            target,
+            stage,
+            pre=pre(target) if pre is not None else (),
+            post=post(target) if post is not None else (),
+        )
+        added.stages[target.name] = stage
+        added.deployments[target.name] = deployment
+        if gate is not None:
+            added.gates[target.name] = gate
+    return added

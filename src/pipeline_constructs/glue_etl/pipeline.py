@@ -34,14 +34,14 @@ from constructs import Construct, IConstruct
 
 from pipeline_constructs.core.compliance import acknowledge
 from pipeline_constructs.core.compliance.reasons import reason
-from pipeline_constructs.core.naming import default_pipeline_name, stage_stack_name
-from pipeline_constructs.core.pipeline import (
-    SecurePipeline,
+from pipeline_constructs.core.options import (
     check_pipeline_options,
     default_synth_commands,
     pipeline_cli_version,
     require_synth,
 )
+from pipeline_constructs.core.pipeline import SecurePipeline
+from pipeline_constructs.core.private.naming import default_pipeline_name, stage_stack_name
 from pipeline_constructs.core.reports import TestReportFormat, TestReports
 from pipeline_constructs.core.targets import DeploymentTarget, validate_targets
 from pipeline_constructs.core.validation import (

@@ -37,12 +37,12 @@ from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_s3_deployment as s3_deployment
 from constructs import Construct, IConstruct
 
-from pipeline_constructs.core.buckets import access_log_bucket, secure_bucket
 from pipeline_constructs.core.compliance import acknowledge, acknowledge_all, in_packs
 from pipeline_constructs.core.compliance.reasons import describe_star_statements, reason
-from pipeline_constructs.core.defaults import resolve_log_retention
-from pipeline_constructs.core.encryption import allow_log_group_pattern, encrypted_log_group, new_key
-from pipeline_constructs.core.iam_idioms import acknowledge_function_outside_vpc, flatten_cfn_reference
+from pipeline_constructs.core.private.buckets import access_log_bucket, secure_bucket
+from pipeline_constructs.core.private.defaults import resolve_log_retention
+from pipeline_constructs.core.private.encryption import allow_log_group_pattern, encrypted_log_group, new_key
+from pipeline_constructs.core.private.iam_idioms import acknowledge_function_outside_vpc, flatten_cfn_reference
 from pipeline_constructs.core.targets import DeploymentTarget
 from pipeline_constructs.core.validation import (
     child_path,

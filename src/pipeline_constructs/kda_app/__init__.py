@@ -3,7 +3,7 @@
 See :mod:`pipeline_constructs.kda_app.pipeline` for the two pipelines it builds.
 """
 
-from pipeline_constructs.core.node import use_project_node as _use_project_node
+from pipeline_constructs.core.private.node import use_project_node as _use_project_node
 
 _use_project_node()
 

@@ -16,9 +16,9 @@ from constructs import Construct
 
 from pipeline_constructs.core.compliance import acknowledge
 from pipeline_constructs.core.compliance.reasons import reason
-from pipeline_constructs.core.defaults import resolve_log_retention
-from pipeline_constructs.core.encryption import new_key
-from pipeline_constructs.core.iam_idioms import flatten_cfn_reference
+from pipeline_constructs.core.private.defaults import resolve_log_retention
+from pipeline_constructs.core.private.encryption import new_key
+from pipeline_constructs.core.private.iam_idioms import flatten_cfn_reference
 from pipeline_constructs.core.targets import DeploymentTarget
 from pipeline_constructs.core.validation import (
     IAM_ROLE_NAME_PATTERN,

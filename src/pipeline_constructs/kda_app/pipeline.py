@@ -51,27 +51,15 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import pipelines
 from constructs import Construct, IConstruct
 
-from pipeline_constructs.core.buckets import secure_bucket
 from pipeline_constructs.core.compliance import acknowledge, acknowledge_all, in_packs
 from pipeline_constructs.core.compliance.reasons import describe_star_statements, reason
-from pipeline_constructs.core.defaults import resolve_compute_type, resolve_log_retention
-from pipeline_constructs.core.encryption import encrypted_log_group, new_key
-from pipeline_constructs.core.iam_idioms import (
-    acknowledge_cdk_idioms,
-    acknowledge_function_outside_vpc,
-    at_synth,
-    flatten_cfn_reference,
-    stack_constructs,
-)
-from pipeline_constructs.core.naming import default_pipeline_name
-from pipeline_constructs.core.pipeline import (
-    DEFAULT_BUILD_IMAGE,
-    SecurePipeline,
+from pipeline_constructs.core.options import (
     check_pipeline_options,
     default_synth_commands,
     pipeline_cli_version,
     require_synth,
 )
+from pipeline_constructs.core.pipeline import DEFAULT_BUILD_IMAGE, SecurePipeline
 from pipeline_constructs.core.pipeline_jobs import (
     JobFailures,
     acknowledge_claims,
@@ -83,6 +71,17 @@ from pipeline_constructs.core.pipeline_jobs import (
     job_function_timeout,
     policy_environment,
 )
+from pipeline_constructs.core.private.buckets import secure_bucket
+from pipeline_constructs.core.private.defaults import resolve_compute_type, resolve_log_retention
+from pipeline_constructs.core.private.encryption import encrypted_log_group, new_key
+from pipeline_constructs.core.private.iam_idioms import (
+    acknowledge_cdk_idioms,
+    acknowledge_function_outside_vpc,
+    at_synth,
+    flatten_cfn_reference,
+    stack_constructs,
+)
+from pipeline_constructs.core.private.naming import default_pipeline_name
 from pipeline_constructs.core.reports import TestReportFormat, TestReports
 from pipeline_constructs.core.targets import DeploymentTarget, validate_targets
 from pipeline_constructs.core.validation import (
@@ -899,7 +898,7 @@ def _acknowledge_generated_policy(policy: iam.CfnPolicy, release_objects: str) -
     """Acknowledge the wildcards of a generated ``DefaultPolicy`` that are idioms, each with its catalogue reason.
 
     The application pipeline's own case comes first (the build's release upload); then CDK's idioms
-    (:func:`~pipeline_constructs.core.iam_idioms.acknowledge_cdk_idioms`). Anything else stays a finding.
+    (:func:`~pipeline_constructs.core.private.iam_idioms.acknowledge_cdk_idioms`). Anything else stays a finding.
     """
     stack = cdk.Stack.of(policy)
     release_finding = f"Resource::{flatten_cfn_reference(stack.resolve(release_objects))}"

@@ -15,9 +15,9 @@ from aws_cdk import pipelines
 from constructs import Construct
 
 from pipeline_constructs.core.compliance import acknowledge
+from pipeline_constructs.core.compliance.hardening import harden_security_check
 from pipeline_constructs.core.compliance.reasons import reason
-from pipeline_constructs.core.encryption import new_key
-from pipeline_constructs.core.pipeline_internals import harden_security_check
+from pipeline_constructs.core.private.encryption import new_key
 from pipeline_constructs.core.targets import DeploymentTarget
 from pipeline_constructs.core.validation import (
     invalid,
@@ -50,7 +50,7 @@ class SecurityGatedStage(Construct):
     unless ``notification_topic`` is given.
 
     The permission check's internals that CDK Pipelines generates are hardened
-    on any pipeline (:func:`~pipeline_constructs.core.pipeline_internals.harden_security_check`):
+    on any pipeline (:func:`~pipeline_constructs.core.compliance.hardening.harden_security_check`):
     pinned CDK CLI, ``sts:AssumeRole`` on the checked stacks' deploy roles only,
     and an auto-approve function with its own log group and a dead-letter
     queue whose alarm notifies the topic (a topic you pass must let CloudWatch

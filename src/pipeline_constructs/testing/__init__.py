@@ -17,7 +17,7 @@ synthesize.
 
 from __future__ import annotations
 
-from pipeline_constructs.core.node import use_project_node
+from pipeline_constructs.core.private.node import use_project_node
 
 use_project_node()
 

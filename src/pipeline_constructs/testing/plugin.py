@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from pipeline_constructs.core.node import use_project_node
+from pipeline_constructs.core.private.node import use_project_node
 
 use_project_node()
 

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,19 +53,19 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import pipelines
 from constructs import Construct, IConstruct
 
-from pipeline_constructs.core.buckets import access_log_bucket, grant_access_log_delivery
 from pipeline_constructs.core.compliance import acknowledge_all, in_packs
 from pipeline_constructs.core.compliance.iam import flatten
 from pipeline_constructs.core.compliance.reasons import reason
-from pipeline_constructs.core.defaults import CDK_CLI_VERSION
-from pipeline_constructs.core.encryption import encrypted_log_group, new_key
-from pipeline_constructs.core.iam_idioms import (
+from pipeline_constructs.core.private.buckets import access_log_bucket, grant_access_log_delivery
+from pipeline_constructs.core.private.defaults import CDK_CLI_VERSION
+from pipeline_constructs.core.private.encryption import encrypted_log_group, new_key
+from pipeline_constructs.core.private.iam_idioms import (
     acknowledge_function_outside_vpc,
     acknowledge_role_policies,
     rewrite_role_statements,
 )
 
-__all__ = ["PIPELINE_TRUST_FLAGS", "harden_pipeline_internals", "harden_security_check"]
+__all__ = ["PIPELINE_TRUST_FLAGS", "after_build", "harden_pipeline_internals", "harden_security_check"]
 
 #: Feature flags that keep CDK Pipelines' generated roles from trusting the account root
 #: (asset, stage and cross-account action roles); :class:`SecurePipeline` sets them on its scope.
@@ -90,6 +91,7 @@ class _Options:
     retention: logs.RetentionDays = logs.RetentionDays.ONE_YEAR
     removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN
     topics: list[sns.ITopic] = field(default_factory=list)
+    rules: list[Callable[[], None]] = field(default_factory=list)
 
 
 def _statement_actions(statement: dict[str, Any]) -> set[str]:
@@ -119,6 +121,11 @@ class _PipelineInternals:
             self._pipeline.pipeline  # noqa: B018 - raises until the pipeline is built
         except RuntimeError:
             self._pipeline.build_pipeline()
+        self._harden()
+        for rule in self.options.rules:
+            rule()
+
+    def _harden(self) -> None:
         root = self._pipeline.node.path
         check_scope = self._pipeline.node.try_find_child(_CHECK)
         if check_scope is not None:
@@ -591,3 +598,14 @@ def harden_security_check(pipeline: pipelines.CodePipeline, *, topic: sns.ITopic
     options = _hardening(pipeline).options
     if topic is not None and all(t is not topic for t in options.topics):
         options.topics.append(topic)
+
+
+def after_build(pipeline: pipelines.CodePipeline, rule: Callable[[], None]) -> None:
+    """Run ``rule`` once at synth, right after CDK Pipelines built ``pipeline`` (and the library hardened it).
+
+    The one place a construct adds its own post-build rules (an acknowledgment on a
+    project CDK Pipelines generates, a narrowed policy): rules run in the order they
+    were added, after the generated resources exist and before any of them is
+    visited by another aspect (cdk-nag's included).
+    """
+    _hardening(pipeline).options.rules.append(rule)

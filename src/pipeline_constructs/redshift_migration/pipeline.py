@@ -36,15 +36,11 @@ from aws_cdk import pipelines
 from constructs import Construct, IConstruct
 
 from pipeline_constructs.core.compliance.reasons import reason
-from pipeline_constructs.core.defaults import CDK_CLI_VERSION
-from pipeline_constructs.core.iam_idioms import acknowledge_cdk_idioms, rewrite_statements
-from pipeline_constructs.core.naming import default_pipeline_name
-from pipeline_constructs.core.pipeline import (
-    SecurePipeline,
-    check_pipeline_options,
-    pipeline_cli_version,
-    require_synth,
-)
+from pipeline_constructs.core.options import check_pipeline_options, pipeline_cli_version, require_synth
+from pipeline_constructs.core.pipeline import SecurePipeline
+from pipeline_constructs.core.private.defaults import CDK_CLI_VERSION
+from pipeline_constructs.core.private.iam_idioms import acknowledge_cdk_idioms, rewrite_statements
+from pipeline_constructs.core.private.naming import default_pipeline_name
 from pipeline_constructs.core.reports import TestReportFormat, TestReports
 from pipeline_constructs.core.validation import (
     invalid,

@@ -37,17 +37,21 @@ from constructs import Construct
 
 from pipeline_constructs.core.compliance import acknowledge_all, in_packs
 from pipeline_constructs.core.compliance.reasons import reason
-from pipeline_constructs.core.defaults import BUNDLING_KEY, bundling_mode, resolve_log_retention
-from pipeline_constructs.core.encryption import encrypted_log_group, new_key
-from pipeline_constructs.core.iam_idioms import acknowledge_function_outside_vpc, acknowledge_role_policies, lambda_role
-from pipeline_constructs.core.naming import default_pipeline_name, stage_stack_name
-from pipeline_constructs.core.pipeline import (
-    SecurePipeline,
+from pipeline_constructs.core.options import (
     check_pipeline_options,
     default_synth_commands,
     pipeline_cli_version,
     require_synth,
 )
+from pipeline_constructs.core.pipeline import SecurePipeline
+from pipeline_constructs.core.private.defaults import BUNDLING_KEY, bundling_mode, resolve_log_retention
+from pipeline_constructs.core.private.encryption import encrypted_log_group, new_key
+from pipeline_constructs.core.private.iam_idioms import (
+    acknowledge_function_outside_vpc,
+    acknowledge_role_policies,
+    lambda_role,
+)
+from pipeline_constructs.core.private.naming import default_pipeline_name, stage_stack_name
 from pipeline_constructs.core.reports import TestReportFormat, TestReports
 from pipeline_constructs.core.targets import DeploymentTarget, validate_targets
 from pipeline_constructs.core.validation import (

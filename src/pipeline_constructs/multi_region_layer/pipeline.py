@@ -26,14 +26,10 @@ from aws_cdk import pipelines
 from aws_cdk.region_info import RegionInfo
 from constructs import Construct
 
-from pipeline_constructs.core.buckets import access_log_bucket, secure_bucket
 from pipeline_constructs.core.compliance import acknowledge, acknowledge_all, in_packs
 from pipeline_constructs.core.compliance.reasons import describe_star_statements, reason
-from pipeline_constructs.core.defaults import resolve_default
-from pipeline_constructs.core.encryption import encrypted_log_group, new_key
-from pipeline_constructs.core.iam_idioms import acknowledge_function_outside_vpc
-from pipeline_constructs.core.naming import default_pipeline_name
-from pipeline_constructs.core.pipeline import SecurePipeline, check_pipeline_options, require_synth
+from pipeline_constructs.core.options import check_pipeline_options, require_synth
+from pipeline_constructs.core.pipeline import SecurePipeline
 from pipeline_constructs.core.pipeline_jobs import (
     JobFailures,
     acknowledge_claims,
@@ -45,6 +41,11 @@ from pipeline_constructs.core.pipeline_jobs import (
     job_function_timeout,
     policy_environment,
 )
+from pipeline_constructs.core.private.buckets import access_log_bucket, secure_bucket
+from pipeline_constructs.core.private.defaults import resolve_default
+from pipeline_constructs.core.private.encryption import encrypted_log_group, new_key
+from pipeline_constructs.core.private.iam_idioms import acknowledge_function_outside_vpc
+from pipeline_constructs.core.private.naming import default_pipeline_name
 from pipeline_constructs.core.validation import (
     invalid,
     is_token,
@@ -85,7 +86,7 @@ MAX_LAYER_UNZIPPED_BYTES = 250 * 1024 * 1024
 MAX_RUNTIMES = 15
 
 _LAYER_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
-_RUNTIME_DIR = Path(__file__).resolve().parent / "runtime"
+_RUNTIME_DIR = Path(__file__).resolve().parent.parent / "runtime"
 _HANDLER_FILE = "layer_distributor.py"
 #: Where the distributor's job claims go in the pipeline's artifact bucket.
 _CLAIMS_PREFIX = claims_prefix("layer-distributor")
@@ -894,7 +895,7 @@ def _logical(construct: Construct) -> str:
 
 def _wildcard_resources(policy: iam.ManagedPolicy) -> list[str]:
     """Wildcard resources of a managed policy, rendered the way cdk-nag names them."""
-    from pipeline_constructs.core.iam_idioms import flatten_cfn_reference
+    from pipeline_constructs.core.private.iam_idioms import flatten_cfn_reference
 
     document = cdk.Stack.of(policy).resolve(policy.document)
     out: list[str] = []
