@@ -18,7 +18,7 @@ import dataclasses
 import json
 import re
 from collections.abc import Collection, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pipeline_constructs.cli.assembly import CloudAssembly, StackArtifact, render_value
@@ -39,8 +39,6 @@ __all__ = [
 GATE_APPROVAL = "manual approval"
 GATE_PERMISSION_CHECK = "permission check"
 
-_ROLE_ACCOUNT = re.compile(r":iam::(\d{12}):role/")
-_NAMESPACE_REF = re.compile(r"#\{([A-Za-z0-9@\-_]+)\.")
 #: Configuration keys worth showing, per provider, in this order.
 _DETAIL_KEYS = (
     "StackName",
@@ -301,6 +299,10 @@ class Pipeline:
         }
 
 
+#: A ``#{Namespace.Variable}`` reference.
+_NAMESPACE_REF = re.compile(r"#\{([A-Za-z0-9@\-_]+)\.")
+
+
 def _confirms(action: Action, namespaces: Collection[str | None]) -> bool:
     """A manual approval whose configuration reads variables of one of ``namespaces``."""
     if action.provider != "Manual":
@@ -352,6 +354,10 @@ def _parse_pipeline(stack: StackArtifact, logical_id: str, resource: dict[str, A
     )
 
 
+#: The account of an action's role ARN.
+_ROLE_ACCOUNT = re.compile(r":iam::(\d{12}):role/")
+
+
 def _parse_action(stack: StackArtifact, stage: str, raw: dict[str, Any]) -> Action:
     type_id = raw.get("ActionTypeId") if isinstance(raw.get("ActionTypeId"), dict) else {}
     assert isinstance(type_id, dict)
@@ -367,27 +373,9 @@ def _parse_action(stack: StackArtifact, stage: str, raw: dict[str, Any]) -> Acti
     region = stack.render(raw.get("Region")) or stack.region
     provider = render_value(type_id.get("Provider"))
     category = render_value(type_id.get("Category"))
-    project = compute = image = None
-    security_check = False
-    commands: tuple[str, ...] = ()
-    reports: tuple[str, ...] = ()
-    if provider == "CodeBuild":
-        ref = config_raw.get("ProjectName")
-        if isinstance(ref, dict) and isinstance(ref.get("Ref"), str):
-            project = ref["Ref"]
-            res = stack.resources.get(project)
-            if isinstance(res, dict) and isinstance(res.get("Properties"), dict):
-                env = res["Properties"].get("Environment") or {}
-                if isinstance(env, dict):
-                    compute = render_value(env.get("ComputeType")) or None
-                    image = render_value(env.get("Image")) or None
-                source = res["Properties"].get("Source") or {}
-                if isinstance(source, dict):
-                    buildspec = stack.render(source.get("BuildSpec"))
-                    security_check = "--security-only" in buildspec
-                    commands, reports = _buildspec_steps(buildspec, stack)
-        else:
-            project = configuration.get("ProjectName")
+    build, security_check = (
+        _codebuild(stack, config_raw, configuration) if provider == "CodeBuild" else (_Build(), False)
+    )
     gate: str | None = None
     if security_check:
         gate = GATE_PERMISSION_CHECK
@@ -407,12 +395,42 @@ def _parse_action(stack: StackArtifact, stage: str, raw: dict[str, Any]) -> Acti
         outputs=tuple(render_value(a.get("Name")) for a in raw.get("OutputArtifacts") or [] if isinstance(a, dict)),
         configuration=configuration,
         gate=gate,
+        **asdict(build),
+    )
+
+
+@dataclass(frozen=True)
+class _Build:
+    """The fields of :class:`Action` that a CodeBuild action's project fills (none for other actions)."""
+
+    project: str | None = None
+    compute_type: str | None = None
+    image: str | None = None
+    commands: tuple[str, ...] = ()
+    reports: tuple[str, ...] = ()
+
+
+def _codebuild(stack: StackArtifact, config_raw: dict[str, Any], configuration: dict[str, str]) -> tuple[_Build, bool]:
+    """The project of a CodeBuild action, and whether its buildspec runs ``cdk diff --security-only``."""
+    ref = config_raw.get("ProjectName")
+    if not isinstance(ref, dict) or not isinstance(ref.get("Ref"), str):
+        return _Build(project=configuration.get("ProjectName")), False
+    project = ref["Ref"]
+    res = stack.resources.get(project)
+    props = res.get("Properties") if isinstance(res, dict) else None
+    if not isinstance(props, dict):
+        return _Build(project=project), False
+    env = props.get("Environment") or {}
+    source = props.get("Source") or {}
+    buildspec = stack.render(source.get("BuildSpec")) if isinstance(source, dict) else ""
+    commands, reports = _buildspec_steps(buildspec, stack) if isinstance(source, dict) else ((), ())
+    return _Build(
         project=project,
-        compute_type=compute,
-        image=image,
+        compute_type=(render_value(env.get("ComputeType")) or None) if isinstance(env, dict) else None,
+        image=(render_value(env.get("Image")) or None) if isinstance(env, dict) else None,
         commands=commands,
         reports=reports,
-    )
+    ), "--security-only" in buildspec
 
 
 def _mark_permission_checks(actions: list[Action]) -> list[Action]:

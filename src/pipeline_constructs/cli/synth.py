@@ -66,10 +66,14 @@ _ASSEMBLY_FILES = (
 
 @dataclass(frozen=True)
 class SynthResult:
+    """What one synth produced: the cloud assembly folder, the app's exit status and the assembly's annotations."""
+
+    #: The cloud assembly folder.
     outdir: Path
     #: Exit status of the app (or of its ``build`` command when that failed).
     returncode: int
-    seconds: float
+    #: How long the app ran, in seconds (0 when an existing assembly was read).
+    seconds: float = 0.0
     #: The app's standard error, when ``capture`` was asked.
     stderr: str | None = None
     #: Error annotations in the assembly (the CDK CLI fails the synth on them).
@@ -194,7 +198,7 @@ def synth(
     start = time.perf_counter()
     existing = app / config["app"].strip()
     if existing.is_dir() and (existing / "manifest.json").is_file():  # "app": "cdk.out" names an assembly
-        return _inspect(SynthResult(existing.resolve(), 0, 0.0, strict=strict))
+        return _inspect(SynthResult(existing.resolve(), 0, strict=strict))
     merged: dict[str, Any] = dict(CLI_DEFAULT_CONTEXT)
     context_file = app / "cdk.context.json"
     if context_file.is_file():

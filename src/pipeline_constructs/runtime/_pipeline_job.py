@@ -56,7 +56,7 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from botocore.config import Config
 from botocore.exceptions import (
@@ -137,6 +137,8 @@ TRANSIENT_CODES = frozenset(
         "ServiceFailure",
     }
 )
+#: The AWS clients of a handler (its own class; tests replace it).
+C = TypeVar("C")
 _TRANSIENT_STATUS = frozenset({500, 502, 503, 504})
 PERMISSION_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "403"})
 
@@ -157,6 +159,35 @@ def text(data: Mapping[str, Any], key: str) -> str:
     if not isinstance(value, str) or not value:
         raise ValueError(f"{key} must be a non-empty string, not {value!r}")
     return value
+
+
+def user_parameters(data: Mapping[str, Any], allowed: frozenset[str], *, expected: str) -> dict[str, Any]:
+    """The job's ``UserParameters``: a JSON object with no key outside ``allowed``.
+
+    :param expected: what the parameters look like, for messages (``"{'region': ...}"``).
+    :raises JobFailedError: ``ConfigurationError`` otherwise.
+    """
+    raw = ((data.get("actionConfiguration") or {}).get("configuration") or {}).get("UserParameters")
+    if not isinstance(raw, str) or not raw:
+        raise JobFailedError(f"the action has no UserParameters; expected {expected}", "ConfigurationError")
+    try:
+        params = json.loads(raw)
+    except ValueError as err:
+        raise JobFailedError(
+            f"UserParameters is not JSON: {clip(raw, 200)!r} is not valid JSON ({err}); expected {expected}",
+            "ConfigurationError",
+        ) from None
+    if not isinstance(params, dict):
+        raise JobFailedError(
+            f"UserParameters must be a JSON object, not {type(params).__name__}; expected {expected}",
+            "ConfigurationError",
+        )
+    unknown = sorted(set(params) - allowed)
+    if unknown:
+        raise JobFailedError(
+            f"UserParameters has unknown keys {unknown}; allowed: {sorted(allowed)}", "ConfigurationError"
+        )
+    return params
 
 
 def input_artifact(
@@ -692,15 +723,7 @@ class ClaimStore:
         }
         key = self.key(job.id)
         try:
-            put = job.call(
-                "claim the job",
-                self.s3.put_object,
-                Bucket=self.bucket,
-                Key=key,
-                Body=json.dumps(record).encode(),
-                ContentType="application/json",
-                IfNoneMatch="*",
-            )
+            put = self._put(job, "claim the job", record, {"IfNoneMatch": "*"})
             job.log("INFO", "job claimed", claim=f"s3://{self.bucket}/{key}")
             return True, _etag(put), False
         except ClientError as err:
@@ -709,7 +732,7 @@ class ClaimStore:
         existing, etag = self._read(job, key)
         if existing.get("nonce") == nonce:  # our own write landed before a retried attempt
             return True, etag, False
-        return self._lost(job, key, existing, etag)
+        return self._lost(job, existing, etag)
 
     def _read(self, job: Job, key: str) -> tuple[dict[str, Any], str | None]:
         response = job.call("read the job's claim", self.s3.get_object, Bucket=self.bucket, Key=key)
@@ -721,7 +744,7 @@ class ClaimStore:
             raise RuntimeError(f"the claim s3://{self.bucket}/{key} is not one this function wrote")
         return data, _etag(response)
 
-    def _lost(self, job: Job, key: str, existing: Mapping[str, Any], etag: str | None) -> tuple[bool, str | None, bool]:
+    def _lost(self, job: Job, existing: Mapping[str, Any], etag: str | None) -> tuple[bool, str | None, bool]:
         state = existing.get("state")
         deadline = existing.get("deadline")
         owner_gone = (
@@ -734,15 +757,7 @@ class ClaimStore:
             # The owner's invocation is over and it never recorded a result: take over, to report a failure.
             record = {**existing, "nonce": uuid.uuid4().hex, "state": "taken-over", "takenOverAt": job.wall()}
             try:
-                put = job.call(
-                    "take over the job's claim",
-                    self.s3.put_object,
-                    Bucket=self.bucket,
-                    Key=key,
-                    Body=json.dumps(record).encode(),
-                    ContentType="application/json",
-                    IfMatch=etag,
-                )
+                put = self._put(job, "take over the job's claim", record, {"IfMatch": etag})
             except ClientError as err:
                 if error_code(err) not in ("PreconditionFailed", "412"):
                     raise
@@ -754,15 +769,23 @@ class ClaimStore:
 
     def record(self, job: Job, outcome: str, etag: str | None) -> None:
         record = {"jobId": job.id, "state": "reported", "outcome": outcome, "reportedAt": job.wall()}
-        request: dict[str, Any] = {
-            "Bucket": self.bucket,
-            "Key": self.key(job.id),
-            "Body": json.dumps(record).encode(),
-            "ContentType": "application/json",
-        }
-        if etag:
-            request["IfMatch"] = etag  # only over our own claim
-        job.call("record the result in the claim", self.s3.put_object, after_result=True, **request)
+        condition: dict[str, Any] = {"IfMatch": etag} if etag else {}  # only over our own claim
+        self._put(job, "record the result in the claim", record, condition, after_result=True)
+
+    def _put(
+        self, job: Job, what: str, record: Mapping[str, Any], condition: dict[str, Any], *, after_result: bool = False
+    ) -> Any:
+        """Write the job's claim object (``condition``: ``IfNoneMatch`` or ``IfMatch``, or none)."""
+        return job.call(
+            what,
+            self.s3.put_object,
+            after_result=after_result,
+            Bucket=self.bucket,
+            Key=self.key(job.id),
+            Body=json.dumps(record).encode(),
+            ContentType="application/json",
+            **condition,
+        )
 
 
 def _etag(response: Mapping[str, Any]) -> str | None:
@@ -846,6 +869,33 @@ def run_job(
     if job.report_error is not None:
         raise job.report_error
     return {"jobId": job_id, "outcome": job.outcome}
+
+
+def handle(
+    event: Any,
+    context: Any,
+    *,
+    name: str,
+    clients: Callable[[], C],
+    codepipeline: Callable[[C], Any],
+    work: Callable[[Job, Mapping[str, Any], C], None],
+) -> dict[str, Any]:
+    """A handler's entry point: :func:`run_job` with ``work(job, the job's data, clients)``.
+
+    An event that is not a CodePipeline job raises ``ValueError`` before any client is created.
+
+    :param clients: creates the handler's AWS clients (tests pass fakes).
+    :param codepipeline: the CodePipeline client among them.
+    """
+    job_id_of(event)
+    resolved = clients()
+    return run_job(
+        event,
+        context,
+        name=name,
+        codepipeline=lambda: codepipeline(resolved),
+        work=lambda job, data: work(job, data.get("data") or {}, resolved),
+    )
 
 
 def iter_chunks(job: Job, body: Any, size: int) -> Iterator[bytes]:

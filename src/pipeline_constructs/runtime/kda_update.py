@@ -207,23 +207,13 @@ class Parameters:
         return f"application {self.application_name} ({self.region})"
 
     @classmethod
-    def parse(cls, raw: Any, config: UpdaterConfig | None = None) -> Parameters:
-        """Parse the ``UserParameters`` JSON strictly; the application must be one of the configured ones.
+    def from_job(cls, job_data: Mapping[str, Any], config: UpdaterConfig | None = None) -> Parameters:
+        """Parse the job's ``UserParameters`` JSON strictly; the application must be one of the configured ones.
 
         :param config: what the function trusts. Default: read from the environment.
         """
         config = config or UpdaterConfig.from_env(os.environ)
-        if not isinstance(raw, str):
-            raise _config_error("the action has no UserParameters")
-        try:
-            data = json.loads(raw)
-        except ValueError as err:
-            raise _config_error(f"UserParameters is not valid JSON: {err}") from None
-        if not isinstance(data, dict):
-            raise _config_error("UserParameters must be a JSON object")
-        unknown = sorted(set(data) - _PARAMETERS)
-        if unknown:
-            raise _config_error(f"UserParameters has unknown keys {unknown}; allowed: {sorted(_PARAMETERS)}")
+        data = pj.user_parameters(job_data, _PARAMETERS, expected='{"applicationName": ...}')
         name = data.get("applicationName")
         if not isinstance(name, str) or not name:
             raise _config_error("UserParameters lacks applicationName")
@@ -424,14 +414,13 @@ def handler(
     now: Callable[[], float] = time.time,
 ) -> dict[str, Any]:
     """Lambda entry point: exactly one result for the job, or an exception (for the on-failure destination)."""
-    pj.job_id_of(event)  # not a job: raise before creating clients
-    resolved = clients or Clients()
-    return pj.run_job(
+    return pj.handle(
         event,
         context,
         name=NAME,
-        codepipeline=resolved.codepipeline,
-        work=lambda job, data: update_job(job, data.get("data") or {}, resolved, now),
+        clients=lambda: clients or Clients(),
+        codepipeline=lambda resolved: resolved.codepipeline(),
+        work=lambda job, data, resolved: update_job(job, data, resolved, now),
     )
 
 
@@ -440,8 +429,7 @@ def update_job(job: pj.Job, data: Mapping[str, Any], clients: Clients, now: Call
     config = UpdaterConfig.from_env(os.environ)
     if not job.claim(pj.ClaimStore(clients.s3(), config.artifact_bucket, config.claims_prefix)):
         return
-    configuration = (data.get("actionConfiguration") or {}).get("configuration") or {}
-    params = Parameters.parse(configuration.get("UserParameters"), config)
+    params = Parameters.from_job(data, config)
     job.fields.update(application=params.application_name, region=params.region)
     release = read_manifest(job, data, clients, config)
     token = data.get("continuationToken")
@@ -464,7 +452,7 @@ def update_job(job: pj.Job, data: Mapping[str, Any], clients: Clients, now: Call
             "this target's application stack?",
             "PermissionError" if pj.error_code(err) in pj.PERMISSION_CODES else "JobFailed",
         ) from None
-    outcome = step(job, kda, params, release, state, now)
+    outcome = step(Deployment(job, kda, params, release, now), state)
     job.succeed(outcome.summary, continuation_token=outcome.state.dump() if outcome.state else None)
 
 
@@ -529,29 +517,39 @@ def check_release_object(job: pj.Job, s3: S3Client, release: Release) -> None:
 # --------------------------------------------------------------------------- the state machine
 
 
-def step(
-    job: pj.Job,
-    kda: KinesisAnalyticsV2Client,
-    params: Parameters,
-    release: Release,
-    state: State,
-    now: Callable[[], float],
-) -> Outcome:
+@dataclass(frozen=True)
+class Deployment:
+    """What stays the same through one invocation's step: the job, the target's client, the release, the clock."""
+
+    job: pj.Job
+    kda: KinesisAnalyticsV2Client
+    params: Parameters
+    release: Release
+    now: Callable[[], float]
+
+    def deadline(self, state: State, message: str) -> None:
+        """Fail once the action has run longer than its ``timeoutSeconds``."""
+        elapsed = self.now() - state.started_at
+        if elapsed > self.params.timeout_seconds:
+            raise JobFailedError(f"timed out after {int(elapsed)} s (limit {self.params.timeout_seconds} s): {message}")
+
+
+def step(run: Deployment, state: State) -> Outcome:
     """One state-machine step: what to report (raises :class:`JobFailedError` on a clear failure)."""
-    app = describe(job, kda, params)
+    app = describe(run)
     status = str(app.get("ApplicationStatus"))
     version = int(app["ApplicationVersionId"])
-    where = params.where
+    where, release = run.params.where, run.release
     if status == "DELETING":
         raise JobFailedError(f"{where} is being deleted", "ConfigurationError")
 
     if state.phase == "update":
         if status in IDLE and runs_release(app, release):
-            return _already_there(job, kda, params, release, state, app, now)
+            return _already_there(run, state, app)
         if status in IDLE:
-            return update(job, kda, params, release, state, app, now)
+            return update(run, state, app)
         if status in BUSY or status in ROLLBACK:
-            _deadline(state, now, params, f"{where} stayed {status}; it must be READY or RUNNING to update")
+            run.deadline(state, f"{where} stayed {status}; it must be READY or RUNNING to update")
             return Outcome(f"waiting: {where} is {status}", state)
         raise JobFailedError(f"{where} is in status {status!r}, which this action does not deploy to")
 
@@ -566,9 +564,9 @@ def step(
             )
         if state.unconfirmed and version < expected and status in IDLE:
             # The update whose outcome was unknown did not happen: update again (the token is fresh).
-            return update(job, kda, params, release, replace(state, phase="update", unconfirmed=False), app, now)
+            return update(run, replace(state, phase="update", unconfirmed=False), app)
         if status in BUSY:
-            _deadline(state, now, params, f"{where} is still {status} after the update to version {expected}")
+            run.deadline(state, f"{where} is still {status} after the update to version {expected}")
             return Outcome(f"waiting: {where} is {status} (update to version {expected})", state)
         if status not in IDLE:
             raise JobFailedError(f"{where} is in status {status!r} after the update to version {expected}")
@@ -579,9 +577,9 @@ def step(
             )
         if state.was_running and status != "RUNNING":
             raise JobFailedError(f"{where} was RUNNING before the update and is {status} now: the new release stopped")
-        if status == "READY" and params.start_application:
-            return start(job, kda, params, release, state, now)
-        return Outcome(_done(where, release, version, status, params))
+        if status == "READY" and run.params.start_application:
+            return start(run, state)
+        return Outcome(_done(where, release, version, status))
 
     # await_start
     if status == "RUNNING":
@@ -590,43 +588,36 @@ def step(
         return Outcome(f"{where} started and runs {release} as version {version}")
     if status == "READY":
         if state.unconfirmed:  # the start request's outcome was unknown and the application did not start
-            return start(job, kda, params, release, replace(state, unconfirmed=False), now)
+            return start(run, replace(state, unconfirmed=False))
         raise JobFailedError(f"{where} did not start with {release}: see its CloudWatch logs")
     if status in {"STARTING", "AUTOSCALING", "UPDATING", "MAINTENANCE"}:
-        _deadline(state, now, params, f"{where} is still {status} after StartApplication")
+        run.deadline(state, f"{where} is still {status} after StartApplication")
         return Outcome(f"waiting: {where} is {status} (starting)", state)
     raise JobFailedError(f"{where} went {status} while starting {release}: see its CloudWatch logs")
 
 
-def _already_there(
-    job: pj.Job,
-    kda: KinesisAnalyticsV2Client,
-    params: Parameters,
-    release: Release,
-    state: State,
-    app: Mapping[str, Any],
-    now: Callable[[], float],
-) -> Outcome:
+def _already_there(run: Deployment, state: State, app: Mapping[str, Any]) -> Outcome:
     """The application already has this release's code (a retry, or an earlier run that did not finish)."""
     status = str(app["ApplicationStatus"])
-    if status == "READY" and params.start_application:
+    if status == "READY" and run.params.start_application:
         # Not a success: the release is there but not running (e.g. a failed start). Start it.
-        return start(job, kda, params, release, state, now)
+        return start(run, state)
     version = int(app["ApplicationVersionId"])
-    return Outcome(_done(params.where, release, version, status, params, already=True))
+    return Outcome(_done(run.params.where, run.release, version, status, already=True))
 
 
-def _done(where: str, release: Release, version: int, status: str, params: Parameters, *, already: bool = False) -> str:
+def _done(where: str, release: Release, version: int, status: str, *, already: bool = False) -> str:
     verb = "already runs" if already else "runs"
     if status == "READY":
         return f"{where} has {release} as version {version}; not started (startApplication is false)"
     return f"{where} {verb} {release} as version {version} ({status})"
 
 
-def describe(job: pj.Job, kda: KinesisAnalyticsV2Client, params: Parameters) -> Mapping[str, Any]:
+def describe(run: Deployment) -> Mapping[str, Any]:
+    params = run.params
     try:
-        detail: Mapping[str, Any] = job.call(
-            "describe the application", kda.describe_application, ApplicationName=params.application_name
+        detail: Mapping[str, Any] = run.job.call(
+            "describe the application", run.kda.describe_application, ApplicationName=params.application_name
         )["ApplicationDetail"]
         return detail
     except ClientError as err:
@@ -686,15 +677,9 @@ def update_request(params: Parameters, app: Mapping[str, Any], release: Release)
     return request
 
 
-def update(
-    job: pj.Job,
-    kda: KinesisAnalyticsV2Client,
-    params: Parameters,
-    release: Release,
-    state: State,
-    app: Mapping[str, Any],
-    now: Callable[[], float],
-) -> Outcome:
+def update(run: Deployment, state: State, app: Mapping[str, Any]) -> Outcome:
+    """Request UpdateApplication for the release (at most once per invocation)."""
+    job, params, release = run.job, run.params, run.release
     where = params.where
     running = app["ApplicationStatus"] == "RUNNING"
     if running and not snapshots_enabled(app):
@@ -707,7 +692,7 @@ def update(
     try:
         response = job.call(
             "update the application",
-            kda.update_application,
+            run.kda.update_application,
             mutating=True,
             idempotent=False,
             **update_request(params, app, release),
@@ -737,7 +722,7 @@ def update(
                 replace(state, phase="update", conflicts=conflicts),
             )
         if code == "ResourceInUseException":
-            _deadline(state, now, params, f"{where} stayed in use: {err}")
+            run.deadline(state, f"{where} stayed in use: {err}")
             return Outcome(f"waiting: {where} is in use", replace(state, phase="update"))
         if code in pj.THROTTLING_CODES:
             return Outcome(
@@ -752,22 +737,16 @@ def update(
     )
 
 
-def start(
-    job: pj.Job,
-    kda: KinesisAnalyticsV2Client,
-    params: Parameters,
-    release: Release,
-    state: State,
-    now: Callable[[], float],
-) -> Outcome:
+def start(run: Deployment, state: State) -> Outcome:
     """Start a READY application, restoring its latest snapshot when it has one."""
+    job, params = run.job, run.params
     where = params.where
-    restore = "RESTORE_FROM_LATEST_SNAPSHOT" if has_snapshot(job, kda, params) else "SKIP_RESTORE_FROM_SNAPSHOT"
+    restore = "RESTORE_FROM_LATEST_SNAPSHOT" if has_snapshot(run) else "SKIP_RESTORE_FROM_SNAPSHOT"
     started = replace(state, phase="await_start", unconfirmed=False)
     try:
         job.call(
             "start the application",
-            kda.start_application,
+            run.kda.start_application,
             mutating=True,
             idempotent=False,
             ApplicationName=params.application_name,
@@ -784,15 +763,16 @@ def start(
             return Outcome(f"{where} is already starting", replace(started, unconfirmed=True))
         raise _aws_failure("StartApplication", params, err) from None
     job.log("INFO", "start requested", restore=restore)
-    return Outcome(f"{where} has {release}; starting ({restore})", started)
+    return Outcome(f"{where} has {run.release}; starting ({restore})", started)
 
 
-def has_snapshot(job: pj.Job, kda: KinesisAnalyticsV2Client, params: Parameters) -> bool:
+def has_snapshot(run: Deployment) -> bool:
     """Whether the application has a READY snapshot to restore (a bounded number of pages)."""
+    params = run.params
     request: dict[str, Any] = {"ApplicationName": params.application_name, "Limit": 50}
     try:
         for _ in range(20):
-            page = job.call("list the application's snapshots", kda.list_application_snapshots, **request)
+            page = run.job.call("list the application's snapshots", run.kda.list_application_snapshots, **request)
             if any(s.get("SnapshotStatus") == "READY" for s in page.get("SnapshotSummaries", [])):
                 return True
             if not page.get("NextToken"):
@@ -808,12 +788,6 @@ def _retry(state: State, params: Parameters, err: BaseException) -> int:
     if retries > MAX_RETRIES:
         raise JobFailedError(f"{params.where}: gave up after {MAX_RETRIES} retries: {err}")
     return retries
-
-
-def _deadline(state: State, now: Callable[[], float], params: Parameters, message: str) -> None:
-    elapsed = now() - state.started_at
-    if elapsed > params.timeout_seconds:
-        raise JobFailedError(f"timed out after {int(elapsed)} s (limit {params.timeout_seconds} s): {message}")
 
 
 def _is_token_conflict(err: ClientError) -> bool:

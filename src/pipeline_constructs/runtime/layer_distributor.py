@@ -231,18 +231,7 @@ class JobParameters:
 
     @classmethod
     def from_job(cls, data: Mapping[str, Any], config: DistributorConfig) -> JobParameters:
-        raw = ((data.get("actionConfiguration") or {}).get("configuration") or {}).get("UserParameters")
-        if not isinstance(raw, str) or not raw:
-            raise ConfigurationError("the action has no UserParameters; expected {'region': ...}")
-        try:
-            params = json.loads(raw)
-        except ValueError as err:
-            raise ConfigurationError(f"UserParameters is not JSON ({err}): {pj.clip(raw, 200)!r}") from None
-        if not isinstance(params, dict):
-            raise ConfigurationError(f"UserParameters must be a JSON object, not {type(params).__name__}")
-        unknown = sorted(set(params) - _PARAMETERS)
-        if unknown:
-            raise ConfigurationError(f"UserParameters has unknown keys {unknown}; allowed: {sorted(_PARAMETERS)}")
+        params = pj.user_parameters(data, _PARAMETERS, expected='{"region": ...}')
         region = params.get("region")
         if not isinstance(region, str) or not _REGION.fullmatch(region):
             raise ConfigurationError(f"UserParameters.region {region!r} is not an AWS region")
@@ -443,13 +432,11 @@ def latest_version(job: pj.Job, lambda_client: Any, layer_name: str) -> dict[str
     if not versions:
         return None
     newest = max(int(v["Version"]) for v in versions)
-    version: dict[str, Any] = job.call(
-        "read the latest layer version",
-        lambda_client.get_layer_version,
-        LayerName=layer_name,
-        VersionNumber=newest,
+    return dict(
+        job.call(
+            "read the latest layer version", lambda_client.get_layer_version, LayerName=layer_name, VersionNumber=newest
+        )
     )
-    return version
 
 
 def same_layer(version: Mapping[str, Any], sha256: str, config: DistributorConfig) -> bool:
@@ -652,14 +639,13 @@ def distribute(job: pj.Job, data: Mapping[str, Any], clients: Clients) -> None:
 
 def run(event: Mapping[str, Any], context: Any = None, *, clients: Clients | None = None) -> dict[str, Any]:
     """Handle one CodePipeline job: exactly one result, or an exception (for the on-failure destination)."""
-    pj.job_id_of(event)  # not a job: raise before creating clients
-    resolved = clients or default_clients()
-    return pj.run_job(
+    return pj.handle(
         event,
         context,
         name=NAME,
-        codepipeline=lambda: resolved.codepipeline,
-        work=lambda job, data: distribute(job, data.get("data") or {}, resolved),
+        clients=lambda: clients or default_clients(),
+        codepipeline=lambda resolved: resolved.codepipeline,
+        work=distribute,
     )
 
 
