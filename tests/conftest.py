@@ -6,6 +6,7 @@ import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -15,6 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 #: Every example app (examples/<name>/app.py exposing build_app(app)).
 EXAMPLE_NAMES = sorted(p.parent.name for p in EXAMPLES.glob("*/app.py"))
+#: Acknowledgment reasons the example apps give themselves (a team's own claims, not the library's catalogue).
+EXAMPLE_TEAM_REASONS = frozenset({"Example data is reproducible; a real team sets up replication for its own data."})
 
 
 def load_example(name: str) -> ModuleType:
@@ -51,3 +54,18 @@ def synthesized_example(tmp_path_factory: pytest.TempPathFactory):  # type: igno
         return cache[name]
 
     return build
+
+
+@pytest.fixture(scope="session")
+def audited_example(synthesized_example):  # type: ignore[no-untyped-def]
+    """``audited_example(name) -> TemplateAudit``: the template-only cdk-nag check (strict) of an example, once."""
+    from pipeline_constructs.core.compliance.audit import audit_assembly
+
+    cache: dict[str, Any] = {}
+
+    def get(name: str) -> Any:
+        if name not in cache:
+            cache[name] = audit_assembly(synthesized_example(name), bare_rule_covers_findings=False)
+        return cache[name]
+
+    return get

@@ -20,9 +20,17 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline_constructs.cli import main
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 APPS = FIXTURES / "apps"
 ASSEMBLIES = FIXTURES / "assemblies"
+#: A plain CDK Pipelines app (aws-cdk-lib only): waves, regions, a permission check and an approval.
+PLAIN_APP = APPS / "plain_pipelines_app"
+#: A hand-made assembly: a pipeline in a nested stage assembly, gated, with a cross-region support stack.
+NESTED = ASSEMBLIES / "nested_gated"
+#: A hand-made assembly whose cdk-nag findings were counted by hand (tests/cli/test_check.py).
+HAND = ASSEMBLIES / "nag_hand"
 SVG = "{http://www.w3.org/2000/svg}"
 
 
@@ -34,6 +42,21 @@ def cli(*argv: str | Path, check: bool = False) -> subprocess.CompletedProcess[s
     if check:
         assert proc.returncode == 0, proc.stderr
     return proc
+
+
+def run(capsys, *argv: str | Path) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]
+    """``pipeline-constructs ARGV`` in this process: (exit status, stdout, stderr)."""
+    status = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def check_json(capsys, *argv: str | Path) -> tuple[int, dict]:  # type: ignore[no-untyped-def]
+    """``pipeline-constructs check ARGV --format json``: (exit status, the report); nothing on stderr."""
+    status = main(["check", *map(str, argv), "--format", "json"])
+    out, err = capsys.readouterr()
+    assert err == "", err
+    return status, json.loads(out)
 
 
 # --- TypeScript apps offline -----------------------------------------------------------------------

@@ -7,12 +7,22 @@ from pathlib import Path
 
 import pytest
 
-from cli.cli_helpers import APPS, cli, copy_ts_app
+from cli.cli_helpers import APPS, PLAIN_APP, cli, copy_ts_app
 
 
 def _synth(app: Path, out: Path, *extra: str) -> Path:
     proc = cli("synth", app, "-o", out, "--quiet", *extra)
     assert proc.returncode == 0, proc.stderr
+    return out
+
+
+@pytest.fixture(scope="session")
+def plain_out(tmp_path_factory) -> Path:
+    """A plain CDK Pipelines app (aws-cdk-lib only): waves, two cross-region support stacks, gates."""
+    out = tmp_path_factory.mktemp("plain") / "cdk.out"
+    proc = cli("synth", PLAIN_APP, "-o", out, "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert "1 pipeline" in proc.stdout
     return out
 
 

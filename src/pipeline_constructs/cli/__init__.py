@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -63,13 +63,7 @@ def load_pipelines(path: str | Path, *, name: str | None = None) -> list[Pipelin
 
 def render_graph(pipeline: Pipeline, fmt: str) -> str:
     """``pipeline`` as Mermaid, SVG or DOT source."""
-    if fmt == "mermaid":
-        return to_mermaid(pipeline)
-    if fmt == "dot":
-        return to_dot(pipeline)
-    if fmt == "svg":
-        return to_svg(pipeline)
-    raise ValueError(f"format = {fmt!r} is invalid: expected one of {', '.join(FORMATS)}")
+    return _renderers(fmt)[0](pipeline)
 
 
 def render_graphs(pipelines: Sequence[Pipeline], fmt: str) -> str:
@@ -80,13 +74,21 @@ def render_graphs(pipelines: Sequence[Pipeline], fmt: str) -> str:
     """
     if len(pipelines) == 1:
         return render_graph(pipelines[0], fmt)
-    if fmt == "mermaid":
-        return combined_mermaid(pipelines)
-    if fmt == "dot":
-        return combined_dot(pipelines)
-    if fmt == "svg":
-        return combined_svg(pipelines)
-    raise ValueError(f"format = {fmt!r} is invalid: expected one of {', '.join(FORMATS)}")
+    return _renderers(fmt)[1](pipelines)
+
+
+#: Per format: the renderer of one pipeline, and of several in one document.
+_RENDERERS: dict[str, tuple[Callable[[Pipeline], str], Callable[[Sequence[Pipeline]], str]]] = {
+    "mermaid": (to_mermaid, combined_mermaid),
+    "dot": (to_dot, combined_dot),
+    "svg": (to_svg, combined_svg),
+}
+
+
+def _renderers(fmt: str) -> tuple[Callable[[Pipeline], str], Callable[[Sequence[Pipeline]], str]]:
+    if fmt not in _RENDERERS:
+        raise ValueError(f"format = {fmt!r} is invalid: expected one of {', '.join(FORMATS)}")
+    return _RENDERERS[fmt]
 
 
 def _slug(text: str) -> str:

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from cli.cli_helpers import cli
+from cli.cli_helpers import cli, run
 from pipeline_constructs.cli import main
 from pipeline_constructs.cli.assembly import CloudAssembly
 from pipeline_constructs.cli.model import pipelines_in
-from pipeline_constructs.cli.synth import node_bin_dir, synth, synth_env
+from pipeline_constructs.cli.synth import app_command, node_bin_dir, synth, synth_env
 from pipeline_constructs.core.private.node import project_node
 
 
@@ -201,3 +201,83 @@ def test_other_languages_run_as_written(tmp_path):
     app.mkdir()
     (app / "cdk.json").write_text(json.dumps({"app": f"env LANG=C {sys.executable} {script}"}))
     assert synth(app, output=tmp_path / "out", quiet=True).ok
+
+
+# --- synth through main() ------------------------------------------------------------------------------
+
+
+@pytest.mark.synth
+def test_synth_writes_nested_assemblies_and_support_stacks(plain_out):
+    assembly = CloudAssembly.load(plain_out)
+    names = {s.display_name for s in assembly.stacks}
+    assert {"PlainPipeline", "PlainPipeline/Prod/Api", "PlainPipeline/UsEast/Db"} <= names
+    assert sorted(assembly.nested) == [
+        "PlainPipeline/Dev",
+        "PlainPipeline/EuCentral",
+        "PlainPipeline/Prod",
+        "PlainPipeline/UsEast",
+    ]
+    support = {s.region for s in assembly.stacks if s.display_name.startswith("cross-region-stack")}
+    assert support == {"us-east-1", "eu-central-1"}
+
+
+def test_synth_environment_selects_node_24_output_and_context(tmp_path, monkeypatch):
+    monkeypatch.delenv("JSII_NODE", raising=False)
+    env = synth_env(tmp_path / "out", {"team": "a"}, base={"PATH": "/usr/bin"})
+    from pipeline_constructs.core.private.node import project_node
+
+    node = project_node()
+    assert node is not None
+    assert env["JSII_NODE"] == node
+    # never the wheel's folder (its npm/npx are broken copies): synth puts a private folder first instead
+    assert str(Path(node).parent) not in env["PATH"].split(":")
+    assert synth_env(tmp_path, {}, base={"PATH": "/usr/bin"}, bin_dir=tmp_path / "bin")["PATH"].split(":")[0] == str(
+        tmp_path / "bin"
+    )
+    assert env["CDK_OUTDIR"] == str(tmp_path / "out")
+    assert json.loads(env["CDK_CONTEXT_JSON"]) == {"team": "a"}
+    # an explicit user choice wins
+    assert synth_env(tmp_path, {}, base={"JSII_NODE": "/opt/node", "PATH": ""})["JSII_NODE"] == "/opt/node"
+
+
+def test_synth_runs_app_with_this_python():
+    assert app_command("python app.py").endswith(" app.py")
+    assert app_command("python3 app.py --x").startswith(sys.executable.split()[0])
+    assert app_command("npx ts-node app.ts") == "npx ts-node app.ts"
+
+
+def test_synth_honours_cdk_outdir_and_cdk_json_context(tmp_path, monkeypatch, capsys):
+    app = tmp_path / "app"
+    app.mkdir()
+    script = (
+        "import json, os, pathlib\n"
+        "out = pathlib.Path(os.environ['CDK_OUTDIR'])\n"
+        "(out / 'manifest.json').write_text(json.dumps({'version': '36.0.0', 'artifacts': {}}))\n"
+        "(out / 'ctx.json').write_text(os.environ['CDK_CONTEXT_JSON'])\n"
+    )
+    (app / "app.py").write_text(script)
+    (app / "cdk.json").write_text(json.dumps({"app": "python app.py", "context": {"a": "1"}}))
+    (app / "cdk.context.json").write_text(json.dumps({"a": "0", "b": "2"}))
+    target = tmp_path / "elsewhere"
+    monkeypatch.setenv("CDK_OUTDIR", str(target))
+    status, out, _ = run(capsys, "synth", app, "-c", "c=3")
+    assert status == 0
+    assert "0 pipelines" in out
+    context = json.loads((target / "ctx.json").read_text())
+    assert {k: v for k, v in context.items() if not k.startswith("aws:cdk:")} == {"a": "1", "b": "2", "c": "3"}
+
+
+def test_synth_failure_is_exit_1(tmp_path, capsys):
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "cdk.json").write_text(json.dumps({"app": "python -c 'raise SystemExit(3)'"}))
+    status, _, err = run(capsys, "synth", app)
+    assert status == 1
+    assert "failed (exit status 3)" in err
+
+
+def test_synth_cdk_json_without_app_is_exit_2(tmp_path, capsys):
+    (tmp_path / "cdk.json").write_text("{}")
+    status, _, err = run(capsys, "synth", tmp_path)
+    assert status == 2
+    assert "no 'app' command" in err

@@ -10,7 +10,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from cli.cli_helpers import ASSEMBLIES, SVG, Rect, check_mermaid, parse_dot, segment_crosses, segments, shape_box
+from cli.cli_helpers import (
+    ASSEMBLIES,
+    NESTED,
+    SVG,
+    Rect,
+    check_mermaid,
+    parse_dot,
+    run,
+    segment_crosses,
+    segments,
+    shape_box,
+)
 from pipeline_constructs.cli import main, render_graph, render_graphs
 from pipeline_constructs.cli.assembly import CloudAssembly
 from pipeline_constructs.cli.model import Pipeline, pipelines_in
@@ -285,3 +296,63 @@ def test_svg_of_wide_groups_with_long_names_is_readable():
     p = _wide_pipeline()
     assert [len(s.actions) for s in p.steps][-3:] == [8, 7, 1]
     assert_readable_svg(render_graph(p, "svg"), p)
+
+
+# --- graph through main() ------------------------------------------------------------------------------
+
+
+def test_graph_mermaid_stages_in_order_parallel_side_by_side_gates_marked(capsys):
+    status, out, _ = run(capsys, "graph", NESTED, "--format", "mermaid")
+    assert status == 0
+    lines = out.splitlines()
+    assert lines[0] == "flowchart TB"
+    stage_lines = [line.strip() for line in lines if line.startswith("  subgraph")]
+    assert stage_lines == ['subgraph S0["Source"]', 'subgraph S1["Build"]', 'subgraph S2["Prod"]']
+    assert "  S0 --> S1" in lines
+    assert "  S1 --> S2" in lines
+    # UnitTests and Lint share the run-1 row laid out left to right
+    row = out[out.index('subgraph S1R0["run 1"]') : out.index('subgraph S1R1["run 2"]')]
+    assert "direction LR" in row
+    assert "UnitTests" in row
+    assert "Lint" in row
+    assert out.count(":::gate") == 3
+    assert '{{"Approve<br/>manual approval · Manual"}}:::gate' in out
+
+
+def test_graph_svg_is_valid_and_complete(tmp_path, capsys):
+    status, out, _ = run(capsys, "graph", NESTED, "--format", "svg", "-o", tmp_path)
+    assert status == 0
+    (svg,) = tmp_path.glob("*.svg")
+    assert out.strip() == str(svg)
+    root = ET.parse(svg).getroot()
+    ns = "{http://www.w3.org/2000/svg}"
+    actions = [g for g in root.iter(f"{ns}g") if "action" in g.get("class", "").split()]
+    assert len(actions) == 9
+    gates = [g for g in actions if "gate" in g.get("class", "").split()]
+    assert sorted(g.find(f"{ns}title").text.split(" ")[0] for g in gates) == [
+        "Prod/Approve",
+        "Prod/Check",
+        "Prod/Confirm",
+    ]
+    stages = [g.find(f"{ns}text").text for g in root.iter(f"{ns}g") if g.get("class") == "stage"]
+    assert sorted(stages) == ["Build", "Prod", "Source"]
+
+
+@pytest.mark.synth
+def test_graph_svg_of_wave_wraps_no_box_outside(plain_out, capsys):
+    status, out, _ = run(capsys, "graph", plain_out, "--format", "svg")
+    assert status == 0
+    root = ET.fromstring(out)
+    width = float(root.get("width"))
+    rects = root.iter("{http://www.w3.org/2000/svg}rect")
+    xs = [float(r.get("x")) + float(r.get("width")) for r in rects if r.get("x")]
+    assert max(xs) <= width
+
+
+def test_graph_dot(capsys):
+    status, out, _ = run(capsys, "graph", NESTED, "--format", "dot")
+    assert status == 0
+    assert out.startswith('digraph "ops" {')
+    assert out.count("subgraph cluster_") == 3
+    assert "rank=same; a1_0_0; a1_0_1;" in out
+    assert out.count("shape=hexagon") == 3

@@ -1,4 +1,4 @@
-"""tools/demo.py, tools/check_dist.py and the docs hook, on hand-made assemblies (no synth)."""
+"""The repository's tools around the CLI: tools/demo.py, tools/check_dist.py and the docs hook (no synth)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,11 @@ from types import ModuleType
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-NESTED = ROOT / "tests" / "fixtures" / "assemblies" / "nested_gated"
+from cli.cli_helpers import ASSEMBLIES, NESTED
+
+ROOT = Path(__file__).resolve().parents[2]
 #: Every finding acknowledged in the template (check exits 0).
-CLEAN = ROOT / "tests" / "fixtures" / "assemblies" / "nag_clean"
+CLEAN = ASSEMBLIES / "nag_clean"
 
 
 def load(path: Path, name: str) -> ModuleType:

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 
-from cli.cli_helpers import ASSEMBLIES, cli, write_unhardened_assembly
+from cli.cli_helpers import HAND, NESTED, check_json, cli, run, write_unhardened_assembly
 from pipeline_constructs.cli import main
 from pipeline_constructs.core.compliance import PACK_NAMES
 from pipeline_constructs.core.compliance.audit import audit_assembly
-
-HAND = ASSEMBLIES / "nag_hand"
 
 #: Counted by hand from the templates of nag_hand and cdk-nag's RULES.md (AwsSolutions pack):
 #: a bucket raises S1 (access logs) and S10 (SSL), a queue SQS3 (DLQ) and SQS4 (SSL), a topic SNS3 (SSL),
@@ -35,13 +31,6 @@ HAND_COUNT = {
     ("AwsSolutions-S1", "assembly-Stage/StageBInner.nested.template.json", "Data"): True,  # nested stack
     ("AwsSolutions-S10", "assembly-Stage/StageBInner.nested.template.json", "Data"): False,
 }
-
-
-def check_json(capsys, *argv: str | Path) -> tuple[int, dict]:
-    status = main(["check", *map(str, argv), "--format", "json"])
-    out, err = capsys.readouterr()
-    assert err == "", err
-    return status, json.loads(out)
 
 
 def as_counts(pair: tuple[int, int]) -> dict[str, int]:
@@ -88,37 +77,6 @@ def test_strict_reading_of_bare_rule_ids(capsys):
     assert keyed(data["findings"]) == expected
     audit = audit_assembly(HAND, packs=["AwsSolutions"], bare_rule_covers_findings=False)
     assert data["summary"]["AwsSolutions"] == as_counts(audit.counts()["AwsSolutions"])
-
-
-def test_manifest_only_acknowledgments_are_shown_and_counted_on_request(capsys):
-    assert main(["check", str(HAND), "--pack", "AwsSolutions"]) == 1
-    out = capsys.readouterr().out
-    assert "1 of the unacknowledged findings are acknowledged in the manifest only" in out
-    status, data = check_json(capsys, HAND, "--pack", "AwsSolutions", "--acknowledgments", "assembly")
-    assert status == 1
-    assert data["summary"] == {"AwsSolutions": {"unacknowledged": 3, "acknowledged": 8}}
-    (sqs3,) = [f for f in data["findings"] if f["rule"] == "AwsSolutions-SQS3"]
-    assert (sqs3["acknowledged"], sqs3["acknowledged_at"]) == (True, "manifest")
-    assert sqs3["reason"].startswith("Acknowledged in the manifest only")
-
-
-def test_other_plugins_and_the_apps_own_output_are_kept_apart(capsys):
-    status, data = check_json(capsys, HAND, "--pack", "AwsSolutions")
-    app = data["app_output"]
-    assert [p["name"] for p in app["other_plugins"]] == ["CloudFormation Validate", "Team-Policy"]
-    assert list(data["summary"]) == ["AwsSolutions"]  # no plugin counted as a pack
-    assert app["validation_report"]["state"] == "read"
-    assert app["sources"] == {
-        "validation report": {"AwsSolutions": {"unacknowledged": 2, "acknowledged": 1}},
-        # pack names keep their dots: not split at the first "-"
-        "cdk-nag v2 annotations": {
-            "AwsSolutions": {"unacknowledged": 1, "acknowledged": 0},
-            "NIST.800.53.R5": {"unacknowledged": 1, "acknowledged": 0},
-        },
-        "cdk-nag v2 NagReport files": {"AwsSolutions": {"unacknowledged": 1, "acknowledged": 2}},
-    }
-    assert [e["path"] for e in app["other_errors"]] == ["A/Worker/Resource"]
-    assert status == 1  # the verdict is the audit's, whatever the plugins said
 
 
 def test_every_pack_by_default_and_several_packs(capsys):
@@ -177,21 +135,6 @@ def test_unknown_pack_is_one_line_exit_2(capsys):
     assert len(err.strip().splitlines()) == 1
     assert "AwsSolution" in err
     assert "NIST.800.53.R5" in err
-
-
-def test_stale_or_empty_validation_report_does_not_hide_findings(tmp_path, capsys):
-    out = tmp_path / "cdk.out"
-    shutil.copytree(HAND, out)
-    (out / "validation-report.json").write_text(json.dumps({"version": "36.0.0", "pluginReports": []}))
-    status, data = check_json(capsys, out, "--pack", "AwsSolutions")
-    assert (status, data["app_output"]["validation_report"]["state"]) == (1, "no pack")
-    assert data["summary"]["AwsSolutions"]["unacknowledged"] == 4
-    shutil.copy(HAND / "validation-report.json", out / "validation-report.json")
-    old = time.time() - 3600
-    os.utime(out / "validation-report.json", (old, old))
-    status, data = check_json(capsys, out, "--pack", "AwsSolutions")
-    assert (status, data["app_output"]["validation_report"]["state"]) == (1, "stale")
-    assert "validation report" not in data["app_output"]["sources"]
 
 
 def test_junit_report_for_codebuild(tmp_path, capsys):
@@ -253,24 +196,6 @@ def test_counts_equal_the_audit_on_our_waves_app(waves_out, capsys):
     assert data["app_output"]["manifest_only_acknowledged"] == 8
 
 
-@pytest.mark.synth
-def test_check_reads_a_failed_cdk_nag_v2_synth(nag_v2_out, capsys):
-    out, proc = nag_v2_out
-    assert proc.returncode == 1
-    status, data = check_json(capsys, out)
-    assert status == 1
-    sources = data["app_output"]["sources"]
-    assert sources["cdk-nag v2 annotations"] == {
-        "AwsSolutions": {"unacknowledged": 1, "acknowledged": 0},
-        "NIST.800.53.R5": {"unacknowledged": 1, "acknowledged": 0},
-    }
-    assert sources["cdk-nag v2 NagReport files"] == {"AwsSolutions": {"unacknowledged": 1, "acknowledged": 0}}
-    assert [p["name"] for p in data["app_output"]["other_plugins"]] == ["Team-Policy"]
-    # the app's v2 errors are among the check's own findings
-    findings = {(f["rule"], f["logical_id"]) for f in data["findings"] if not f["acknowledged"]}
-    assert any(rule == "AwsSolutions-S1" and lid.startswith("PipelineArtifactsBucket") for rule, lid in findings)
-
-
 def test_two_thousand_findings_well_under_a_minute(tmp_path):
     """The whole command (CLI start, jsii start, five packs, rendering), as a pipeline would run it."""
     out = write_unhardened_assembly(tmp_path / "cdk.out", stacks=2, pairs_per_stack=35, acknowledged_every=3)
@@ -294,3 +219,31 @@ def test_counts_equal_the_audit_on_our_typescript_app(ts_out, capsys):
     assert not data["errors"]
     assert keyed(data["findings"]) == {(f.rule, f.template, f.logical_id): f.acknowledged for f in audit.findings}
     assert any('"CDKMetadata"' in (ts_out / t).read_text() for t in data["templates"])
+
+
+def test_check_runs_the_packs_over_every_template(capsys):
+    """The verdict is the template-only audit's, not the validation report left in the assembly."""
+    from pipeline_constructs.core.compliance.audit import audit_assembly
+
+    status, out, _ = run(capsys, "check", NESTED, "--format", "json")
+    data = json.loads(out)
+    audit = audit_assembly(NESTED)
+    assert status == 1
+    assert data["templates"] == [
+        "assembly-Ops/OpsPipeline.template.json",
+        "assembly-Ops/cross-region-stack-333333333333-us-west-2.template.json",
+    ]
+    assert data["summary"] == {p: {"unacknowledged": u, "acknowledged": a} for p, (u, a) in audit.counts().items()}
+    acked = {(f["rule"], f["logical_id"]) for f in data["findings"] if f["acknowledged"]}
+    assert ("AwsSolutions-S1", "Bucket") in acked  # template metadata
+    # stack metadata only: shown, not counted
+    assert ("Serverless-SQSRedrivePolicy", "Queue") not in acked
+    assert data["app_output"]["manifest_only_acknowledged"] == 1
+
+
+@pytest.mark.synth
+def test_check_of_an_app_synthesized_without_packs_finds_its_findings(plain_out, capsys):
+    status, out, _ = run(capsys, "check", plain_out, "--summary")
+    assert status == 1
+    assert "validation-report.json: no cdk-nag pack reported in it" in out
+    assert out.rstrip().splitlines()[-1].startswith("FAIL: ")
