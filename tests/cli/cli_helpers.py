@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline_constructs.cli import main
+from pipeline_constructs.cli.assembly import CloudAssembly
+from pipeline_constructs.cli.model import Pipeline, pipelines_in
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 APPS = FIXTURES / "apps"
@@ -31,6 +33,8 @@ PLAIN_APP = APPS / "plain_pipelines_app"
 NESTED = ASSEMBLIES / "nested_gated"
 #: A hand-made assembly whose cdk-nag findings were counted by hand (tests/cli/test_check.py).
 HAND = ASSEMBLIES / "nag_hand"
+#: The hand-made assemblies with a pipeline.
+HAND_MADE = [ASSEMBLIES / "nested_gated", ASSEMBLIES / "nested_stack"]
 SVG = "{http://www.w3.org/2000/svg}"
 
 
@@ -42,6 +46,11 @@ def cli(*argv: str | Path, check: bool = False) -> subprocess.CompletedProcess[s
     if check:
         assert proc.returncode == 0, proc.stderr
     return proc
+
+
+def pipelines_at(path: Path) -> list[Pipeline]:
+    """The pipelines of the cloud assembly at ``path``."""
+    return pipelines_in(CloudAssembly.load(path))
 
 
 def run(capsys, *argv: str | Path) -> tuple[int, str, str]:  # type: ignore[no-untyped-def]

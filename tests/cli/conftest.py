@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from cli.cli_helpers import APPS, PLAIN_APP, cli, copy_ts_app
+from cli.cli_helpers import APPS, HAND_MADE, PLAIN_APP, cli, copy_ts_app, pipelines_at
+from pipeline_constructs.cli.model import Pipeline
 
 
 def _synth(app: Path, out: Path, *extra: str) -> Path:
@@ -55,3 +56,9 @@ def ts_app(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def ts_out(ts_app, tmp_path_factory) -> Path:
     return _synth(ts_app, tmp_path_factory.mktemp("ts-out") / "cdk.out")
+
+
+@pytest.fixture(scope="session")
+def all_pipelines(waves_out, plain_cp_out, ts_out) -> list[Pipeline]:
+    """Every pipeline of our apps and hand-made assemblies."""
+    return [p for path in [*HAND_MADE, waves_out, plain_cp_out, ts_out] for p in pipelines_at(path)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cli.cli_helpers import ASSEMBLIES, NESTED
+from cli.cli_helpers import ASSEMBLIES, NESTED, pipelines_at
 from pipeline_constructs.cli.assembly import CloudAssembly
 from pipeline_constructs.cli.model import GATE_APPROVAL, GATE_PERMISSION_CHECK, pipelines_in
 
@@ -71,3 +71,17 @@ def test_model_of_a_pipeline_in_a_nested_stack():
     assert p.stack_name == "Outer (nested OuterInner590FD8F7)"
     assert (p.account, p.region) == ("111111111111", "eu-west-1")
     assert [(g.stage, g.kind) for g in p.gates] == [("Approve", GATE_APPROVAL)]
+
+
+@pytest.mark.synth
+def test_yaml_buildspec_commands_and_reports(plain_cp_out):
+    (p,) = pipelines_at(plain_cp_out)
+    build = p.stages[1].actions[0]
+    assert build.commands == (
+        "pip install -r requirements-dev.txt",
+        "pytest --junitxml=reports/junit.xml",
+        "zip -r app.zip src",
+    )
+    assert build.reports == ("pytest (JUNITXML)",)
+    deploy = p.stages[2].actions[1]
+    assert (deploy.account, deploy.region) == ("222222222222", "us-east-1")
