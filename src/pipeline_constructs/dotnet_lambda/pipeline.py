@@ -23,7 +23,13 @@ import aws_cdk as cdk
 from aws_cdk import pipelines
 from constructs import Construct
 
-from pipeline_constructs.core.options import PipelineOptions, check_pipeline_options, pipeline_cli_version, synth_step
+from pipeline_constructs.core.options import (
+    PipelineOptions,
+    check_pipeline_options,
+    pipeline_cli_version,
+    require_synth,
+    synth_step,
+)
 from pipeline_constructs.core.pipeline import PipelineConstruct
 from pipeline_constructs.core.private.naming import default_pipeline_name, stage_stack_name
 from pipeline_constructs.core.reports import TestReportFormat, TestReports
@@ -123,8 +129,9 @@ class DotnetLambdaPipeline(PipelineConstruct):
         project = validate_project_dir(where, project_dir)
         require_pipeline_name(where, "pipeline_name", pipeline_name)
         if synth is not None:
+            require_synth(where, "synth", synth)
             _only_without_synth(where, test_project=test_project, dotnet_channel=dotnet_channel)
-        channel = validate_dotnet_channel(where, dotnet_channel or DEFAULT_DOTNET_CHANNEL)
+        channel = validate_dotnet_channel(where, DEFAULT_DOTNET_CHANNEL if dotnet_channel is None else dotnet_channel)
         if test_project is not None:
             test_project = validate_test_project(where, test_project, app_dir, project)
         require_bool(where, "bundle_in_docker", bundle_in_docker)
