@@ -19,7 +19,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import aws_cdk as cdk
 from aws_cdk import pipelines
 from constructs import Construct
 
@@ -31,7 +30,7 @@ from pipeline_constructs.core.options import (
     synth_step,
 )
 from pipeline_constructs.core.pipeline import PipelineConstruct
-from pipeline_constructs.core.private.naming import default_pipeline_name, stage_stack_name
+from pipeline_constructs.core.private.naming import default_pipeline_name
 from pipeline_constructs.core.reports import TestReportFormat, TestReports
 from pipeline_constructs.core.targets import DeploymentTarget, StageFactory, require_stage_factory, validate_targets
 from pipeline_constructs.core.validation import (
@@ -48,7 +47,7 @@ from pipeline_constructs.dotnet_lambda._props import (
     validate_project_dir,
     validate_test_project,
 )
-from pipeline_constructs.dotnet_lambda.stage import DotnetLambdaStage
+from pipeline_constructs.dotnet_lambda.stage import default_stage_factory
 from pipeline_constructs.dotnet_lambda.toolchain import DEFAULT_DOTNET_CHANNEL, install_dotnet_commands
 
 __all__ = ["DotnetLambdaPipeline"]
@@ -162,20 +161,13 @@ class DotnetLambdaPipeline(PipelineConstruct):
             docker_enabled_for_synth=bundle_in_docker,
         )
         # One stage per target, in order, behind the gates it asks for.
-        base = self.secure_pipeline.pipeline_name or self.node.id
-
-        def default_stage(scope: Construct, id: str, target: DeploymentTarget) -> cdk.Stage:
-            return DotnetLambdaStage(
-                scope,
-                id,
-                target=target,
-                project_dir=project_dir,
-                handler=handler,
-                function_options=function_options,
-                stack_name=stage_stack_name(target.name, base, "Service"),
-            )
-
-        self._deploy_targets(targets, factory or default_stage)
+        default = default_stage_factory(
+            project_dir=project_dir,
+            handler=handler,
+            function_options=function_options,
+            pipeline_name=self.secure_pipeline.pipeline_name or self.node.id,
+        )
+        self._deploy_targets(targets, factory or default)
 
     def _unit_tests(self) -> TestReports:
         """The ``UnitTests`` report group (Visual Studio TRX files under ``testresults/``)."""

@@ -9,12 +9,13 @@ from typing import Any
 import aws_cdk as cdk
 from constructs import Construct
 
-from pipeline_constructs.core.targets import DeploymentTarget
+from pipeline_constructs.core.private.naming import stage_stack_name
+from pipeline_constructs.core.targets import DeploymentTarget, StageFactory
 from pipeline_constructs.core.validation import child_path, require_instance, require_stack_name
 from pipeline_constructs.dotnet_lambda._props import check_function_options
 from pipeline_constructs.dotnet_lambda.function import DotnetLambdaFunction
 
-__all__ = ["DotnetLambdaStage"]
+__all__ = ["DotnetLambdaStage", "default_stage_factory"]
 
 
 class DotnetLambdaStage(cdk.Stage):
@@ -51,3 +52,25 @@ class DotnetLambdaStage(cdk.Stage):
         self.function = DotnetLambdaFunction(
             self.stack, "Function", project_dir=project_dir, handler=handler, **options
         )
+
+
+def default_stage_factory(
+    *, project_dir: str | Path, handler: str, function_options: Mapping[str, Any], pipeline_name: str
+) -> StageFactory:
+    """The :class:`DotnetLambdaPipeline` default: a :class:`DotnetLambdaStage` per target.
+
+    Its stack is named ``<target>-<pipeline name>-Service``, so two pipelines never share a stack.
+    """
+
+    def build(scope: Construct, id: str, target: DeploymentTarget) -> cdk.Stage:
+        return DotnetLambdaStage(
+            scope,
+            id,
+            target=target,
+            project_dir=project_dir,
+            handler=handler,
+            function_options=function_options,
+            stack_name=stage_stack_name(target.name, pipeline_name, "Service"),
+        )
+
+    return build
