@@ -1,6 +1,12 @@
 # ruff: noqa: I001  (pipeline_constructs is imported before aws_cdk on purpose: it selects Node 24)
 """The .NET Lambda pipeline of the blog post, as one construct: Dev, then cross-account Prod.
 
+The synth action installs the .NET SDK with a checksum-verified ``dotnet-install.sh`` and
+``Amazon.Lambda.Tools`` at an exact version, runs the unit tests (TRX report in
+``test_reports["UnitTests"]``), then ``cdk synth`` with the pinned CDK CLI. Other
+``SecurePipeline`` options (log retention, compute type, ``cross_account_keys``...) go in
+``pipeline_options``.
+
 Run offline: ``python app.py`` (or ``cdk synth``) writes the cloud assembly to
 ``cdk.out`` (or ``$CDK_OUTDIR``). Accounts are placeholders.
 """

@@ -24,7 +24,7 @@ from aws_cdk import pipelines
 from conftest import EXAMPLES
 
 from pipeline_constructs import DeploymentTarget, SecurePipeline, SecurityGatedStage, TestReports
-from pipeline_constructs.dotnet_lambda.pipeline import DotnetLambdaFunction, DotnetLambdaPipeline, DotnetLambdaStage
+from pipeline_constructs.dotnet_lambda import DotnetLambdaFunction, DotnetLambdaPipeline, DotnetLambdaStage
 from pipeline_constructs.glue_etl import (
     GlueCondition,
     GlueCrawler,
@@ -295,13 +295,13 @@ BUILDERS: dict[str, Builder] = {
             "handler": "name",
             "test_project": "path",
             "pipeline_name": "opt_name",
-            "dotnet_channel": "name",
+            "dotnet_channel": "opt_name",
+            "synth": "iface",
             "app_dir": "path",
             "synth_commands": "commands",
             "bundle_in_docker": "bool",
             "function_options": "kwargs",
             "stage_factory": "callable",
-            "cross_account_keys": "opt_bool",
             "pipeline_options": "kwargs",
         },
         {
@@ -312,7 +312,12 @@ BUILDERS: dict[str, Builder] = {
                 ("timeout", {"timeout": cdk.Duration.minutes(20)}),
                 ("environment", {"environment": {"AWS_REGION": "x"}}),
             ],
-            "pipeline_options": [("reserved", {"docker_enabled_for_synth": True}), ("unknown", {"nope": 1})],
+            "pipeline_options": [
+                ("reserved", {"docker_enabled_for_synth": True}),
+                ("reserved_synth", {"synth": _source()}),
+                ("unknown", {"nope": 1}),
+            ],
+            "synth": [("with_test_project", pipelines.ShellStep("Own", input=_source(), commands=["x"]))],
         },
     ),
     "GlueEtlPipeline": Builder(

@@ -1,4 +1,4 @@
-"""DotnetLambdaPipeline: the example pipeline's stages, gates, hardening, report and IAM scope."""
+"""DotnetLambdaPipeline: the example pipeline's stages, gates, hardening, report and IAM scope; the props contract."""
 
 from __future__ import annotations
 
@@ -10,12 +10,17 @@ import pytest
 from aws_cdk import pipelines
 from aws_cdk.assertions import Match, Template
 from conftest import load_example
-from syrupy.extensions.json import JSONSnapshotExtension
+from helpers import pipeline_actions, pipeline_props, pipeline_stack, policy_statements, stage_names
 
-from pipeline_constructs import DeploymentTarget
+from pipeline_constructs import DeploymentTarget, TestReports
 from pipeline_constructs.core.compliance import acknowledgments, unacknowledged_findings
-from pipeline_constructs.dotnet_lambda.pipeline import DotnetLambdaFunction, DotnetLambdaPipeline
-from pipeline_constructs.testing import deterministic_app, normalize_template
+from pipeline_constructs.dotnet_lambda import (
+    DOTNET_INSTALL_SCRIPT_SHA256,
+    LAMBDA_TOOLS_VERSION,
+    DotnetLambdaPipeline,
+    DotnetLambdaStage,
+)
+from pipeline_constructs.testing import deterministic_app
 
 EXAMPLE = load_example("dotnet_lambda")
 PROJECT = Path(EXAMPLE.HERE) / "src" / "HelloWorld"
@@ -37,26 +42,17 @@ def template(app) -> Template:
 
 @pytest.fixture(scope="module")
 def pipeline(template) -> dict:
-    (resource,) = template.find_resources("AWS::CodePipeline::Pipeline").values()
-    return resource["Properties"]
-
-
-def _actions(pipeline: dict) -> list[tuple[str, str, str, int]]:
-    return [
-        (s["Name"], a["Name"], a["ActionTypeId"]["Provider"], a["RunOrder"])
-        for s in pipeline["Stages"]
-        for a in s["Actions"]
-    ]
+    return pipeline_props(template)
 
 
 def test_stages_in_order_with_tests_in_synth(pipeline):
     assert pipeline["PipelineType"] == "V2"
-    assert [s["Name"] for s in pipeline["Stages"]] == ["Source", "Build", "UpdatePipeline", "Assets", "Dev", "Prod"]
+    assert stage_names(pipeline) == ["Source", "Build", "UpdatePipeline", "Assets", "Dev", "Prod"]
 
 
 def test_at_most_three_codebuild_actions_before_first_deployment(pipeline):
     before = []
-    for stage, _action, provider, _order in _actions(pipeline):
+    for stage, _action, provider, _order in pipeline_actions(pipeline):
         if stage == "Dev":
             break
         if provider == "CodeBuild":
@@ -70,7 +66,7 @@ def test_one_asset_action_per_asset_type(pipeline):
 
 
 def test_prod_is_gated_permission_check_then_approval_then_deploy(pipeline):
-    prod = [(a, p, o) for s, a, p, o in _actions(pipeline) if s == "Prod"]
+    prod = [(a, p, o) for s, a, p, o in pipeline_actions(pipeline) if s == "Prod"]
     assert prod == [
         ("PermissionCheck.Check", "CodeBuild", 1),
         ("PermissionCheck.Confirm", "Manual", 2),
@@ -78,7 +74,7 @@ def test_prod_is_gated_permission_check_then_approval_then_deploy(pipeline):
         ("dotnet-lambda-Service.Prepare", "CloudFormation", 4),
         ("dotnet-lambda-Service.Deploy", "CloudFormation", 5),
     ]
-    dev = [(a, p) for s, a, p, _ in _actions(pipeline) if s == "Dev"]
+    dev = [(a, p) for s, a, p, _ in pipeline_actions(pipeline) if s == "Dev"]
     assert "Manual" not in {p for _, p in dev}
     assert len(dev) == 2
 
@@ -159,8 +155,7 @@ def test_report_permissions_scoped_to_the_report_group(template):
     (group_id,) = template.find_resources("AWS::CodeBuild::ReportGroup").keys()
     statements = [
         s
-        for p in template.find_resources("AWS::IAM::Policy").values()
-        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        for s in policy_statements(template, "AWS::IAM::Policy")
         if "codebuild:BatchPutTestCases" in json.dumps(s["Action"])
         and "report-group/*" not in json.dumps(s["Resource"])
         and "report-group/" not in json.dumps(s["Resource"])
@@ -214,15 +209,11 @@ def test_acknowledgments_are_written_to_template_metadata_for_auditors(tmp_path)
     assert len(acknowledgments(app)) >= len({r["id"] for r in suppressed})
 
 
-def test_snapshot(template, snapshot):
-    assert normalize_template(template.to_json()) == snapshot.use_extension(JSONSnapshotExtension)
-
-
 # ---------------------------------------------------------------- bad input
 
 
 def _pipeline(**overrides):
-    stack = cdk.Stack(deterministic_app(), "S", env=cdk.Environment(account="111111111111", region="eu-west-1"))
+    stack = pipeline_stack(deterministic_app(), "S")
     props = {
         "source": pipelines.CodePipelineSource.git_hub("o/r", "main"),
         "targets": [DeploymentTarget(name="Dev", account="111111111111", region="eu-west-1")],
@@ -270,17 +261,9 @@ def test_bad_pipeline_name():
         _pipeline(pipeline_name="no spaces allowed")
 
 
-def test_non_dotnet_runtime_is_rejected():
-    from aws_cdk import aws_lambda as lambda_
-
-    stack = cdk.Stack(deterministic_app(), "S")
-    with pytest.raises(ValueError, match=r"S/F: runtime = 'python3.13' is invalid: expected a .NET runtime"):
-        DotnetLambdaFunction(stack, "F", project_dir=PROJECT, handler=HANDLER, runtime=lambda_.Runtime.PYTHON_3_13)
-
-
 def test_escape_hatches_let_a_team_add_a_stage():
     p = _pipeline()
-    assert p.test_reports is None  # no test_project, no report group
+    assert p.test_reports == {}  # no test_project, no report group
     extra = cdk.Stage(cdk.Stage.of(p), "Extra", env=cdk.Environment(account="111111111111", region="eu-west-1"))
     cdk.Stack(extra, "Nothing").node.add_metadata("x", "y")
     p.pipeline.add_stage(extra)
@@ -288,28 +271,147 @@ def test_escape_hatches_let_a_team_add_a_stage():
     assert names[-2:] == ["Dev", "Extra"]
 
 
-# ---------------------------------------------------------------- local bundling
+# ---------------------------------------------------------------- the synth action installs pinned tools
 
 
-def test_local_bundling_runs_dotnet_lambda_package_when_dotnet_is_on_path(tmp_path, monkeypatch):
-    from pipeline_constructs.dotnet_lambda.pipeline import _LocalDotnetBundling
-
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    log = tmp_path / "argv.txt"
-    fake = bin_dir / "dotnet"
-    fake.write_text(f'#!/bin/sh\necho "$PWD $@" > {log}\n')
-    fake.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
-    out = tmp_path / "out"
-    assert _LocalDotnetBundling(PROJECT).try_bundle(str(out), image=cdk.DockerImage.from_registry("x")) is True
-    cwd, *argv = log.read_text().split()
-    assert cwd == str(PROJECT)
-    assert argv == ["lambda", "package", "--configuration", "Release", "--output-package", f"{out}/function.zip"]
+def _synth_buildspec(template: Template) -> str:
+    projects = template.find_resources("AWS::CodeBuild::Project")
+    (synth,) = [p for p in projects.values() if "cdk.out" in json.dumps(p["Properties"]["Source"].get("BuildSpec", ""))]
+    return json.dumps(synth["Properties"]["Source"]["BuildSpec"])
 
 
-def test_local_bundling_defers_to_docker_without_dotnet(monkeypatch, tmp_path):
-    from pipeline_constructs.dotnet_lambda.pipeline import _LocalDotnetBundling
+def test_the_synth_action_verifies_the_install_script_and_pins_lambda_tools(template):
+    buildspec = _synth_buildspec(template)
+    assert buildspec.index("sha256sum -c") < buildspec.index("bash /tmp/dotnet-install.sh")
+    assert DOTNET_INSTALL_SCRIPT_SHA256 in buildspec
+    assert f"Amazon.Lambda.Tools --version {LAMBDA_TOOLS_VERSION}" in buildspec
+    assert "dot.net/v1" not in buildspec  # the unpinned redirect
 
-    monkeypatch.setenv("PATH", str(tmp_path))
-    assert _LocalDotnetBundling(PROJECT).try_bundle(str(tmp_path), image=cdk.DockerImage.from_registry("x")) is False
+
+def test_bundle_in_docker_runs_the_synth_privileged_without_installing_the_sdk():
+    p = _pipeline(bundle_in_docker=True)
+    template = Template.from_stack(cdk.Stack.of(p))
+    buildspec = _synth_buildspec(template)
+    assert "dotnet-install.sh" not in buildspec
+    synth = [
+        r
+        for r in template.find_resources("AWS::CodeBuild::Project").values()
+        if "cdk.out" in json.dumps(r["Properties"]["Source"].get("BuildSpec", ""))
+    ]
+    assert synth[0]["Properties"]["Environment"]["PrivilegedMode"] is True
+
+
+# ---------------------------------------------------------------- the props contract
+
+
+def test_synth_commands_run_in_app_dir_after_the_tests_at_the_repository_root():
+    p = _pipeline(test_project="test/HelloWorld.Tests", app_dir="infra/app", synth_commands=["make synth"])
+    commands = p.pipeline.synth.commands
+    assert commands[0].startswith("dotnet test test/HelloWorld.Tests ")
+    assert commands[1:] == ["cd infra/app", "make synth"]
+    assert '\\"base-directory\\": \\"infra/app/cdk.out\\"' in _synth_buildspec(Template.from_stack(cdk.Stack.of(p)))
+
+
+def test_default_synth_commands_use_the_pipelines_cli_version():
+    p = _pipeline(pipeline_options={"cli_version": "2.1100.0"})
+    assert p.pipeline.synth.commands == ["pip install -r requirements.txt", "npx -y aws-cdk@2.1100.0 synth"]
+
+
+def test_a_synth_step_of_your_own_is_the_synth_step():
+    own = pipelines.ShellStep("Synth", input=pipelines.CodePipelineSource.git_hub("o/r", "main"), commands=["x"])
+    p = _pipeline(synth=own)
+    assert p.pipeline.synth is own
+    assert p.test_reports == {}
+
+
+@pytest.mark.parametrize(
+    ("prop", "value"),
+    [
+        ("synth_commands", ["cdk synth"]),
+        ("app_dir", "infra"),
+        ("test_project", "test/HelloWorld.Tests"),
+        ("dotnet_channel", "LTS"),
+    ],
+)
+def test_synth_with_a_prop_of_the_default_synth_step_is_an_error_naming_it(prop, value):
+    own = pipelines.ShellStep("Synth", input=pipelines.CodePipelineSource.git_hub("o/r", "main"), commands=["x"])
+    with pytest.raises(ValueError, match=rf"^S/P: {prop} = .* is invalid: .*synth"):
+        _pipeline(synth=own, **{prop: value})
+
+
+@pytest.mark.parametrize(
+    ("key", "prop"),
+    [
+        ("docker_enabled_for_synth", "bundle_in_docker"),
+        ("synth", "synth"),
+        ("pipeline_name", "pipeline_name"),
+        ("targets", "targets"),
+    ],
+)
+def test_reserved_pipeline_options_name_the_prop_to_use(key, prop):
+    with pytest.raises(ValueError, match=rf"^S/P: pipeline_options\['{key}'\] = .* use the {prop} prop"):
+        _pipeline(pipeline_options={key: True})
+
+
+def test_cross_account_keys_is_a_pipeline_option_not_a_prop():
+    with pytest.raises(TypeError, match="cross_account_keys"):
+        _pipeline(cross_account_keys=True)
+    assert _pipeline(pipeline_options={"cross_account_keys": False}).secure_pipeline.cross_account_keys is False
+    assert _pipeline(pipeline_options={"cross_account_keys": True}).secure_pipeline.artifact_key is not None
+
+
+def test_test_reports_holds_the_unit_test_report_group(app):
+    p = app.node.find_child("DotnetLambdaPipeline").node.find_child("Delivery")
+    assert list(p.test_reports) == ["UnitTests"]
+    reports = p.test_reports["UnitTests"]
+    assert isinstance(reports, TestReports)
+    assert reports.format.value == "VISUALSTUDIOTRX"
+    assert reports.base_directory == "testresults"
+
+
+def test_only_manual_approval_targets_get_a_promote_to_approval_named_after_them():
+    targets = [
+        DeploymentTarget(name="Dev", account="111111111111", region="eu-west-1"),
+        DeploymentTarget(name="Staging", account="111111111111", region="eu-west-1", manual_approval=True),
+        DeploymentTarget(name="Prod", account="222222222222", region="eu-west-1", manual_approval=True),
+    ]
+    p = _pipeline(targets=targets)
+    actions = pipeline_actions(pipeline_props(Template.from_stack(cdk.Stack.of(p))))
+    manual = [(stage, action) for stage, action, provider, _ in actions if provider == "Manual"]
+    assert manual == [("Staging", "PromoteToStaging"), ("Prod", "PromoteToProd")]
+    assert p.gates == {}  # none is security_gated
+
+
+def test_escape_hatches_name_each_targets_stage_deployment_and_gate():
+    targets = [
+        DeploymentTarget(name="Dev", account="111111111111", region="eu-west-1"),
+        DeploymentTarget(name="Prod", account="222222222222", region="eu-west-1", security_gated=True),
+    ]
+    p = _pipeline(targets=targets, pipeline_name="orders")
+    assert list(p.stages) == list(p.deployments) == ["Dev", "Prod"]
+    assert list(p.gates) == ["Prod"]
+    assert all(isinstance(s, DotnetLambdaStage) for s in p.stages.values())
+    assert [s.stack.stack_name for s in p.stages.values()] == ["Dev-orders-Service", "Prod-orders-Service"]
+    assert pipeline_props(Template.from_stack(cdk.Stack.of(p)))["Name"] == "orders"
+    assert (
+        p.code_pipeline.node.path == p.secure_pipeline.pipeline.pipeline.node.path == "S/P/Pipeline/Pipeline/Pipeline"
+    )
+
+
+def test_a_stage_factory_deploys_the_teams_stage_per_target():
+    calls = []
+
+    def factory(scope, id, target):
+        calls.append(target.name)
+        stage = cdk.Stage(scope, id, env=target.env)
+        cdk.CfnWaitConditionHandle(cdk.Stack(stage, "App"), "Marker")
+        return stage
+
+    p = _pipeline(stage_factory=factory)
+    assert calls == ["Dev"]
+    assert not any(isinstance(s, DotnetLambdaStage) for s in p.stages.values())
+
+
+def test_a_stage_factory_returning_something_else_is_an_error_naming_it():
+    with pytest.raises(TypeError, match=r"^S/P: stage_factory = .* expected the factory to return an aws_cdk.Stage"):
+        _pipeline(stage_factory=lambda scope, id, target: "not a stage")
