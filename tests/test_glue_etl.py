@@ -144,7 +144,7 @@ def test_job_tests_have_no_credentials_and_publish_junit(template):
 
 
 def test_job_test_role_may_only_publish_to_its_report_group(template, construct):
-    group = cdk.Stack.of(construct).resolve(construct.test_reports.report_group.report_group_arn)
+    group = cdk.Stack.of(construct).resolve(construct.test_reports["JobTests"].report_group.report_group_arn)
     policies = template.find_resources("AWS::IAM::Policy")
     (policy,) = [p for k, p in policies.items() if "JobTests" in k]
     statements = policy["Properties"]["PolicyDocument"]["Statement"]

@@ -21,7 +21,7 @@ from pipeline_constructs.glue_etl import (
     GlueTrigger,
     GlueWorkflow,
 )
-from pipeline_constructs.glue_etl.spec import S3Location, parse_location
+from pipeline_constructs.glue_etl.spec.locations import S3Location, parse_location
 
 SCRIPTS = EXAMPLES / "glue_etl" / "glue_jobs"
 SCRIPT = "j_emit_start_event.py"

@@ -5,42 +5,23 @@ AWS Glue jobs with pytest in CodePipeline" as one construct:
 
 * :mod:`~pipeline_constructs.glue_etl.spec`: the typed workload spec (frozen dataclasses);
 * :mod:`~pipeline_constructs.glue_etl.workload`: the secured workload stack built from it;
+* :mod:`~pipeline_constructs.glue_etl.job_tests`: the job-test action (pytest in the aws-glue-libs image);
 * :mod:`~pipeline_constructs.glue_etl.pipeline`: the delivery pipeline.
 """
 
 from __future__ import annotations
 
-from pipeline_constructs.glue_etl.pipeline import GLUE_LIBS_IMAGES, GlueEtlPipeline, glue_libs_image
-from pipeline_constructs.glue_etl.spec import (
-    DeleteBehavior,
-    GlueCondition,
-    GlueCrawler,
-    GlueEtlSpec,
-    GlueJob,
-    GlueShellJob,
-    GlueSparkJob,
-    GlueStreamingJob,
-    GlueTrigger,
-    GlueWorkflow,
-    UpdateBehavior,
-)
-from pipeline_constructs.glue_etl.workload import GlueEtlStage, GlueEtlWorkload
+from pipeline_constructs.glue_etl import job_tests as _job_tests
+from pipeline_constructs.glue_etl import pipeline as _pipeline
+from pipeline_constructs.glue_etl import spec as _spec
+from pipeline_constructs.glue_etl import workload as _workload
+from pipeline_constructs.glue_etl.job_tests import *  # noqa: F403
+from pipeline_constructs.glue_etl.pipeline import *  # noqa: F403
+from pipeline_constructs.glue_etl.spec import *  # noqa: F403
+from pipeline_constructs.glue_etl.workload import *  # noqa: F403
 
-__all__ = [
-    "GLUE_LIBS_IMAGES",
-    "DeleteBehavior",
-    "GlueCondition",
-    "GlueCrawler",
-    "GlueEtlPipeline",
-    "GlueEtlSpec",
-    "GlueEtlStage",
-    "GlueEtlWorkload",
-    "GlueJob",
-    "GlueShellJob",
-    "GlueSparkJob",
-    "GlueStreamingJob",
-    "GlueTrigger",
-    "GlueWorkflow",
-    "UpdateBehavior",
-    "glue_libs_image",
-]
+__all__: list[str] = []
+__all__ += _pipeline.__all__
+__all__ += _job_tests.__all__
+__all__ += _spec.__all__
+__all__ += _workload.__all__
