@@ -9,9 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline_constructs.core.validation import invalid, require_enum, require_mapping, require_sequence, require_str
+from pipeline_constructs.core.validation import invalid, require_enum, require_mapping, require_str
 from pipeline_constructs.glue_etl.spec._checks import DATABASE, require_description, require_name, tuple_field
-from pipeline_constructs.glue_etl.spec.locations import parse_location
+from pipeline_constructs.glue_etl.spec.locations import require_location
 
 __all__ = ["DeleteBehavior", "GlueCrawler", "UpdateBehavior"]
 
@@ -76,15 +76,15 @@ class GlueCrawler:
     def __post_init__(self) -> None:
         require_name("GlueCrawler", "name", self.name)
         where = f"GlueCrawler({self.name!r})"
-        targets = tuple_field(self, where, "s3_targets")
-        if not targets:
-            raise invalid(where, "s3_targets", [], "expected at least one S3 location")
-        for i, target in enumerate(targets):
-            parse_location(where, f"s3_targets[{i}]", target)
-        exclusions = require_sequence(
-            where, "exclusions", self.exclusions, item=_exclusion, allowed="expected a list of glob patterns"
+        tuple_field(
+            self,
+            where,
+            "s3_targets",
+            item=require_location,
+            allowed="expected a list or tuple of S3 locations",
+            min_length=1,
         )
-        object.__setattr__(self, "exclusions", exclusions)
+        tuple_field(self, where, "exclusions", item=_exclusion, allowed="expected a list of glob patterns")
         if self.table_prefix is not None:
             allowed = "expected lower-case letters, digits and '_'"
             require_str(where, "table_prefix", self.table_prefix, pattern=DATABASE, allowed=allowed)

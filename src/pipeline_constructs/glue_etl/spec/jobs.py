@@ -22,7 +22,7 @@ from pipeline_constructs.core.validation import (
     wrong_type,
 )
 from pipeline_constructs.glue_etl.spec._checks import require_description, require_name, tuple_field
-from pipeline_constructs.glue_etl.spec.locations import parse_location
+from pipeline_constructs.glue_etl.spec.locations import require_location
 
 __all__ = ["ARGUMENT_PLACEHOLDERS", "GlueJob", "GlueShellJob", "GlueSparkJob", "GlueStreamingJob"]
 
@@ -138,8 +138,7 @@ class GlueJob:
         for key, value in arguments.items():
             self._check_argument(where, key, value)
         for prop in ("reads", "writes"):
-            for i, value in enumerate(tuple_field(self, where, prop)):
-                parse_location(where, f"{prop}[{i}]", value)
+            tuple_field(self, where, prop, item=require_location, allowed="expected a list or tuple of S3 locations")
         require_bool(where, "emits_events", self.emits_events)
         require_int(where, "max_retries", self.max_retries, minimum=0, maximum=10)
         require_int(where, "max_concurrent_runs", self.max_concurrent_runs, minimum=1)

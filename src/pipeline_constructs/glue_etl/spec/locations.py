@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from pipeline_constructs.core.validation import invalid, require_str
 
@@ -27,6 +28,12 @@ class S3Location:
 
     def __str__(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}" if self.bucket else self.prefix
+
+
+def require_location(where: str, prop: str, value: Any) -> str:
+    """Accept an S3 location of a spec (see :func:`parse_location`); return it unchanged."""
+    parse_location(where, prop, value)
+    return value  # type: ignore[no-any-return]
 
 
 def parse_location(where: str, prop: str, value: str) -> S3Location:

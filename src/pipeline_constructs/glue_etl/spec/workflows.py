@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from aws_cdk import aws_glue as glue
 
@@ -54,6 +55,10 @@ class GlueCondition:
             raise invalid(where, "state", self.state, allowed)
 
 
+def _condition(where: str, prop: str, value: Any) -> GlueCondition:
+    return require_instance(where, prop, value, GlueCondition, "expected a GlueCondition")
+
+
 @dataclass(frozen=True, kw_only=True)
 class GlueTrigger:
     """A workflow trigger. Its type follows from its props:
@@ -82,14 +87,15 @@ class GlueTrigger:
     def __post_init__(self) -> None:
         require_name("GlueTrigger", "name", self.name)
         where = f"GlueTrigger({self.name!r})"
-        actions = tuple_field(self, where, "actions")
-        if not actions:
-            raise invalid(where, "actions", [], "expected at least one job or crawler name")
-        for i, action in enumerate(actions):
-            require_name(where, f"actions[{i}]", action)
-        when = tuple_field(self, where, "when")
-        for i, condition in enumerate(when):
-            require_instance(where, f"when[{i}]", condition, GlueCondition, "expected a GlueCondition")
+        tuple_field(
+            self,
+            where,
+            "actions",
+            item=require_name,
+            allowed="expected a list or tuple of job or crawler names",
+            min_length=1,
+        )
+        when = tuple_field(self, where, "when", item=_condition, allowed="expected a list of GlueCondition")
         if self.schedule is not None and when:
             raise invalid(
                 where, "schedule", self.schedule, "a trigger is either scheduled or conditional: drop schedule or when"
@@ -107,6 +113,10 @@ class GlueTrigger:
         if self.schedule is not None:
             return "SCHEDULED"
         return "CONDITIONAL" if self.when else "ON_DEMAND"
+
+
+def _trigger(where: str, prop: str, value: Any) -> GlueTrigger:
+    return require_instance(where, prop, value, GlueTrigger, "expected a GlueTrigger")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -129,9 +139,7 @@ class GlueWorkflow:
     def __post_init__(self) -> None:
         require_name("GlueWorkflow", "name", self.name)
         where = f"GlueWorkflow({self.name!r})"
-        triggers = tuple_field(self, where, "triggers")
-        for i, trigger in enumerate(triggers):
-            require_instance(where, f"triggers[{i}]", trigger, GlueTrigger, "expected a GlueTrigger")
+        triggers = tuple_field(self, where, "triggers", item=_trigger, allowed="expected a list of GlueTrigger")
         starts = [t.name for t in triggers if t.kind != "CONDITIONAL"]
         if len(starts) != 1:
             raise invalid(
