@@ -10,13 +10,28 @@ import json
 from typing import Any
 
 import aws_cdk as cdk
+from aws_cdk import aws_glue as glue
 from aws_cdk import pipelines
 from aws_cdk.assertions import Template
 from conftest import EXAMPLES, load_example
 from helpers import pipeline_stack
 
 from pipeline_constructs import DeploymentTarget
-from pipeline_constructs.glue_etl import GlueEtlPipeline, GlueEtlSpec, GlueJob
+from pipeline_constructs.glue_etl import (
+    DeleteBehavior,
+    GlueCondition,
+    GlueCrawler,
+    GlueEtlPipeline,
+    GlueEtlSpec,
+    GlueEtlWorkload,
+    GlueJob,
+    GlueShellJob,
+    GlueSparkJob,
+    GlueStreamingJob,
+    GlueTrigger,
+    GlueWorkflow,
+    UpdateBehavior,
+)
 from pipeline_constructs.testing import deterministic_app
 
 EXAMPLE = load_example("glue_etl")
@@ -25,6 +40,54 @@ SOURCE = pipelines.CodePipelineSource.connection(
     "o/r", "main", connection_arn="arn:aws:codeconnections:eu-west-1:111111111111:connection/x"
 )
 DEV = DeploymentTarget(name="Dev", account="111111111111", region="eu-west-1")
+SPARK = "j_neherlab_denorm_etl.py"
+SHELL = "j_emit_start_event.py"
+
+WORKLOAD_SPEC = GlueEtlSpec(
+    database="sales",
+    scripts_dir=SCRIPTS,
+    jobs=(
+        GlueSparkJob(
+            name="j_clean",
+            script=SPARK,
+            bookmarks=True,
+            glue_version=glue.GlueVersion.V4_0,
+            worker_type=glue.WorkerType.G_2X,
+            number_of_workers=4,
+            max_retries=2,
+            reads=("raw/",),
+            writes=("clean/", "clean/daily/"),
+            arguments={"--OUT": "s3://{data_bucket}/clean/"},
+        ),
+        GlueStreamingJob(name="j_stream", script=SPARK, worker_type=glue.WorkerType.G_025X, writes=("stream/",)),
+        GlueShellJob(name="j_notify", script=SHELL, max_capacity=glue.MaxCapacity.DPU_1),
+    ),
+    crawlers=(
+        GlueCrawler(
+            name="c_raw",
+            s3_targets=("raw/",),
+            table_prefix="raw_",
+            update_behavior=UpdateBehavior.LOG,
+            delete_behavior=DeleteBehavior.DELETE_FROM_DATABASE,
+            exclusions=("**.tmp",),
+        ),
+    ),
+    workflows=(
+        GlueWorkflow(
+            name="nightly",
+            triggers=(
+                GlueTrigger(name="t_go", actions=("c_raw",)),
+                GlueTrigger(
+                    name="t_clean",
+                    actions=("j_clean",),
+                    when=(GlueCondition("c_raw"), GlueCondition("c_raw", "FAILED")),
+                    logical=glue.PredicateLogical.ANY,
+                ),
+                GlueTrigger(name="t_notify", actions=("j_notify",), when=(GlueCondition("j_clean", "TIMEOUT"),)),
+            ),
+        ),
+    ),
+)
 
 
 @functools.cache
@@ -62,3 +125,12 @@ def buildspec(properties: dict[str, Any]) -> dict[str, Any]:
     if isinstance(spec_, dict):
         spec_ = "".join(p if isinstance(p, str) else "<ref>" for p in spec_["Fn::Join"][1])
     return json.loads(spec_)  # type: ignore[no-any-return]
+
+
+@functools.cache
+def workload_example() -> tuple[cdk.App, GlueEtlWorkload]:
+    """A workload beyond the example (streaming and bookmarked jobs, an on-demand start, a data-bucket crawl)."""
+    app = deterministic_app()
+    workload = GlueEtlWorkload(pipeline_stack(app, "Etl"), "Workload", spec=WORKLOAD_SPEC)
+    app.synth()
+    return app, workload

@@ -158,7 +158,11 @@ def test_reserved_pipeline_options_name_the_prop_to_use(key):
 
 def test_pipeline_options_reach_the_pipeline_and_the_report_group():
     built = glue_pipeline(
-        pipeline_options={"cross_account_keys": False, "removal_policy": cdk.RemovalPolicy.DESTROY, "cli_version": "2.1000.0"}
+        pipeline_options={
+            "cross_account_keys": False,
+            "removal_policy": cdk.RemovalPolicy.DESTROY,
+            "cli_version": "2.1000.0",
+        }
     )
     assert built.secure_pipeline.cross_account_keys is False
     template = Template.from_stack(cdk.Stack.of(built))

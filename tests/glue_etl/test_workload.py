@@ -1,90 +1,172 @@
-"""GlueEtlWorkload beyond the example: streaming and bookmarked jobs, on-demand triggers, data-bucket crawls."""
+"""GlueEtlWorkload and GlueEtlStage: key, buckets, security configuration, jobs, crawlers, workflows, scripts."""
 
 from __future__ import annotations
 
+import collections
 import json
 
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_kms as kms
-from aws_cdk.assertions import Template
-from conftest import EXAMPLES
+from aws_cdk.assertions import Match, Template
+from glue_example import EXAMPLE, SCRIPTS, SHELL, example, workload_example
+from helpers import pipeline_stack
 
-from pipeline_constructs.core.compliance import unacknowledged_findings
-from pipeline_constructs.glue_etl import (
-    DeleteBehavior,
-    GlueCondition,
-    GlueCrawler,
-    GlueEtlSpec,
-    GlueEtlWorkload,
-    GlueShellJob,
-    GlueSparkJob,
-    GlueStreamingJob,
-    GlueTrigger,
-    GlueWorkflow,
-    UpdateBehavior,
-)
+from pipeline_constructs.core.compliance import acknowledgments, unacknowledged_findings
+from pipeline_constructs.glue_etl import GlueEtlSpec, GlueEtlWorkload, GlueShellJob
 from pipeline_constructs.testing import deterministic_app
 
-SCRIPTS = EXAMPLES / "glue_etl" / "glue_jobs"
-SPARK = "j_neherlab_denorm_etl.py"
-SHELL = "j_emit_start_event.py"
 
-SPEC = GlueEtlSpec(
-    database="sales",
-    scripts_dir=SCRIPTS,
-    jobs=(
-        GlueSparkJob(
-            name="j_clean",
-            script=SPARK,
-            bookmarks=True,
-            glue_version=glue.GlueVersion.V4_0,
-            worker_type=glue.WorkerType.G_2X,
-            number_of_workers=4,
-            max_retries=2,
-            reads=("raw/",),
-            writes=("clean/", "clean/daily/"),
-            arguments={"--OUT": "s3://{data_bucket}/clean/"},
-        ),
-        GlueStreamingJob(name="j_stream", script=SPARK, worker_type=glue.WorkerType.G_025X, writes=("stream/",)),
-        GlueShellJob(name="j_notify", script=SHELL, max_capacity=glue.MaxCapacity.DPU_1),
-    ),
-    crawlers=(
-        GlueCrawler(
-            name="c_raw",
-            s3_targets=("raw/",),
-            table_prefix="raw_",
-            update_behavior=UpdateBehavior.LOG,
-            delete_behavior=DeleteBehavior.DELETE_FROM_DATABASE,
-            exclusions=("**.tmp",),
-        ),
-    ),
-    workflows=(
-        GlueWorkflow(
-            name="nightly",
-            triggers=(
-                GlueTrigger(name="t_go", actions=("c_raw",)),
-                GlueTrigger(
-                    name="t_clean",
-                    actions=("j_clean",),
-                    when=(GlueCondition("c_raw"), GlueCondition("c_raw", "FAILED")),
-                    logical=glue.PredicateLogical.ANY,
-                ),
-                GlueTrigger(name="t_notify", actions=("j_notify",), when=(GlueCondition("j_clean", "TIMEOUT"),)),
-            ),
-        ),
-    ),
-)
+@pytest.fixture(scope="module")
+def dev() -> Template:
+    return Template.from_stack(example()[1].stages["Dev"].stack)
+
+
+# -- the example's Dev workload ------------------------------------------------------------------
+
+
+def test_security_configuration_encrypts_s3_logs_and_bookmarks_with_the_rotating_key(dev):
+    (key_id,) = dev.find_resources("AWS::KMS::Key", {"Properties": {"EnableKeyRotation": True}})
+    key = {"Fn::GetAtt": [key_id, "Arn"]}
+    dev.has_resource_properties(
+        "AWS::Glue::SecurityConfiguration",
+        {
+            "EncryptionConfiguration": {
+                "S3Encryptions": [{"S3EncryptionMode": "SSE-KMS", "KmsKeyArn": key}],
+                "CloudWatchEncryption": {"CloudWatchEncryptionMode": "SSE-KMS", "KmsKeyArn": key},
+                "JobBookmarksEncryption": {"JobBookmarksEncryptionMode": "CSE-KMS", "KmsKeyArn": key},
+            }
+        },
+    )
+    assert dev.find_resources("AWS::KMS::Alias") == {}  # the sample's alias changed on every synth
+
+
+def test_buckets_are_kms_encrypted_and_ssl_only(dev):
+    buckets = dev.find_resources(
+        "AWS::S3::Bucket",
+        {
+            "Properties": {
+                "BucketEncryption": {
+                    "ServerSideEncryptionConfiguration": [
+                        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}, "BucketKeyEnabled": True}
+                    ]
+                }
+            }
+        },
+    )
+    assert len(buckets) == 2  # scripts and data (the third, access logs, is SSE-S3 by necessity)
+    for bucket in buckets:
+        dev.has_resource_properties(
+            "AWS::S3::BucketPolicy",
+            {
+                "Bucket": {"Ref": bucket},
+                "PolicyDocument": {
+                    "Statement": Match.array_with(
+                        [Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})]
+                    )
+                },
+            },
+        )
+
+
+def test_jobs_run_their_own_scripts_with_the_security_configuration(dev):
+    jobs = {j["Properties"]["Name"]: j["Properties"] for j in dev.find_resources("AWS::Glue::Job").values()}
+    assert set(jobs) == {"j_emit_start_event", "j_neherlab_denorm", "j_emit_ended_event"}
+    scripts = {name: json.dumps(job["Command"]["ScriptLocation"]) for name, job in jobs.items()}
+    assert "/scripts/j_emit_ended_event.py" in scripts["j_emit_ended_event"]  # not the start script
+    assert "/scripts/j_emit_start_event.py" in scripts["j_emit_start_event"]
+    for job in jobs.values():
+        assert "SecurityConfiguration" in job
+    denorm = jobs["j_neherlab_denorm"]
+    assert (denorm["Command"]["Name"], denorm["GlueVersion"], denorm["WorkerType"], denorm["NumberOfWorkers"]) == (
+        "glueetl",
+        "5.0",
+        "G.1X",
+        10,
+    )
+    assert denorm["Timeout"] == 120
+    assert denorm["DefaultArguments"]["--DATABASE"] == "covid19db"
+    assert denorm["DefaultArguments"]["--job-bookmark-option"] == "job-bookmark-disable"
+    for shell in ("j_emit_start_event", "j_emit_ended_event"):
+        assert (jobs[shell]["Command"]["Name"], jobs[shell]["Command"]["PythonVersion"]) == ("pythonshell", "3.9")
+        assert jobs[shell]["MaxCapacity"] == 0.0625
+
+
+def test_four_crawlers_write_to_the_database_encrypted(dev):
+    crawlers = dev.find_resources("AWS::Glue::Crawler")
+    assert len(crawlers) == 4
+    for crawler in crawlers.values():
+        props = crawler["Properties"]
+        assert "CrawlerSecurityConfiguration" in props
+        assert props["SchemaChangePolicy"] == {"UpdateBehavior": "UPDATE_IN_DATABASE", "DeleteBehavior": "LOG"}
+        (target,) = props["Targets"]["S3Targets"]
+        assert target["Path"].startswith("s3://covid19-harmonized-dataset/covid19tos3/neherlab_")
+    dev.has_resource_properties("AWS::Glue::Database", {"DatabaseInput": {"Name": "covid19db"}})
+
+
+def test_seven_triggers_monthly_start_and_an_and_of_four_crawls(dev):
+    triggers = {t["Properties"]["Name"]: t for t in dev.find_resources("AWS::Glue::Trigger").values()}
+    assert len(triggers) == 7
+    start = triggers["t_start"]["Properties"]
+    assert (start["Type"], start["Schedule"], start["StartOnCreation"]) == ("SCHEDULED", "cron(0 10 1 * ? *)", True)
+    denorm = triggers["t_neherlab_denorm"]["Properties"]
+    assert denorm["Type"] == "CONDITIONAL"
+    assert denorm["Predicate"]["Logical"] == "AND"
+    assert {c["CrawlState"] for c in denorm["Predicate"]["Conditions"]} == {"SUCCEEDED"}
+    assert len(denorm["Predicate"]["Conditions"]) == 4
+    for trigger in triggers.values():
+        props = trigger["Properties"]
+        assert "EventBatchingCondition" not in props
+        if props["Type"] == "CONDITIONAL":
+            assert props["StartOnCreation"] is True
+            assert "Logical" in props["Predicate"]  # Glue rejects a predicate without one
+
+
+def test_triggers_are_created_one_after_another(dev):
+    triggers = dev.find_resources("AWS::Glue::Trigger")
+    chained = [t for t in triggers.values() if t.get("DependsOn")]
+    assert len(chained) == len(triggers) - 1
+    assert all(len(t["DependsOn"]) == 1 and t["DependsOn"][0] in triggers for t in chained)
+
+
+def test_scripts_are_deployed_to_the_script_bucket_as_an_asset(dev):
+    dev.has_resource_properties(
+        "Custom::CDKBucketDeployment", {"DestinationBucketKeyPrefix": "scripts/", "Prune": True}
+    )
+    (fn,) = dev.find_resources("AWS::Lambda::Function").values()
+    assert fn["Properties"]["MemorySize"] == 256
+    (group,) = dev.find_resources("AWS::Logs::LogGroup").values()
+    assert "KmsKeyId" in group["Properties"]
+    assert group["Properties"]["RetentionInDays"] == 365
+
+
+def test_workload_synth_is_reproducible(dev):
+    # The sample's KMS alias embedded the synth time: two synths of the same code must be identical.
+    app = deterministic_app()
+    EXAMPLE.build_app(app)
+    again = app.node.find_child("GlueEtlPipeline").node.find_child("Delivery")
+    assert Template.from_stack(again.stages["Dev"].stack).to_json() == dev.to_json()
+
+
+def test_workload_acknowledgments_are_narrow_and_reasoned():
+    acks = acknowledgments(example()[1].stages["Dev"])
+    rules = collections.Counter(rule.split("[")[0] for _path, rule, _reason in acks)
+    # Job policy: 3 object prefixes, Glue log groups, catalog tables, the metrics namespace;
+    # script deployment: objects under scripts/.
+    iam5 = sorted(rule for _p, rule, _r in acks if rule.startswith("AwsSolutions-IAM5["))
+    assert len(iam5) == 7, iam5
+    assert all(len(reason) > 60 for _p, _rule, reason in acks)
+    assert "AwsSolutions-IAM5" not in {r for _p, r, _ in acks}  # always with the finding
+    assert rules["AwsSolutions-L1"] == 1
+
+
+# -- a workload beyond the example ---------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def built() -> tuple[cdk.App, GlueEtlWorkload]:
-    app = deterministic_app()
-    stack = cdk.Stack(app, "Etl", env=cdk.Environment(account="111111111111", region="eu-west-1"))
-    workload = GlueEtlWorkload(stack, "Workload", spec=SPEC)
-    app.synth()
-    return app, workload
+    return workload_example()
 
 
 @pytest.fixture(scope="module")
@@ -148,31 +230,13 @@ def test_on_demand_start_and_any_predicate(template):
     assert triggers["t_notify"]["Predicate"]["Conditions"][0]["State"] == "TIMEOUT"
 
 
-def test_policy_covers_nested_prefixes_once_and_deletes_tables_only_when_asked(template):
-    (policy,) = [p for k, p in template.find_resources("AWS::IAM::ManagedPolicy").items() if "JobPolicy" in k]
-    by_sid = {s["Sid"]: s for s in policy["Properties"]["PolicyDocument"]["Statement"]}
-    writes = json.dumps(by_sid["WriteDataBucket"]["Resource"])
-    assert "/clean/*" in writes
-    assert "/clean/daily/*" not in writes  # covered by clean/
-    assert "/stream/*" in writes
-    assert "/raw/*" in json.dumps(by_sid["ReadDataBucket"]["Resource"])
-    assert by_sid["ListDataBucket"]["Condition"]["StringLike"]["s3:prefix"] == [
-        "clean/*",
-        "glue-temp/*",
-        "raw/*",
-        "stream/*",
-    ]
-    assert {"glue:DeleteTable", "glue:BatchDeletePartition"} <= set(by_sid["GlueCatalog"]["Action"])
-    assert "PutEventsOnDefaultBus" not in by_sid
-
-
 def test_no_unacknowledged_findings(built):
     assert [str(f) for f in unacknowledged_findings(built[0])] == []
 
 
 def test_own_key_is_used_and_no_key_is_created():
     app = deterministic_app()
-    stack = cdk.Stack(app, "Etl", env=cdk.Environment(account="111111111111", region="eu-west-1"))
+    stack = pipeline_stack(app, "Etl")
     key = kms.Key(stack, "TeamKey", enable_key_rotation=True)
     spec = GlueEtlSpec(database="db", scripts_dir=SCRIPTS, jobs=(GlueShellJob(name="j", script=SHELL),))
     workload = GlueEtlWorkload(stack, "Workload", spec=spec, encryption_key=key, security_configuration_name="team-sc")
