@@ -16,22 +16,8 @@ from aws_cdk.assertions import Template
 from conftest import EXAMPLES, load_example
 from helpers import pipeline_stack
 
-from pipeline_constructs import DeploymentTarget
-from pipeline_constructs.glue_etl import (
-    DeleteBehavior,
-    GlueCondition,
-    GlueCrawler,
-    GlueEtlPipeline,
-    GlueEtlSpec,
-    GlueEtlWorkload,
-    GlueJob,
-    GlueShellJob,
-    GlueSparkJob,
-    GlueStreamingJob,
-    GlueTrigger,
-    GlueWorkflow,
-    UpdateBehavior,
-)
+from pipeline_constructs import DeploymentTarget, glue_etl
+from pipeline_constructs.glue_etl import GlueEtlPipeline, GlueEtlSpec, GlueEtlWorkload, GlueJob
 from pipeline_constructs.testing import deterministic_app
 
 EXAMPLE = load_example("glue_etl")
@@ -47,7 +33,7 @@ WORKLOAD_SPEC = GlueEtlSpec(
     database="sales",
     scripts_dir=SCRIPTS,
     jobs=(
-        GlueSparkJob(
+        glue_etl.GlueSparkJob(
             name="j_clean",
             script=SPARK,
             bookmarks=True,
@@ -59,31 +45,35 @@ WORKLOAD_SPEC = GlueEtlSpec(
             writes=("clean/", "clean/daily/"),
             arguments={"--OUT": "s3://{data_bucket}/clean/"},
         ),
-        GlueStreamingJob(name="j_stream", script=SPARK, worker_type=glue.WorkerType.G_025X, writes=("stream/",)),
-        GlueShellJob(name="j_notify", script=SHELL, max_capacity=glue.MaxCapacity.DPU_1),
+        glue_etl.GlueStreamingJob(
+            name="j_stream", script=SPARK, worker_type=glue.WorkerType.G_025X, writes=("stream/",)
+        ),
+        glue_etl.GlueShellJob(name="j_notify", script=SHELL, max_capacity=glue.MaxCapacity.DPU_1),
     ),
     crawlers=(
-        GlueCrawler(
+        glue_etl.GlueCrawler(
             name="c_raw",
             s3_targets=("raw/",),
             table_prefix="raw_",
-            update_behavior=UpdateBehavior.LOG,
-            delete_behavior=DeleteBehavior.DELETE_FROM_DATABASE,
+            update_behavior=glue_etl.UpdateBehavior.LOG,
+            delete_behavior=glue_etl.DeleteBehavior.DELETE_FROM_DATABASE,
             exclusions=("**.tmp",),
         ),
     ),
     workflows=(
-        GlueWorkflow(
+        glue_etl.GlueWorkflow(
             name="nightly",
             triggers=(
-                GlueTrigger(name="t_go", actions=("c_raw",)),
-                GlueTrigger(
+                glue_etl.GlueTrigger(name="t_go", actions=("c_raw",)),
+                glue_etl.GlueTrigger(
                     name="t_clean",
                     actions=("j_clean",),
-                    when=(GlueCondition("c_raw"), GlueCondition("c_raw", "FAILED")),
+                    when=(glue_etl.GlueCondition("c_raw"), glue_etl.GlueCondition("c_raw", "FAILED")),
                     logical=glue.PredicateLogical.ANY,
                 ),
-                GlueTrigger(name="t_notify", actions=("j_notify",), when=(GlueCondition("j_clean", "TIMEOUT"),)),
+                glue_etl.GlueTrigger(
+                    name="t_notify", actions=("j_notify",), when=(glue_etl.GlueCondition("j_clean", "TIMEOUT"),)
+                ),
             ),
         ),
     ),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from typing import Any
 
 from pipeline_constructs.core.validation import require_mapping, require_sequence, require_str
@@ -24,18 +23,11 @@ def require_name(where: str, prop: str, value: Any) -> str:
     )
 
 
-def tuple_field(
-    obj: object,
-    where: str,
-    prop: str,
-    *,
-    item: Callable[[str, str, Any], Any] | None = None,
-    allowed: str = "expected a list or tuple",
-    min_length: int = 0,
-) -> tuple[Any, ...]:
-    """Check field ``prop`` of the frozen dataclass ``obj`` (a list or tuple, each item checked by ``item``);
-    store it as a tuple."""
-    value = require_sequence(where, prop, getattr(obj, prop), item=item, allowed=allowed, min_length=min_length)
+def tuple_field(obj: object, where: str, prop: str, **checks: Any) -> tuple[Any, ...]:
+    """Check field ``prop`` of the frozen dataclass ``obj`` with :func:`require_sequence` (``checks``: its
+    ``item``, ``allowed``, ``min_length``); store it as a tuple."""
+    checks.setdefault("allowed", "expected a list or tuple")
+    value = require_sequence(where, prop, getattr(obj, prop), **checks)
     object.__setattr__(obj, prop, value)
     return value
 
