@@ -93,8 +93,10 @@ def test_mixed_glue_versions_need_an_explicit_test_image():
     )
     with pytest.raises(ValueError, match=r"test_image = None is invalid: the Spark jobs use several Glue versions"):
         glue_pipeline(spec=mixed)
-    image = codebuild.LinuxBuildImage.from_docker_registry("public.ecr.aws/glue/aws-glue-libs:5")
-    assert glue_pipeline(spec=mixed, test_image=image).test_image is image
+    image = codebuild.LinuxBuildImage.from_docker_registry("example.com/team/glue-tests:4-and-5")
+    built = glue_pipeline(spec=mixed, test_image=image)
+    job_tests = project(Template.from_stack(cdk.Stack.of(built)), "JobTests")
+    assert job_tests["Environment"]["Image"] == "example.com/team/glue-tests:4-and-5"
 
 
 def test_glue_version_without_a_published_image():

@@ -239,11 +239,17 @@ def test_own_key_is_used_and_no_key_is_created():
     stack = pipeline_stack(app, "Etl")
     key = kms.Key(stack, "TeamKey", enable_key_rotation=True)
     spec = GlueEtlSpec(database="db", scripts_dir=SCRIPTS, jobs=(GlueShellJob(name="j", script=SHELL),))
-    workload = GlueEtlWorkload(stack, "Workload", spec=spec, encryption_key=key, security_configuration_name="team-sc")
-    assert workload.key is key
+    GlueEtlWorkload(stack, "Workload", spec=spec, encryption_key=key, security_configuration_name="team-sc")
     template = Template.from_stack(stack)
     assert len(template.find_resources("AWS::KMS::Key")) == 1
-    template.has_resource_properties("AWS::Glue::SecurityConfiguration", {"Name": "team-sc"})
+    team_key = {"Fn::GetAtt": [stack.resolve(key.node.default_child.logical_id), "Arn"]}
+    template.has_resource_properties(
+        "AWS::Glue::SecurityConfiguration",
+        {
+            "Name": "team-sc",
+            "EncryptionConfiguration": {"S3Encryptions": [{"S3EncryptionMode": "SSE-KMS", "KmsKeyArn": team_key}]},
+        },
+    )
 
 
 def test_spec_is_required():
