@@ -90,9 +90,6 @@ def build_app(app: cdk.App) -> cdk.Stack:
         source=pipelines.CodePipelineSource.connection(
             "example-org/covid19-glue", "main", connection_arn=CONNECTION_ARN
         ),
-        spec=covid19_spec(),
-        job_tests="tests",
-        pipeline_name="covid19-glue",
         targets=[
             DeploymentTarget(name="Dev", account="111111111111", region="eu-west-1"),
             DeploymentTarget(
@@ -104,6 +101,9 @@ def build_app(app: cdk.App) -> cdk.Stack:
                 notification_emails=("data-platform@example.com",),
             ),
         ],
+        spec=covid19_spec(),
+        pipeline_name="covid19-glue",
+        job_tests="tests",  # pytest path of the job tests, run in the aws-glue-libs image before synth
     )
     return stack
 

@@ -334,16 +334,17 @@ BUILDERS: dict[str, Builder] = {
             "test_image": "iface",
             "test_install_commands": "seq",
             "test_compute_type": "enum",
+            "synth": "iface",
             "synth_commands": "commands",
             "pipeline_name": "opt_name",
             "workload_options": "kwargs",
             "stage_factory": "callable",
-            "cross_account_keys": "opt_bool",
             "pipeline_options": "kwargs",
         },
         {
             "job_tests": [("missing", "no_such_tests")],
             "workload_options": [("spec", {"spec": "x"}), ("bad_name", {"security_configuration_name": "a b"})],
+            "pipeline_options": [("reserved", {"synth": None})],
         },
     ),
     "GlueEtlWorkload": Builder(

@@ -21,7 +21,7 @@ from pipeline_constructs.glue_etl import (
     GlueTrigger,
     GlueWorkflow,
 )
-from pipeline_constructs.glue_etl.spec import S3Location, parse_location
+from pipeline_constructs.glue_etl.spec.locations import S3Location, parse_location
 
 SCRIPTS = EXAMPLES / "glue_etl" / "glue_jobs"
 SCRIPT = "j_emit_start_event.py"
@@ -257,7 +257,7 @@ def test_shell_job_capacity_is_typed():
 
 
 def test_crawler_needs_targets_and_valid_policies():
-    with raises("s3_targets", "expected at least one S3 location"):
+    with raises("s3_targets", "with at least one item"):
         GlueCrawler(name="c", s3_targets=())
     with raises("s3_targets", "expected a list or tuple"):
         GlueCrawler(name="c", s3_targets="raw/")
@@ -283,7 +283,7 @@ def test_trigger_schedule_must_be_glue_cron(schedule):
 
 
 def test_trigger_needs_actions():
-    with raises("actions", "expected at least one job or crawler name"):
+    with raises("actions", "with at least one item"):
         GlueTrigger(name="t", actions=())
 
 
