@@ -33,7 +33,8 @@ from pipeline_constructs.core.validation import (
     require_stack_name,
     require_str,
 )
-from pipeline_constructs.kda_app.flink import FlinkApplication, FlinkCode, FlinkSettings
+from pipeline_constructs.kda_app.code import FlinkCode
+from pipeline_constructs.kda_app.flink import FlinkApplication, FlinkSettings
 
 __all__ = [
     "INPUT_PROPERTY_GROUP",
