@@ -86,7 +86,8 @@ def test_synth_commands_run_in_app_dir():
     stack = small_stack()
     small_pipeline(stack, synth_commands=["make synth"], app_dir="infra")
     (synth,) = [
-        p for p in Template.from_stack(stack).find_resources("AWS::CodeBuild::Project").values()
+        p
+        for p in Template.from_stack(stack).find_resources("AWS::CodeBuild::Project").values()
         if "make synth" in flat(p)
     ]
     spec = flat(synth["Properties"]["Source"]["BuildSpec"])
@@ -152,9 +153,7 @@ def test_pipeline_options_reach_the_application_pipelines_own_resources():
     assert {b["DeletionPolicy"] for b in buckets.values()} == {"Delete"}
     groups = template.find_resources("AWS::Logs::LogGroup")
     assert groups and {g["Properties"]["RetentionInDays"] for g in groups.values()} == {30}
-    (build,) = [
-        p for p in template.find_resources("AWS::CodeBuild::Project").values() if "mvn -B package" in flat(p)
-    ]
+    (build,) = [p for p in template.find_resources("AWS::CodeBuild::Project").values() if "mvn -B package" in flat(p)]
     assert build["Properties"]["Environment"]["ComputeType"] == "BUILD_GENERAL1_LARGE"
     stage_stack = Template.from_stack(cdk.Stack.of(stack.node.find_child("P").application_stacks["Dev"]))
     assert {g["Properties"]["RetentionInDays"] for g in stage_stack.find_resources("AWS::Logs::LogGroup").values()} == {
