@@ -152,7 +152,8 @@ def test_pipeline_options_reach_the_application_pipelines_own_resources():
     assert [b["DeletionPolicy"] for b in releases] == ["Delete"]
     assert {b["DeletionPolicy"] for b in buckets.values()} == {"Delete"}
     groups = template.find_resources("AWS::Logs::LogGroup")
-    assert groups and {g["Properties"]["RetentionInDays"] for g in groups.values()} == {30}
+    assert groups
+    assert {g["Properties"]["RetentionInDays"] for g in groups.values()} == {30}
     (build,) = [p for p in template.find_resources("AWS::CodeBuild::Project").values() if "mvn -B package" in flat(p)]
     assert build["Properties"]["Environment"]["ComputeType"] == "BUILD_GENERAL1_LARGE"
     stage_stack = Template.from_stack(cdk.Stack.of(stack.node.find_child("P").application_stacks["Dev"]))
