@@ -108,5 +108,5 @@ def test_update_timeout_and_start_reach_every_action():
 
 def test_too_many_targets_for_the_functions_environment_are_rejected():
     targets = [DeploymentTarget(name=f"T{i:02d}", account=f"{i:012d}", region="eu-west-1") for i in range(1, 30)]
-    with pytest.raises(ValueError, match=r"targets = '<29 targets>' is invalid: too many targets .* 4 KB"):
+    with pytest.raises(ValueError, match=r"^S/P: targets = '<29 targets>' is invalid: too many targets .* 4 KB"):
         small_pipeline(targets=targets)

@@ -41,6 +41,8 @@ __all__ = ["ApplicationPipeline", "ApplicationSettings", "application_pipeline"]
 class ApplicationSettings:
     """What the application pipeline is built from (checked by :class:`~pipeline_constructs.kda_app.KdaAppPipeline`)."""
 
+    #: The construct path errors name.
+    where: str
     names: KdaNames
     targets: tuple[DeploymentTarget, ...]
     source: ApplicationSource
@@ -138,6 +140,7 @@ def application_pipeline(
         logs_key=logs_key,
         retention=s.retention,
         removal_policy=s.removal_policy,
+        where=s.where,
     )
     pipeline = plain.pipeline
     invoke_role = iam.Role(

@@ -194,6 +194,7 @@ class KdaAppPipeline(PipelineConstruct):
         parts = application_pipeline(
             Construct(self, "Application"),
             ApplicationSettings(
+                where=where,
                 names=self.names,
                 targets=targets,
                 source=application_source,

@@ -71,8 +71,13 @@ def update_function(
     logs_key: kms.IKey,
     retention: logs.RetentionDays,
     removal_policy: cdk.RemovalPolicy,
+    where: str,
 ) -> JobFunction:
-    """The update function (``Update``): assumes each target's updater role, reads releases, reports jobs."""
+    """The update function (``Update``): assumes each target's updater role, reads releases, reports jobs.
+
+    :param where: the construct path errors name (the pipeline construct's).
+    :raises ValueError: when the targets do not fit in the function's environment (4 KB).
+    """
     config = {
         "releaseBucket": names.release_bucket,
         "releaseBucketArn": names.release_bucket_arn,
@@ -86,7 +91,7 @@ def update_function(
     # Unresolved tokens only overestimate the size.
     if len(json.dumps(config)) + len(json.dumps(policy_environment(artifacts))) > _ENVIRONMENT_LIMIT:
         raise invalid(
-            scope.node.path,
+            where,
             "targets",
             f"<{len(targets)} targets>",
             "too many targets for the update function's configuration (Lambda's 4 KB of environment variables)",
