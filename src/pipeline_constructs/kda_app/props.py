@@ -13,11 +13,10 @@ from pipeline_constructs.core.validation import (
     require_callable,
     require_duration,
     require_instance,
-    require_int,
     require_pipeline_name,
     require_str,
 )
-from pipeline_constructs.kda_app.application_stack import RELEASE_PREFIX_PATTERN, KdaApplicationStack
+from pipeline_constructs.kda_app.application_stack import RELEASE_PREFIX_PATTERN, KdaApplicationStack, check_stream
 from pipeline_constructs.kda_app.code import FlinkCode
 from pipeline_constructs.kda_app.flink import FlinkSettings
 from pipeline_constructs.kda_app.names import APPLICATION_NAME_PATTERN
@@ -28,10 +27,6 @@ __all__ = ["StackExtension", "check_props"]
 
 #: ``(stack, target) -> None``: add resources to a target's application stack before it is deployed.
 StackExtension = Callable[[KdaApplicationStack, DeploymentTarget], None]
-
-# Kinesis Data Streams retention: 24 hours to 365 days.
-_MIN_STREAM_RETENTION = 24 * 3600
-_MAX_STREAM_RETENTION = 8760 * 3600
 
 
 def check_props(
@@ -83,17 +78,7 @@ def check_props(
         require_instance(
             where, "initial_code", initial_code, FlinkCode, "expected a FlinkCode, e.g. FlinkCode.from_asset(...)"
         )
-    if stream_shard_count is not None:
-        require_int(where, "stream_shard_count", stream_shard_count, minimum=1)
-    if stream_retention is not None:
-        require_duration(
-            where,
-            "stream_retention",
-            stream_retention,
-            minimum_seconds=_MIN_STREAM_RETENTION,
-            maximum_seconds=_MAX_STREAM_RETENTION,
-            whole="hours",
-        )
+    check_stream(where, stream_shard_count, stream_retention)
     if update_timeout is not None:
         require_duration(
             where,
