@@ -149,7 +149,7 @@ def test_construct_code_imports_nothing_from_runtime():
 
 def test_constants_copied_from_the_update_handler_match_it():
     pytest.importorskip("boto3")
-    from pipeline_constructs.kda_app import pipeline as construct
+    from pipeline_constructs.kda_app import update as construct
     from pipeline_constructs.runtime import kda_update as handler
 
     for name in ("MANIFEST_NAME", "DEFAULT_TIMEOUT_SECONDS", "MAX_TIMEOUT_SECONDS"):

@@ -5,7 +5,7 @@
   Prod behind the security gate and an approval;
 * application pipeline (data engineers): ``mvn -B package`` of ``flink-app/`` with its JUnit report,
   the JAR stored under ``builds/<commit>/<execution id>/`` in a versioned bucket, then the update
-  action per target (Prod after an approval).
+  action per target (Prod after the approval ``PromoteToProd``).
 
 Run offline: ``python app.py`` (or ``cdk synth``) writes the cloud assembly to ``cdk.out`` (or
 ``$CDK_OUTDIR``). Accounts and the connection are placeholders.
@@ -35,7 +35,7 @@ def build_app(app: cdk.App) -> cdk.Stack:
         application_name="clickstream",
         # The post keeps both teams' code in one repository: this CDK app at the root (the platform
         # team's), the Flink application in flink-app/ (the data engineers').
-        infrastructure_source=pipelines.CodePipelineSource.connection(
+        source=pipelines.CodePipelineSource.connection(
             "example-org/clickstream-analytics", "main", connection_arn=CONNECTION_ARN
         ),
         application_source=ApplicationSource.connection(

@@ -256,5 +256,5 @@ def test_too_many_flink_targets_for_the_configuration_is_a_clear_error():
             application_source=ApplicationSource.s3(
                 s3.Bucket.from_bucket_name(stack, "SourceBucket", "source-bucket"), "source.zip"
             ),
-            infrastructure_source=source,
+            source=source,
         )

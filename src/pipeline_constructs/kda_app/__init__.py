@@ -13,15 +13,17 @@ from pipeline_constructs.kda_app.application_stack import (  # noqa: E402
     KdaApplicationStage,
     ReleaseChannel,
 )
+from pipeline_constructs.kda_app.code import FlinkCode  # noqa: E402
 from pipeline_constructs.kda_app.flink import (  # noqa: E402
     FlinkApplication,
-    FlinkCode,
     FlinkLogLevel,
     FlinkMetricsLevel,
     FlinkRuntime,
     FlinkSettings,
 )
-from pipeline_constructs.kda_app.pipeline import KdaAppPipeline, KdaNames, StackExtension  # noqa: E402
+from pipeline_constructs.kda_app.names import KdaNames  # noqa: E402
+from pipeline_constructs.kda_app.pipeline import KdaAppPipeline  # noqa: E402
+from pipeline_constructs.kda_app.props import StackExtension  # noqa: E402
 from pipeline_constructs.kda_app.sources import ApplicationBuild, ApplicationSource  # noqa: E402
 
 __all__ = [

@@ -33,7 +33,8 @@ from pipeline_constructs.core.validation import (
     require_stack_name,
     require_str,
 )
-from pipeline_constructs.kda_app.flink import FlinkApplication, FlinkCode, FlinkSettings
+from pipeline_constructs.kda_app.code import FlinkCode
+from pipeline_constructs.kda_app.flink import FlinkApplication, FlinkSettings
 
 __all__ = [
     "INPUT_PROPERTY_GROUP",
@@ -41,6 +42,7 @@ __all__ = [
     "KdaApplicationStack",
     "KdaApplicationStage",
     "ReleaseChannel",
+    "check_stream",
 ]
 
 #: Property group through which the application learns its input stream (``stream.name``, ``stream.arn``,
@@ -51,6 +53,9 @@ _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 #: A release key prefix: relative, ``/``-separated S3-safe segments, ending in ``/`` (e.g. ``builds/``).
 RELEASE_PREFIX_PATTERN = re.compile(r"[A-Za-z0-9!_.()'-]{1,100}(/[A-Za-z0-9!_.()'-]{1,100}){0,9}/")
 _APPLICATION_NAME = re.compile(r"[A-Za-z0-9_.-]{1,128}")
+# Kinesis Data Streams retention: 24 hours to 365 days.
+_MIN_STREAM_RETENTION = 24 * 3600
+_MAX_STREAM_RETENTION = 8760 * 3600
 # What the updater role may do to its one application.
 UPDATER_ACTIONS = (
     "kinesisanalytics:DescribeApplication",
@@ -114,6 +119,21 @@ class ReleaseChannel:
         return f"arn:{cdk.Aws.PARTITION}:iam::{self.account}:role/{self.update_function_role_name}"
 
 
+def check_stream(where: str, shard_count: Any, retention: Any) -> None:
+    """Check a stream's shard count (at least 1, or ``None``: on-demand) and retention (24 hours to 365 days)."""
+    if shard_count is not None:
+        require_int(where, "stream_shard_count", shard_count, minimum=1)
+    if retention is not None:
+        require_duration(
+            where,
+            "stream_retention",
+            retention,
+            minimum_seconds=_MIN_STREAM_RETENTION,
+            maximum_seconds=_MAX_STREAM_RETENTION,
+            whole="hours",
+        )
+
+
 class KdaApplicationStack(cdk.Stack):
     """One target's streaming application: an encrypted Kinesis stream and the Flink application reading it.
 
@@ -167,17 +187,7 @@ class KdaApplicationStack(cdk.Stack):
             allowed="expected 1-128 characters from A-Z, a-z, 0-9, '_.-'",
             tokens=True,
         )
-        if stream_shard_count is not None:
-            require_int(where, "stream_shard_count", stream_shard_count, minimum=1)
-        if stream_retention is not None:
-            require_duration(
-                where,
-                "stream_retention",
-                stream_retention,
-                minimum_seconds=24 * 3600,
-                maximum_seconds=8760 * 3600,
-                whole="hours",
-            )
+        check_stream(where, stream_shard_count, stream_retention)
         if release is not None:
             require_instance(where, "release", release, ReleaseChannel, "expected a ReleaseChannel")
         if flink is not None:
