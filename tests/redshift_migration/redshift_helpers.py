@@ -95,8 +95,8 @@ def source() -> pipelines.CodePipelineSource:
 
 
 def target(name: str = "Test", **options: Any) -> DeploymentTarget:
-    """A target in the pipeline's environment."""
-    return DeploymentTarget(name=name, account=ACCOUNT, region=REGION, **options)
+    """A target in the pipeline's environment unless ``options`` say otherwise."""
+    return DeploymentTarget(**{"name": name, "account": ACCOUNT, "region": REGION, **options})
 
 
 def database(stack: cdk.Stack, name: str = "Test", **overrides: Any) -> DatabaseEndpoint:
