@@ -258,7 +258,9 @@ def test_secret_in_another_account_is_referenced_by_arn(variant):
     values = {v["Name"]: v["Value"] for v in prod["Environment"]["EnvironmentVariables"]}
     assert values["REDSHIFT_PASSWORD"] == f"{PROD_SECRET_ARN}:password"
     (decrypt,) = [
-        s for s in role_statements(variant, role_id(prod)) if s.get("Sid") == "DecryptOnlyThisSecretThroughSecretsManager"
+        s
+        for s in role_statements(variant, role_id(prod))
+        if s.get("Sid") == "DecryptOnlyThisSecretThroughSecretsManager"
     ]
     assert flatten_cfn_reference(decrypt["Resource"]) == "arn:<AWS::Partition>:kms:eu-west-1:222222222222:key/*"
     assert decrypt["Condition"]["StringEquals"]["kms:EncryptionContext:SecretARN"] == PROD_SECRET_ARN

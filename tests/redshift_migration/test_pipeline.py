@@ -171,7 +171,9 @@ def test_a_synth_step_of_your_own_is_used_as_it_is():
 @pytest.mark.parametrize(("prop", "value"), [("synth_commands", ["cdk synth"]), ("app_dir", "infra")])
 def test_synth_excludes_synth_commands_and_app_dir(prop, value):
     mine = pipelines.ShellStep("Synth", commands=["x"])
-    with pytest.raises(ValueError, match=rf"S/M: {prop} = .* is invalid: give either synth .* or synth_commands/app_dir"):
+    with pytest.raises(
+        ValueError, match=rf"S/M: {prop} = .* is invalid: give either synth .* or synth_commands/app_dir"
+    ):
         construct(synth=mine, **{prop: value})
 
 
@@ -201,9 +203,7 @@ def test_customer_managed_artifact_key_by_default_but_overridable():
 
 
 def test_security_gate_without_a_stage_factory_is_refused():
-    with pytest.raises(
-        ValueError, match=r"S/M: targets\[1\]\.security_gated = True is invalid: .* give stage_factory"
-    ):
+    with pytest.raises(ValueError, match=r"S/M: targets\[1\]\.security_gated = True is invalid: .* give stage_factory"):
         construct(targets=[target("Test"), target("Prod", manual_approval=True, security_gated=True)])
 
 

@@ -39,7 +39,7 @@ _RUNTIME = re.compile(r"[a-z][a-z0-9._-]{0,30}")
 _RUNTIME_VERSION = re.compile(r"[A-Za-z0-9._-]{1,30}")
 _GLOB = re.compile(r"[A-Za-z0-9_.@+*?-]{1,255}(/[A-Za-z0-9_.@+*?-]{1,255}){0,31}")
 # Idioms that turn a failing command into a passing one.
-_MASKED_FAILURE = re.compile(r"\|\|\s*(true|:|exit\s+0)\b|;\s*(true|exit\s+0)\s*$|\bset\s+\+e\b")
+_MASKED_FAILURE = re.compile(r"\|\|\s*(true|:|exit\s+0)(?![\w-])|;\s*(true|exit\s+0)\s*$|\bset\s+\+e\b")
 # Maven lifecycle phases that run (or follow) the test phase.
 _TEST_PHASES = frozenset(
     {
