@@ -1,6 +1,7 @@
 """Readers of a RedshiftMigrationPipeline's template, and a small valid pipeline to vary (for this folder's tests).
 
-Imported as ``from redshift_helpers import ...`` (pytest puts this folder on ``sys.path``).
+Imported as ``from redshift_migration.redshift_helpers import ...``: this folder is a namespace package
+of ``tests/``, which is on ``sys.path`` wherever ``from helpers import ...`` works.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk.assertions import Template
 from conftest import ROOT, load_example
 from helpers import PIPELINE_ENV, pipeline_actions, pipeline_props
-from redshift_helpers import (
+from redshift_migration.redshift_helpers import (
     as_list,
     buildspec,
     construct,

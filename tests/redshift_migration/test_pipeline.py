@@ -12,7 +12,7 @@ from aws_cdk import pipelines
 from aws_cdk.assertions import Template
 from conftest import load_example
 from helpers import pipeline_actions, pipeline_props
-from redshift_helpers import construct, database, project, target
+from redshift_migration.redshift_helpers import construct, database, project, target
 
 from pipeline_constructs.core.compliance import add_compliance_checks, unacknowledged_findings
 from pipeline_constructs.core.options import CDK_CLI_VERSION

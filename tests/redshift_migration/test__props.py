@@ -11,7 +11,7 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_secretsmanager as secretsmanager
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from redshift_helpers import construct, database, new_stack, source, target
+from redshift_migration.redshift_helpers import construct, database, new_stack, source, target
 
 from pipeline_constructs.redshift_migration import RedshiftMigrationPipeline
 from pipeline_constructs.redshift_migration._props import check_databases, check_gates, is_production

@@ -6,7 +6,7 @@ import re
 
 import aws_cdk as cdk
 from conftest import load_example
-from redshift_helpers import as_list, construct, target
+from redshift_migration.redshift_helpers import as_list, construct, target
 
 from pipeline_constructs.core.compliance import acknowledgments, suspended_acknowledgments, unacknowledged_findings
 from pipeline_constructs.testing import deterministic_app
