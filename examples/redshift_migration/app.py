@@ -27,13 +27,12 @@ from aws_cdk import aws_redshiftserverless as redshiftserverless
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import pipelines
 from constructs import Construct
-from pipeline_constructs import add_compliance_checks, create_app
+from pipeline_constructs import DeploymentTarget, add_compliance_checks, create_app
 from pipeline_constructs.core.private.encryption import new_key
 from pipeline_constructs.redshift_migration import (
     DatabaseEndpoint,
     MigrationCommands,
     RedshiftMigrationPipeline,
-    RedshiftTarget,
     SecretFields,
 )
 
@@ -188,18 +187,27 @@ class WarehouseStage(cdk.Stage):
         WarehouseStack(self, "Warehouse", environment=environment)
 
 
+#: Target name -> the environment's name in secret names and subnet groups.
+ENVIRONMENTS = {"Test": "test", "Prod": "prod"}
+
+
+def warehouse_stage(scope: Construct, id: str, target: DeploymentTarget) -> cdk.Stage:
+    """The pipeline's stage factory: each target's warehouse, deployed before its migrations."""
+    return WarehouseStage(scope, id, environment=ENVIRONMENTS[target.name], env=target.env)
+
+
 class MigrationPipelineStack(cdk.Stack):
-    def __init__(self, scope: Construct, id: str, *, test: cdk.Stage, prod: cdk.Stage, **kwargs: object) -> None:
+    def __init__(self, scope: Construct, id: str, **kwargs: object) -> None:
         super().__init__(scope, id, **kwargs)  # type: ignore[arg-type]
 
-        def target(name: str, environment: str, **options: object) -> RedshiftTarget:
-            return RedshiftTarget(
-                name=name,
-                # Created by the stage (another stage: no cross-stage reference), so imported by name.
-                secret=secretsmanager.Secret.from_secret_name_v2(self, f"{name}Secret", secret_name(environment)),
+        def database(target: str) -> DatabaseEndpoint:
+            environment = ENVIRONMENTS[target]
+            return DatabaseEndpoint.from_peer(
+                ec2.Peer.ipv4(DATABASE_CIDRS[environment]),
+                port=PORT,
+                # Created by the target's stage (no cross-stage reference), so imported by name.
+                secret=secretsmanager.Secret.from_secret_name_v2(self, f"{target}Secret", secret_name(environment)),
                 secret_fields=SecretFields(db_name="dbname"),
-                database=DatabaseEndpoint.from_peer(ec2.Peer.ipv4(DATABASE_CIDRS[environment]), port=PORT),
-                **options,  # type: ignore[arg-type]
             )
 
         self.migrations = RedshiftMigrationPipeline(
@@ -208,26 +216,29 @@ class MigrationPipelineStack(cdk.Stack):
             source=pipelines.CodePipelineSource.connection(
                 "example-org/redshift-migrations", "main", connection_arn=CONNECTION_ARN
             ),
-            vpc=data_platform_vpc(self),
-            commands=MigrationCommands.maven(),
             targets=[
-                target("Test", "test", stage=test),
-                target(
-                    "Prod",
-                    "prod",
-                    production=True,
-                    stage=prod,
+                # No approval: a test target (migrations, then the JUnit tests).
+                DeploymentTarget(name="Test", account=ACCOUNT, region=REGION),
+                # Behind an approval: a production target (migrations only), after the permissions check.
+                DeploymentTarget(
+                    name="Prod",
+                    account=ACCOUNT,
+                    region=REGION,
+                    manual_approval=True,
+                    security_gated=True,
                     notification_emails=("dba-team@example.com",),
                 ),
             ],
+            vpc=data_platform_vpc(self),
+            databases={"Test": database("Test"), "Prod": database("Prod")},
+            commands=MigrationCommands.maven(),
+            stage_factory=warehouse_stage,
         )
 
 
 def build_app(app: cdk.App) -> cdk.App:
-    """Add the example's stacks and stages to ``app``."""
-    test = WarehouseStage(app, "Test", environment="test", env=ENV)
-    prod = WarehouseStage(app, "Prod", environment="prod", env=ENV)
-    MigrationPipelineStack(app, "RedshiftMigrationPipeline", test=test, prod=prod, env=ENV)
+    """Add the example's pipeline stack (it creates the warehouse stages) to ``app``."""
+    MigrationPipelineStack(app, "RedshiftMigrationPipeline", env=ENV)
     return app
 
 

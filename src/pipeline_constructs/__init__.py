@@ -60,7 +60,6 @@ _EXPORTS: dict[str, str] = {
     "LayerSharing": "pipeline_constructs.multi_region_layer",
     # Redshift migrations
     "RedshiftMigrationPipeline": "pipeline_constructs.redshift_migration",
-    "RedshiftTarget": "pipeline_constructs.redshift_migration",
     "DatabaseEndpoint": "pipeline_constructs.redshift_migration",
     "MigrationCommands": "pipeline_constructs.redshift_migration",
     "SecretFields": "pipeline_constructs.redshift_migration",
@@ -95,7 +94,6 @@ __all__ = [
     "MigrationCommands",
     "MultiRegionLayerPipeline",
     "RedshiftMigrationPipeline",
-    "RedshiftTarget",
     "SecretFields",
     "SecurePipeline",
     "SecurityGatedStage",
@@ -155,7 +153,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         DatabaseEndpoint,
         MigrationCommands,
         RedshiftMigrationPipeline,
-        RedshiftTarget,
         SecretFields,
     )
     from pipeline_constructs.stages.security_gated import SecurityGatedStage

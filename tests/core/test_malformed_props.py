@@ -48,11 +48,10 @@ from pipeline_constructs.kda_app import (
     ReleaseChannel,
 )
 from pipeline_constructs.multi_region_layer.pipeline import LayerSharing, MultiRegionLayerPipeline
-from pipeline_constructs.redshift_migration.pipeline import (
+from pipeline_constructs.redshift_migration import (
     DatabaseEndpoint,
     MigrationCommands,
     RedshiftMigrationPipeline,
-    RedshiftTarget,
     SecretFields,
 )
 from pipeline_constructs.steps.lambda_invoke import LambdaInvokeStep
@@ -149,15 +148,9 @@ def _gated(kw: dict[str, Any]) -> SecurityGatedStage:
     return SecurityGatedStage(stack, "G", **props)
 
 
-def _redshift_target(kw: dict[str, Any]) -> RedshiftTarget:
-    stack = _stack()
-    props = {
-        "name": "Test",
-        "secret": secretsmanager.Secret.from_secret_name_v2(stack, "Secret", "s/test"),
-        "database": DatabaseEndpoint.from_peer(ec2.Peer.ipv4("10.0.0.0/24")),
-        **kw,
-    }
-    return RedshiftTarget(**props)
+def _redshift_database(kw: dict[str, Any]) -> DatabaseEndpoint:
+    secret = secretsmanager.Secret.from_secret_name_v2(_stack(), "Secret", "s/test")
+    return DatabaseEndpoint(**{"secret": secret, "peer": ec2.Peer.ipv4("10.0.0.0/24"), **kw})
 
 
 def _redshift(kw: dict[str, Any]) -> RedshiftMigrationPipeline:
@@ -165,12 +158,15 @@ def _redshift(kw: dict[str, Any]) -> RedshiftMigrationPipeline:
     vpc = ec2.Vpc.from_vpc_attributes(
         stack, "Vpc", vpc_id="vpc-1", availability_zones=["eu-west-1a"], private_subnet_ids=["subnet-p1"]
     )
-    target = RedshiftTarget(
-        name="Test",
-        secret=secretsmanager.Secret.from_secret_name_v2(stack, "Secret", "s/test"),
-        database=DatabaseEndpoint.from_peer(ec2.Peer.ipv4("10.0.0.0/24")),
-    )
-    return RedshiftMigrationPipeline(stack, "M", **{"source": _source(), "vpc": vpc, "targets": [target], **kw})
+    secret = secretsmanager.Secret.from_secret_name_v2(stack, "Secret", "s/test")
+    props = {
+        "source": _source(),
+        "vpc": vpc,
+        "targets": [_dev()],
+        "databases": {"Dev": DatabaseEndpoint.from_peer(ec2.Peer.ipv4("10.0.0.0/24"), secret=secret)},
+        **kw,
+    }
+    return RedshiftMigrationPipeline(stack, "M", **props)
 
 
 def _invoke_step(kw: dict[str, Any]) -> LambdaInvokeStep:
@@ -602,33 +598,26 @@ BUILDERS: dict[str, Builder] = {
         _redshift,
         {
             "source": "iface_required",
-            "vpc": "iface_required",
             "targets": "seq_required",
+            "vpc": "iface_required",
+            "databases": "mapping",
             "commands": "iface",
-            "subnet_selection": "iface",
-            "https_egress": "iface",
             "synth": "iface",
             "synth_commands": "commands",
+            "app_dir": "path",
             "pipeline_name": "opt_name",
+            "subnet_selection": "iface",
+            "https_egress": "iface",
             "build_environment": "iface",
             "timeout": "duration",
-            "removal_policy": "enum",
+            "stage_factory": "callable",
             "pipeline_options": "kwargs",
         },
-        {"timeout": [("one_minute", cdk.Duration.minutes(1))], "synth_commands": [("masked", ["cdk synth || true"])]},
-    ),
-    "RedshiftTarget": Builder(
-        r"RedshiftTarget",
-        _redshift_target,
         {
-            "name": "name",
-            "secret": "iface_required",
-            "database": "iface_required",
-            "production": "bool",
-            "stage": "iface",
-            "secret_fields": "iface",
-            "notification_emails": "emails",
-            "approval_comment": "text",
+            "timeout": [("one_minute", cdk.Duration.minutes(1))],
+            "synth_commands": [("masked", ["cdk synth || true"])],
+            "databases": [("missing", {}), ("none_item", {"Dev": None})],
+            "pipeline_options": [("reserved", {"targets": []})],
         },
     ),
     "SecretFields": Builder(
@@ -639,8 +628,14 @@ BUILDERS: dict[str, Builder] = {
     ),
     "DatabaseEndpoint": Builder(
         r"DatabaseEndpoint",
-        lambda kw: DatabaseEndpoint(**{"peer": ec2.Peer.ipv4("10.0.0.0/24"), **kw}),
-        {"port": "int", "allow_ingress": "bool", "peer": "iface_required"},
+        _redshift_database,
+        {
+            "secret": "iface_required",
+            "port": "int",
+            "allow_ingress": "bool",
+            "peer": "iface_required",
+            "secret_fields": "iface",
+        },
     ),
     "MigrationCommands": Builder(
         r"MigrationCommands",
@@ -802,17 +797,14 @@ def test_notification_emails_without_a_security_gate_are_rejected():
         DeploymentTarget(name="Dev", account="111111111111", region="eu-west-1", notification_emails=("a@example.com",))
 
 
-def test_a_redshift_secret_outside_its_stage_account_is_rejected():
+def test_a_redshift_secret_outside_its_target_account_is_rejected():
     stack = _stack()
-    stage = _app_stage(stack.node.root, "Warehouse")
     secret = secretsmanager.Secret.from_secret_complete_arn(
         stack, "Other", "arn:aws:secretsmanager:eu-west-1:999999999999:secret:db-AbCdEf"
     )
-    target = RedshiftTarget(
-        name="Test", secret=secret, database=DatabaseEndpoint.from_peer(ec2.Peer.ipv4("10.0.0.0/24")), stage=stage
-    )
-    with pytest.raises(ValueError, match=r"S/M: targets\['Test'\]\.secret = .*999999999999.* the target's stage"):
-        _redshift({"targets": [target]})
+    databases = {"Dev": DatabaseEndpoint.from_peer(ec2.Peer.ipv4("10.0.0.0/24"), secret=secret)}
+    with pytest.raises(ValueError, match=r"S/M: databases\['Dev'\]\.secret = .*999999999999.* the target's account"):
+        _redshift({"databases": databases})
 
 
 def test_a_dotnet_app_dir_with_a_space_is_quoted():

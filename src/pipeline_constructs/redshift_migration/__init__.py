@@ -1,23 +1,19 @@
 """RedshiftMigrationPipeline: Flyway migrations and JUnit tests against Amazon Redshift, production after approval."""
 
-from pipeline_constructs.redshift_migration.pipeline import (
+from pipeline_constructs.redshift_migration.commands import MigrationCommands
+from pipeline_constructs.redshift_migration.database import (
     DEFAULT_REDSHIFT_PORT,
-    DEFAULT_SYNTH_COMMANDS,
     SECRET_ENVIRONMENT_VARIABLES,
     DatabaseEndpoint,
-    MigrationCommands,
-    RedshiftMigrationPipeline,
-    RedshiftTarget,
     SecretFields,
 )
+from pipeline_constructs.redshift_migration.pipeline import RedshiftMigrationPipeline
 
 __all__ = [
     "DEFAULT_REDSHIFT_PORT",
-    "DEFAULT_SYNTH_COMMANDS",
     "SECRET_ENVIRONMENT_VARIABLES",
     "DatabaseEndpoint",
     "MigrationCommands",
     "RedshiftMigrationPipeline",
-    "RedshiftTarget",
     "SecretFields",
 ]
