@@ -133,7 +133,10 @@ pyproject.add_override(
     "tool.pytest.ini_options",
     {
         "testpaths": ["tests"],
-        "addopts": "-ra --strict-markers",
+        # tests/ mirrors src/, so two folders may each hold a test_pipeline.py: importlib mode imports
+        # test files by path; tests/ itself is on sys.path for the helpers module and conftest constants.
+        "addopts": "-ra --strict-markers --import-mode=importlib",
+        "pythonpath": ["tests"],
         "markers": ["synth: synthesizes a CDK app (seconds each)"],
         "filterwarnings": ["ignore::DeprecationWarning:jsii.*", "ignore::DeprecationWarning:typeguard.*"],
     },

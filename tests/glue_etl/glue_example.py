@@ -1,6 +1,6 @@
 """Shared by the Glue ETL tests: the example synthesized once, small valid props, CodeBuild readers.
 
-Import with ``from glue_example import ...`` (pytest puts this folder on ``sys.path``).
+Import with ``from glue_etl.glue_example import ...`` (``tests/`` is on ``sys.path``).
 """
 
 from __future__ import annotations

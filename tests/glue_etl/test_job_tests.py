@@ -10,7 +10,7 @@ from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_glue as glue
 from aws_cdk.assertions import Template
 from conftest import EXAMPLES
-from glue_example import buildspec, example, glue_pipeline, project, spec
+from glue_etl.glue_example import buildspec, example, glue_pipeline, project, spec
 
 from pipeline_constructs.core.compliance import acknowledgments
 from pipeline_constructs.glue_etl import GLUE_LIBS_IMAGES, GlueEtlPipeline, GlueSparkJob, glue_libs_image

@@ -8,7 +8,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import pipelines
 from aws_cdk.assertions import Template
-from glue_example import DEV, EXAMPLE, SOURCE, buildspec, example, glue_pipeline, project, spec
+from glue_etl.glue_example import DEV, EXAMPLE, SOURCE, buildspec, example, glue_pipeline, project, spec
 from helpers import pipeline_actions, pipeline_props, pipeline_stack, stage_names
 
 from pipeline_constructs import DeploymentTarget

@@ -10,7 +10,7 @@ import pytest
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_kms as kms
 from aws_cdk.assertions import Match, Template
-from glue_example import EXAMPLE, SCRIPTS, SHELL, example, workload_example
+from glue_etl.glue_example import EXAMPLE, SCRIPTS, SHELL, example, workload_example
 from helpers import pipeline_stack
 
 from pipeline_constructs.core.compliance import acknowledgments, unacknowledged_findings

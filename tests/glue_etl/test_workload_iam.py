@@ -7,7 +7,7 @@ import json
 import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
-from glue_example import example, workload_example
+from glue_etl.glue_example import example, workload_example
 
 
 @pytest.fixture(scope="module")

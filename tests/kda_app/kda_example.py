@@ -1,6 +1,6 @@
 """Shared by the KdaAppPipeline tests: the example synthesized once, and a small construct to vary.
 
-Not a conftest (one per test tree): import what you need, ``from kda_example import ...``.
+Not a conftest (one per test tree): import what you need, ``from kda_app.kda_example import ...``.
 """
 
 from __future__ import annotations

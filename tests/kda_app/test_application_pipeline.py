@@ -7,7 +7,7 @@ from aws_cdk import aws_codecommit as codecommit
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Template
 from helpers import pipeline_actions
-from kda_example import DEV, example, kda_props, pipeline_named, small_pipeline, small_stack
+from kda_app.kda_example import DEV, example, kda_props, pipeline_named, small_pipeline, small_stack
 
 from pipeline_constructs import DeploymentTarget
 from pipeline_constructs.kda_app import ApplicationSource, KdaAppPipeline

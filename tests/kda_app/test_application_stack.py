@@ -6,7 +6,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
 from helpers import policy_statements
-from kda_example import RELEASE_BUCKET, example, flat, small_pipeline, small_stack
+from kda_app.kda_example import RELEASE_BUCKET, example, flat, small_pipeline, small_stack
 
 from pipeline_constructs.kda_app import FlinkLogLevel, FlinkRuntime, FlinkSettings
 

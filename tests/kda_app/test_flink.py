@@ -9,7 +9,7 @@ import pytest
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk.assertions import Match, Template
-from kda_example import small_stack
+from kda_app.kda_example import small_stack
 
 from pipeline_constructs.kda_app import FlinkApplication, FlinkCode, FlinkSettings
 

@@ -8,7 +8,7 @@ from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import pipelines
 from aws_cdk.assertions import Template
 from helpers import pipeline_actions, stage_names
-from kda_example import CONNECTION, DEV, example, flat, kda_props, pipeline_named, small_pipeline, small_stack
+from kda_app.kda_example import CONNECTION, DEV, example, flat, kda_props, pipeline_named, small_pipeline, small_stack
 
 from pipeline_constructs import DeploymentTarget
 from pipeline_constructs.core.compliance import acknowledgments, suspended_acknowledgments, unacknowledged_findings

@@ -6,7 +6,7 @@ import aws_cdk as cdk
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from kda_example import small_pipeline, small_stack
+from kda_app.kda_example import small_pipeline, small_stack
 
 from pipeline_constructs import DeploymentTarget
 from pipeline_constructs.kda_app import KdaNames

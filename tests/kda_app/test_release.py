@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from aws_cdk.assertions import Match, Template
 from helpers import policy_statements
-from kda_example import RELEASE_BUCKET, example, flat, pipeline_named, small_pipeline, small_stack
+from kda_app.kda_example import RELEASE_BUCKET, example, flat, pipeline_named, small_pipeline, small_stack
 
 from pipeline_constructs.kda_app import ApplicationBuild
 from pipeline_constructs.kda_app.release import MANIFEST_NAME, PUBLISH_SCRIPT

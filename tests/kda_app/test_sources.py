@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from aws_cdk import aws_s3 as s3
-from kda_example import CONNECTION, small_stack
+from kda_app.kda_example import CONNECTION, small_stack
 
 from pipeline_constructs.kda_app import ApplicationBuild, ApplicationSource, ReleaseChannel
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
-from kda_example import RELEASE_BUCKET, example, flat, pipeline_named, small_pipeline, update_function_props
+from kda_app.kda_example import RELEASE_BUCKET, example, flat, pipeline_named, small_pipeline, update_function_props
 
 from pipeline_constructs import DeploymentTarget
 from pipeline_constructs.kda_app.update import UPDATE_FUNCTION_TIMEOUT

@@ -20,7 +20,8 @@ from typing import Any
 import boto3
 import pytest
 from botocore.validate import validate_parameters
-from job_fakes import (
+from moto import mock_aws
+from runtime.job_fakes import (
     FAST_POLICY,
     Atomic,
     Context,
@@ -31,7 +32,6 @@ from job_fakes import (
     read_timeout,
     service_model,
 )
-from moto import mock_aws
 
 from pipeline_constructs.runtime import _pipeline_job as pj
 from pipeline_constructs.runtime import kda_update as ku

@@ -24,8 +24,17 @@ import pytest
 from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from job_fakes import FAST_POLICY, Atomic, Context, FakeCodePipeline, Flaky, client_error, json_lines, read_timeout
 from moto import mock_aws
+from runtime.job_fakes import (
+    FAST_POLICY,
+    Atomic,
+    Context,
+    FakeCodePipeline,
+    Flaky,
+    client_error,
+    json_lines,
+    read_timeout,
+)
 
 from pipeline_constructs.runtime import _pipeline_job as pj
 from pipeline_constructs.runtime import layer_distributor as ld

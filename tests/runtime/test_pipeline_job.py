@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from job_fakes import FAST_POLICY, Context, FakeCodePipeline, client_error, read_timeout
+from runtime.job_fakes import FAST_POLICY, Context, FakeCodePipeline, client_error, read_timeout
 
 from pipeline_constructs.runtime import _pipeline_job as pj
 
