@@ -238,14 +238,9 @@ class MultiRegionLayerPipeline(PipelineConstruct):
             architectures=layer.architectures,
             build_environment=layer.build_environment,
         )
-        #: Target name -> the ``PromoteTo<target>`` approval of a ``manual_approval`` target.
+        #: Target name -> the ``PromoteTo<target>`` approval of a ``manual_approval`` target (after the build).
         self.approvals: dict[str, pipelines.ManualApprovalStep] = {
-            t.name: pipelines.ManualApprovalStep(
-                f"PromoteTo{t.name}",
-                comment=t.approval_comment or f"Publish layer {layer_name} to {t.name} ({t.region})?",
-            )
-            for t in layer.targets
-            if t.manual_approval
+            t.name: self._approval(t, layer_name) for t in layer.targets if t.manual_approval
         }
         #: Target name -> the step that publishes the layer there.
         self.publish_steps: dict[str, LambdaInvokeStep] = {t.name: self._publish_step(t, role) for t in layer.targets}
@@ -253,6 +248,13 @@ class MultiRegionLayerPipeline(PipelineConstruct):
         self.wave = self.pipeline.add_wave(
             "Layer", pre=[self.build_step], post=[*self.approvals.values(), *self.publish_steps.values()]
         )
+
+    def _approval(self, target: DeploymentTarget, layer_name: str) -> pipelines.ManualApprovalStep:
+        """``PromoteTo<target>``: a person approves the built layer for this target."""
+        comment = target.approval_comment or f"Publish layer {layer_name} to {target.name} ({target.region})?"
+        step = pipelines.ManualApprovalStep(f"PromoteTo{target.name}", comment=comment)
+        step.add_step_dependency(self.build_step)
+        return step
 
     def _publish_step(self, target: DeploymentTarget, role: cdk.aws_iam.IRole) -> LambdaInvokeStep:
         """``Publish-<target>``: the distributor publishes the built layer in the target's region."""
