@@ -216,6 +216,8 @@ def committed_region(markdown: str, marker: str) -> str | None:
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Files) -> str:
     name = page.file.src_uri
     markdown = replace_generated(markdown, "api-reference", api_markdown())
+    if "<!-- construct-signatures -->" in markdown:
+        markdown = replace_generated(markdown, "construct-signatures", signatures_markdown())
     if "<!-- cli-show-example -->" in markdown:
         markdown = replace_generated(markdown, "cli-show-example", cli_example_markdown(_state["pipelines"]))
     if "<!-- compliance-table -->" in markdown:
@@ -272,6 +274,71 @@ def api_markdown() -> str:
             continue
         out += ["      show_submodules: false", "      heading_level: 3", ""]
     return "\n".join(out)
+
+
+#: The five pipeline constructs, side by side on the API page: (module, class).
+PIPELINE_CONSTRUCTS = (
+    ("pipeline_constructs.dotnet_lambda", "DotnetLambdaPipeline"),
+    ("pipeline_constructs.glue_etl", "GlueEtlPipeline"),
+    ("pipeline_constructs.kda_app", "KdaAppPipeline"),
+    ("pipeline_constructs.redshift_migration", "RedshiftMigrationPipeline"),
+    ("pipeline_constructs.multi_region_layer", "MultiRegionLayerPipeline"),
+)
+#: The props every pipeline construct shares, in signature order (the API contract of DESIGN.md).
+SHARED_PROPS = ("source", "targets", "synth", "synth_commands", "app_dir", "pipeline_name", "pipeline_options")
+#: The escape hatches every pipeline construct exposes.
+ESCAPE_HATCHES = ("pipeline", "code_pipeline", "stages", "deployments", "gates", "test_reports", "secure_pipeline")
+
+
+def construct_parameters(module: str, name: str) -> list[tuple[str, str, str]]:
+    """``(prop, annotation, default)`` of a construct's keyword-only props, in signature order."""
+    import importlib
+    import inspect
+
+    cls = getattr(importlib.import_module(module), name)
+    out = []
+    for param in inspect.signature(cls.__init__).parameters.values():
+        if param.kind is not inspect.Parameter.KEYWORD_ONLY:
+            continue
+        raw = param.annotation
+        annotation = (raw if isinstance(raw, str) else inspect.formatannotation(raw)).replace("|", "\\|")
+        default = "required" if param.default is inspect.Parameter.empty else repr(param.default)
+        out.append((param.name, annotation, default))
+    return out
+
+
+def escape_hatches(module: str, name: str) -> list[str]:
+    """The escape hatches a construct has: all of them for a ``PipelineConstruct``, else none it declares."""
+    import importlib
+
+    from pipeline_constructs.core.pipeline import PipelineConstruct
+
+    cls = getattr(importlib.import_module(module), name)
+    return list(ESCAPE_HATCHES) if issubclass(cls, PipelineConstruct) else []
+
+
+def signatures_markdown() -> str:
+    """The constructor props of the five pipeline constructs side by side: shared props first, then each one's own."""
+    columns = [name for _, name in PIPELINE_CONSTRUCTS]
+    params = {name: construct_parameters(module, name) for module, name in PIPELINE_CONSTRUCTS}
+
+    def cell(name: str, prop: str) -> str:
+        found = [(a, d) for p, a, d in params[name] if p == prop]
+        if not found:
+            return "-"
+        annotation, default = found[0]
+        return f"`{annotation}`" + (" (required)" if default == "required" else f" = `{default}`")
+
+    rows = [[f"`{prop}`", *(cell(n, prop) for n in columns)] for prop in SHARED_PROPS]
+    own = {n: [p for p, _, _ in params[n] if p not in SHARED_PROPS] for n in columns}
+    rows.append(["own props", *(", ".join(f"`{p}`" for p in own[n]) or "-" for n in columns)])
+    rows.append(
+        ["escape hatches", *(", ".join(f"`{h}`" for h in escape_hatches(m, n)) or "-" for m, n in PIPELINE_CONSTRUCTS)]
+    )
+    header = ["prop", *(f"`{n}`" for n in columns)]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n" + "\n".join(lines) + "\n"
 
 
 def cli_example_markdown(pipelines: dict[str, list[Pipeline]]) -> str:
