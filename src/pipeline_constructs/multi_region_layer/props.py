@@ -6,7 +6,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import aws_cdk as cdk
 from aws_cdk import aws_codebuild as codebuild
@@ -37,6 +37,8 @@ __all__ = ["MAX_REGIONS", "MAX_RUNTIMES"]
 MAX_REGIONS = 49
 #: PublishLayerVersion accepts at most this many compatible runtimes.
 MAX_RUNTIMES = 15
+T = TypeVar("T")
+
 #: Layer names Lambda accepts (as a name, not an ARN).
 LAYER_NAME = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 
@@ -200,20 +202,22 @@ def check_targets(where: str, targets: Any, stack: cdk.Stack) -> tuple[Deploymen
     return checked
 
 
+def _by_name(where: str, prop: str, value: Any, kind: type[T], item_allowed: str, allowed: str) -> tuple[T, ...]:
+    """A list of ``kind`` (``Runtime``/``Architecture``: jsii classes with a ``name``), one of each name, in order."""
+    if isinstance(value, kind):
+        raise wrong_type(where, prop, value, allowed)
+    checked = require_sequence(
+        where, prop, value, item=lambda w, p, v: require_instance(w, p, v, kind, item_allowed), allowed=allowed
+    )
+    out = tuple({getattr(v, "name"): v for v in checked}.values())  # noqa: B009 - jsii classes, no common base
+    if not out:
+        raise invalid(where, prop, [], allowed)
+    return out
+
+
 def _runtimes(where: str, runtimes: Any) -> tuple[lambda_.Runtime, ...]:
     allowed = "expected a non-empty list of aws_lambda.Runtime"
-    if isinstance(runtimes, lambda_.Runtime):
-        raise wrong_type(where, "compatible_runtimes", runtimes, allowed)
-    checked = require_sequence(
-        where,
-        "compatible_runtimes",
-        runtimes,
-        item=lambda w, p, v: require_instance(w, p, v, lambda_.Runtime, "expected an aws_lambda.Runtime"),
-        allowed=allowed,
-    )
-    if not checked:
-        raise invalid(where, "compatible_runtimes", [], allowed)
-    out = tuple({r.name: r for r in checked}.values())  # one of each name, in first-seen order
+    out = _by_name(where, "compatible_runtimes", runtimes, lambda_.Runtime, "expected an aws_lambda.Runtime", allowed)
     if len(out) > MAX_RUNTIMES:
         raise invalid(
             where, "compatible_runtimes", len(out), f"a layer lists at most {MAX_RUNTIMES} compatible runtimes"
@@ -224,22 +228,14 @@ def _runtimes(where: str, runtimes: Any) -> tuple[lambda_.Runtime, ...]:
 def _architectures(where: str, architectures: Any) -> tuple[lambda_.Architecture, ...]:
     if architectures is None:
         return (lambda_.Architecture.X86_64,)
-    allowed = "expected a list of aws_lambda.Architecture"
-    if isinstance(architectures, lambda_.Architecture):
-        raise wrong_type(where, "compatible_architectures", architectures, allowed)
-    checked = require_sequence(
+    return _by_name(
         where,
         "compatible_architectures",
         architectures,
-        item=lambda w, p, v: require_instance(
-            w, p, v, lambda_.Architecture, "expected Architecture.X86_64 or Architecture.ARM_64"
-        ),
-        allowed=allowed,
+        lambda_.Architecture,
+        "expected Architecture.X86_64 or Architecture.ARM_64",
+        "expected a non-empty list of aws_lambda.Architecture",
     )
-    out = tuple({a.name: a for a in checked}.values())
-    if not out:
-        raise invalid(where, "compatible_architectures", architectures, "expected at least one architecture")
-    return out
 
 
 def _parameter_name(
