@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import aws_cdk as cdk
 from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import pipelines
 from constructs import Construct
@@ -256,7 +257,7 @@ class MultiRegionLayerPipeline(PipelineConstruct):
         step.add_step_dependency(self.build_step)
         return step
 
-    def _publish_step(self, target: DeploymentTarget, role: cdk.aws_iam.IRole) -> LambdaInvokeStep:
+    def _publish_step(self, target: DeploymentTarget, role: iam.IRole) -> LambdaInvokeStep:
         """``Publish-<target>``: the distributor publishes the built layer in the target's region."""
         step = LambdaInvokeStep(
             f"Publish-{target.name}",

@@ -17,6 +17,8 @@ from constructs import Construct
 from pipeline_constructs.core.compliance.reasons import reason
 from pipeline_constructs.core.private.buckets import access_log_bucket, secure_bucket
 
+__all__: list[str] = []  # internals of MultiRegionLayerPipeline
+
 #: Prefix of the staging bucket names and of the staged object's key.
 STAGING_PREFIX = "layer-staging"
 #: Days after which a staged layer zip expires (it is only read while publishing).
