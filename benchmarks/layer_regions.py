@@ -1,7 +1,8 @@
 """Benchmark: MultiRegionLayerPipeline against the hand-written port at 1, 4, 10 and 30 regions.
 
-For each region count and each variant (``library``: examples/multi_region_layer,
-``handwritten``: benchmarks/handwritten/multi_region_layer.py) it synthesizes the
+For each region count and each variant (``library``: examples/multi_region_layer, one
+``DeploymentTarget`` per region in the pipeline's account; ``handwritten``:
+benchmarks/handwritten/multi_region_layer.py, one action per region) it synthesizes the
 app in separate processes (default 5 each, interleaved so machine noise hits
 both alike) with the project's Node 24 (``JSII_NODE``), and prints:
 
@@ -47,7 +48,11 @@ VARIANTS = {
 
 
 def child(variant: str, count: int, outdir: str) -> None:
-    """Synthesize one variant at ``count`` regions (runs in a fresh process)."""
+    """Synthesize one variant at ``count`` regions (runs in a fresh process).
+
+    Both apps take ``build_app(app, regions=[...])``; the example turns each region into a
+    ``DeploymentTarget`` named after it (``targets=`` of MultiRegionLayerPipeline).
+    """
     import importlib.util  # noqa: I001  (pipeline_constructs must come before aws_cdk: it selects Node 24)
 
     import pipeline_constructs  # noqa: F401

@@ -22,18 +22,25 @@ import pipeline_constructs  # noqa: F401  (first: selects Node 24 for jsii befor
 import aws_cdk as cdk
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import pipelines
-from pipeline_constructs import add_compliance_checks, create_app
+from pipeline_constructs import DeploymentTarget, add_compliance_checks, create_app
 from pipeline_constructs.multi_region_layer import LayerSharing, MultiRegionLayerPipeline
 
 HERE = Path(__file__).resolve().parent
-PIPELINE_ENV = cdk.Environment(account="111111111111", region="eu-west-1")
+ACCOUNT = "111111111111"
+PIPELINE_ENV = cdk.Environment(account=ACCOUNT, region="eu-west-1")
 CONNECTION_ARN = "arn:aws:codeconnections:eu-west-1:111111111111:connection/00000000-0000-0000-0000-000000000000"
 REGIONS = ["us-east-1", "eu-west-1", "eu-central-1", "ap-southeast-2"]
 
 
 def build_app(app: cdk.App, regions: list[str] | None = None) -> cdk.Stack:
-    """Add the pipeline stack (and its regional staging stacks) to ``app``; return the pipeline stack."""
+    """Add the pipeline stack (and its regional staging stacks) to ``app``; return the pipeline stack.
+
+    One target per region (named after it), all in the pipeline's account: the layer reaches the
+    organization's other accounts through ``sharing``. ``regions`` (default: four) is for the tests
+    and the benchmark.
+    """
     stack = cdk.Stack(app, "LayerPipeline", env=PIPELINE_ENV)
+    targets = [DeploymentTarget(name=r, account=ACCOUNT, region=r) for r in regions or REGIONS]
     MultiRegionLayerPipeline(
         stack,
         "SharedDeps",
@@ -44,7 +51,7 @@ def build_app(app: cdk.App, regions: list[str] | None = None) -> cdk.Stack:
         layer_directory="layer",
         compatible_runtimes=[lambda_.Runtime.NODEJS_22_X, lambda_.Runtime.NODEJS_24_X],
         compatible_architectures=[lambda_.Architecture.X86_64, lambda_.Architecture.ARM_64],
-        regions=regions or REGIONS,
+        targets=targets,
         sharing=LayerSharing(organization_id="o-a1b2c3d4e5"),
         license_info="MIT",
         description="Dependencies shared by the team's Node.js functions",

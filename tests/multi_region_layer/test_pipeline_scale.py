@@ -13,7 +13,7 @@ from conftest import load_example
 
 from pipeline_constructs.core.compliance.audit import assembly_templates, audit_assembly
 from pipeline_constructs.core.compliance.iam import iam_statement_problems
-from pipeline_constructs.multi_region_layer.pipeline import MAX_REGIONS
+from pipeline_constructs.multi_region_layer import MAX_REGIONS
 from pipeline_constructs.testing import deterministic_app
 
 EXAMPLE = load_example("multi_region_layer")
@@ -122,10 +122,11 @@ def test_no_iam_statement_breaks_the_rules_at_any_region_count(synthesized):
 def test_staging_bucket_names_fit_s3_rules_in_every_region(synthesized):
     _n, app, _pipeline, _regional = synthesized
     construct = app.node.find_child("LayerPipeline").node.find_child("SharedDeps")
-    for region, name in construct.staging_buckets.items():
+    for target in construct.targets:
+        name = construct.staging_buckets[target.name]
         assert 3 <= len(name) <= 63
         assert name == name.lower()
-        assert name.endswith(region)
-        assert Template.from_stack(construct.regional_stacks[region]).find_resources(
+        assert name.endswith(target.region)
+        assert Template.from_stack(construct.regional_stacks[target.name]).find_resources(
             "AWS::S3::Bucket", {"Properties": {"BucketName": name}}
         )
