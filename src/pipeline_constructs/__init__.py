@@ -20,6 +20,9 @@ _use_project_node()
 _EXPORTS: dict[str, str] = {
     # core
     "DeploymentTarget": "pipeline_constructs.core.targets",
+    "StageFactory": "pipeline_constructs.core.targets",
+    "PipelineOptions": "pipeline_constructs.core.options",
+    "PipelineConstruct": "pipeline_constructs.core.pipeline",
     "SecurePipeline": "pipeline_constructs.core.pipeline",
     "TestReportFormat": "pipeline_constructs.core.reports",
     "TestReports": "pipeline_constructs.core.reports",
@@ -93,10 +96,13 @@ __all__ = [
     "LayerSharing",
     "MigrationCommands",
     "MultiRegionLayerPipeline",
+    "PipelineConstruct",
+    "PipelineOptions",
     "RedshiftMigrationPipeline",
     "SecretFields",
     "SecurePipeline",
     "SecurityGatedStage",
+    "StageFactory",
     "TestReportFormat",
     "TestReports",
     "acknowledge",
@@ -122,9 +128,10 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from pipeline_constructs.core.app import create_app
     from pipeline_constructs.core.compliance import acknowledge, add_compliance_checks, unacknowledged_findings
-    from pipeline_constructs.core.pipeline import SecurePipeline
+    from pipeline_constructs.core.options import PipelineOptions
+    from pipeline_constructs.core.pipeline import PipelineConstruct, SecurePipeline
     from pipeline_constructs.core.reports import TestReportFormat, TestReports
-    from pipeline_constructs.core.targets import DeploymentTarget
+    from pipeline_constructs.core.targets import DeploymentTarget, StageFactory
     from pipeline_constructs.dotnet_lambda import DotnetLambdaFunction, DotnetLambdaPipeline, DotnetLambdaStage
     from pipeline_constructs.glue_etl import (
         GlueCondition,

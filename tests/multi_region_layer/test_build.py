@@ -8,7 +8,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.assertions import Match, Template
-from layer_helpers import example, layer_config, make_pipeline
+from multi_region_layer.layer_helpers import example, layer_config, make_pipeline
 
 from pipeline_constructs.multi_region_layer import LayerSharing, default_build_commands
 

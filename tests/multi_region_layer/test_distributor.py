@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from aws_cdk.assertions import Match
-from layer_helpers import REGIONS, example, layer_config, logical_id
+from multi_region_layer.layer_helpers import REGIONS, example, layer_config, logical_id
 
 from pipeline_constructs.multi_region_layer.distributor import CLAIMS_PREFIX
 

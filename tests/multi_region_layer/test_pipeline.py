@@ -11,7 +11,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import pipelines
 from aws_cdk.assertions import Template
 from helpers import pipeline_actions, pipeline_props, stage_names
-from layer_helpers import EXAMPLE, REGIONS, example, logical_id, make_pipeline, target
+from multi_region_layer.layer_helpers import EXAMPLE, REGIONS, example, logical_id, make_pipeline, target
 
 from pipeline_constructs.core.compliance import acknowledgments, suspended_acknowledgments, unacknowledged_findings
 from pipeline_constructs.core.options import CDK_CLI_VERSION

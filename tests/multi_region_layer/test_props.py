@@ -9,7 +9,7 @@ from aws_cdk.assertions import Template
 from aws_cdk.region_info import RegionInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from layer_helpers import ACCOUNT, layer_config, make_pipeline, new_stack, target
+from multi_region_layer.layer_helpers import ACCOUNT, layer_config, make_pipeline, new_stack, target
 
 from pipeline_constructs import DeploymentTarget
 from pipeline_constructs.core.validation import known_regions

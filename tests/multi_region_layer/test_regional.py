@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 from aws_cdk.assertions import Match, Template
-from layer_helpers import REGIONS, example, make_pipeline, new_stack, target
+from multi_region_layer.layer_helpers import REGIONS, example, make_pipeline, new_stack, target
 
 from pipeline_constructs import DeploymentTarget
 from pipeline_constructs.multi_region_layer.regional import staging_bucket_prefix
