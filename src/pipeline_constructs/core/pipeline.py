@@ -21,8 +21,10 @@ from pipeline_constructs.core.options import (
     PipelineOptions,
     cdk_cli_version,
     merge_code_build_options,
+    pipeline_cli_version,
     require_synth,
     resolve_cdk_assets_version,
+    synth_step,
 )
 from pipeline_constructs.core.private.buckets import access_log_bucket, secure_bucket
 from pipeline_constructs.core.private.defaults import resolve_compute_type, resolve_log_retention
@@ -315,6 +317,28 @@ class PipelineConstruct(Construct):
         )
         self.pipeline = self.secure_pipeline.pipeline
         return self.secure_pipeline
+
+    def _synth_step(
+        self,
+        source: Any,
+        synth: Any,
+        synth_commands: Any,
+        app_dir: Any,
+        pipeline_options: object,
+        **extra: Any,
+    ) -> pipelines.IFileSetProducer:
+        """The synth step from the shared props (:func:`~pipeline_constructs.core.options.synth_step`),
+        installing the pipeline's pinned CDK CLI; ``extra`` are ``synth_step``'s other keyword arguments."""
+        cli = pipeline_cli_version(self, pipeline_options)
+        return synth_step(
+            self.node.path,
+            source=source,
+            synth=synth,
+            synth_commands=synth_commands,
+            app_dir=app_dir,
+            cli_version=cli,
+            **extra,
+        )
 
     def _deploy_targets(self, targets: Sequence[DeploymentTarget], factory: StageFactory, **kwargs: Any) -> None:
         """Deploy one stage per target (:func:`~pipeline_constructs.core.targets.deploy_targets`)."""

@@ -25,9 +25,7 @@ from constructs import Construct
 from pipeline_constructs.core.options import (
     PipelineOptions,
     check_pipeline_options,
-    pipeline_cli_version,
     require_synth,
-    synth_step,
 )
 from pipeline_constructs.core.pipeline import PipelineConstruct
 from pipeline_constructs.core.private.naming import default_pipeline_name
@@ -140,13 +138,12 @@ class DotnetLambdaPipeline(PipelineConstruct):
 
         # Build: install the SDK, run the unit tests (TRX report), then cdk synth: one CodeBuild action.
         tests = self._unit_tests() if test_project is not None else None
-        build = synth_step(
-            where,
-            source=source,
-            synth=synth,
-            synth_commands=synth_commands,
-            app_dir=app_dir,
-            cli_version=pipeline_cli_version(self, pipeline_options),
+        build = self._synth_step(
+            source,
+            synth,
+            synth_commands,
+            app_dir,
+            pipeline_options,
             install_commands=[] if bundle_in_docker else install_dotnet_commands(channel),
             commands_before=[_dotnet_test(test_project)] if test_project is not None else [],
             partial_build_spec=tests.partial_build_spec() if tests else None,

@@ -21,7 +21,7 @@ from aws_cdk import pipelines
 from constructs import Construct
 
 from pipeline_constructs.core.compliance.hardening import after_build
-from pipeline_constructs.core.options import PipelineOptions, check_pipeline_options, pipeline_cli_version, synth_step
+from pipeline_constructs.core.options import PipelineOptions, check_pipeline_options
 from pipeline_constructs.core.pipeline import PipelineConstruct
 from pipeline_constructs.core.private.naming import default_pipeline_name, stage_stack_name
 from pipeline_constructs.core.reports import TestReportFormat, TestReports
@@ -138,14 +138,7 @@ class GlueEtlPipeline(PipelineConstruct):
         workload_options = check_workload_options(where, "workload_options", workload_options)
         factory = require_stage_factory(where, "stage_factory", stage_factory)
         options = check_pipeline_options(where, pipeline_options)
-        synth = synth_step(
-            where,
-            source=source,
-            synth=synth,
-            synth_commands=synth_commands,
-            app_dir=app_dir,
-            cli_version=pipeline_cli_version(self, options),
-        )
+        synth = self._synth_step(source, synth, synth_commands, app_dir, options)
         if not isinstance(synth, pipelines.Step):
             raise wrong_type(where, "synth", synth, "expected a pipelines.Step (the job tests run before it)")
         #: The spec every target deploys.

@@ -30,7 +30,7 @@ from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import pipelines
 from constructs import Construct
 
-from pipeline_constructs.core.options import PipelineOptions, check_pipeline_options, pipeline_cli_version, synth_step
+from pipeline_constructs.core.options import PipelineOptions, check_pipeline_options
 from pipeline_constructs.core.pipeline import PipelineConstruct
 from pipeline_constructs.core.private.defaults import resolve_compute_type, resolve_log_retention
 from pipeline_constructs.core.private.naming import default_pipeline_name
@@ -145,14 +145,7 @@ class KdaAppPipeline(PipelineConstruct):
         self.names = KdaNames(application_name, stack.account, stack.region)
         self.names.check(where, targets)
         options = check_pipeline_options(where, pipeline_options)
-        synth = synth_step(
-            where,
-            source=source,
-            synth=synth,
-            synth_commands=synth_commands,
-            app_dir=app_dir,
-            cli_version=pipeline_cli_version(self, pipeline_options),
-        )
+        synth = self._synth_step(source, synth, synth_commands, app_dir, pipeline_options)
         #: How the application is built.
         self.build = build
 

@@ -22,8 +22,6 @@ from constructs import Construct
 from pipeline_constructs.core.options import (
     PipelineOptions,
     check_pipeline_options,
-    pipeline_cli_version,
-    synth_step,
 )
 from pipeline_constructs.core.pipeline import PipelineConstruct
 from pipeline_constructs.core.pipeline_jobs import JobFailures
@@ -182,14 +180,7 @@ class MultiRegionLayerPipeline(PipelineConstruct):
             cdk.RemovalPolicy,
         )
         retention = resolve_log_retention(self, options.get("log_retention"), prop="pipeline_options.log_retention")
-        synth_action = synth_step(
-            where,
-            source=source,
-            synth=synth,
-            synth_commands=synth_commands,
-            app_dir=app_dir,
-            cli_version=pipeline_cli_version(self, pipeline_options),
-        )
+        synth_action = self._synth_step(source, synth, synth_commands, app_dir, pipeline_options)
         #: The targets, in order (one per region).
         self.targets: tuple[DeploymentTarget, ...] = layer.targets
         #: The target regions, in target order.

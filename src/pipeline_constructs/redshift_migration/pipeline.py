@@ -32,8 +32,6 @@ from pipeline_constructs.core.compliance.hardening import after_build
 from pipeline_constructs.core.options import (
     PipelineOptions,
     check_pipeline_options,
-    pipeline_cli_version,
-    synth_step,
 )
 from pipeline_constructs.core.pipeline import PipelineConstruct
 from pipeline_constructs.core.private.naming import default_pipeline_name
@@ -137,14 +135,7 @@ class RedshiftMigrationPipeline(PipelineConstruct):
         require_pipeline_name(where, "pipeline_name", pipeline_name)
         options = check_pipeline_options(where, pipeline_options)
         options.setdefault("cross_account_keys", True)
-        synth = synth_step(
-            where,
-            source=source,
-            synth=synth,
-            synth_commands=synth_commands,
-            app_dir=app_dir,
-            cli_version=pipeline_cli_version(self, pipeline_options),
-        )
+        synth = self._synth_step(source, synth, synth_commands, app_dir, pipeline_options)
         if synth_commands is not None:
             checked_commands(where, "synth_commands", synth_commands, required=True)
         #: The targets, in pipeline order.
