@@ -36,6 +36,7 @@ __all__ = [
     "TargetDeployments",
     "deploy_targets",
     "require_stage_factory",
+    "require_targets_in",
     "validate_targets",
 ]
 
@@ -151,6 +152,31 @@ class TargetDeployments:
     deployments: dict[str, pipelines.StageDeployment] = field(default_factory=dict)
     #: The security gate of each ``security_gated`` target.
     gates: dict[str, SecurityGatedStage] = field(default_factory=dict)
+
+
+def require_targets_in(
+    where: str,
+    targets: Sequence[DeploymentTarget],
+    *,
+    why: str,
+    account: str | None = None,
+    region: str | None = None,
+    prop: str = "targets",
+) -> None:
+    """Require every target in the pipeline's ``account`` and/or ``region`` (``None``: any).
+
+    :param why: what the construct cannot do elsewhere, appended to the error.
+    :raises ValueError: naming ``<prop>[i].account`` or ``<prop>[i].region`` and the expected value.
+    """
+    for i, target in enumerate(targets):
+        for field_name, expected, actual in (("account", account, target.account), ("region", region, target.region)):
+            if expected is not None and actual != expected:
+                raise invalid(
+                    where,
+                    f"{prop}[{i}].{field_name}",
+                    actual,
+                    f"expected the pipeline's {field_name} {expected!r}: {why}",
+                )
 
 
 def require_stage_factory(where: str, prop: str, value: Any) -> StageFactory | None:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import aws_cdk as cdk
 
-from pipeline_constructs.core.targets import DeploymentTarget
+from pipeline_constructs.core.targets import DeploymentTarget, require_targets_in
 from pipeline_constructs.core.validation import invalid
 from pipeline_constructs.kda_app.application_stack import ReleaseChannel
 
@@ -81,15 +81,13 @@ class KdaNames:
             raise invalid(
                 where, "application_name", self.application_name, "too long for IAM role names (64 characters)"
             )
+        require_targets_in(
+            where,
+            targets,
+            region=self.region,
+            why="Managed Flink reads its code from a bucket in its own region (deploy one KdaAppPipeline per region)",
+        )
         for i, target in enumerate(targets):
-            if target.region != self.region:
-                raise invalid(
-                    where,
-                    f"targets[{i}].region",
-                    target.region,
-                    f"expected the pipeline's region {self.region!r}: Managed Flink reads its code from a bucket "
-                    "in its own region (deploy one KdaAppPipeline per region)",
-                )
             for name in (self.flink_role(target), self.updater_role(target)):
                 if len(name) > 64:
                     raise invalid(

@@ -13,7 +13,7 @@ from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.region_info import RegionInfo
 
-from pipeline_constructs.core.targets import DeploymentTarget, validate_targets
+from pipeline_constructs.core.targets import DeploymentTarget, require_targets_in, validate_targets
 from pipeline_constructs.core.validation import (
     invalid,
     is_token,
@@ -151,19 +151,17 @@ def check_targets(where: str, targets: Any, stack: cdk.Stack) -> tuple[Deploymen
       publish deploys none; ``manual_approval`` (``PromoteTo<target>``) is the gate that applies.
     """
     checked = validate_targets(where, targets)
+    require_targets_in(
+        where,
+        checked,
+        account=stack.account,
+        why="the distributor publishes with its own role in that account and cannot publish into another; share "
+        "the layer with other accounts through sharing=LayerSharing(accounts=[...]) or organization_id",
+    )
     home_partition = RegionInfo.get(stack.region).partition
     regions: dict[str, str] = {}
     for i, target in enumerate(checked):
         prop = f"targets[{i}]"
-        if target.account != stack.account:
-            raise invalid(
-                where,
-                f"{prop}.account",
-                target.account,
-                f"expected the pipeline's account {stack.account}: the distributor publishes with its own role in "
-                "that account and cannot publish into another; share the layer with other accounts through "
-                "sharing=LayerSharing(accounts=[...]) or organization_id",
-            )
         if is_token(target.region):
             raise invalid(where, f"{prop}.region", target.region, "expected a literal region name, not a token")
         partition = RegionInfo.get(target.region).partition
