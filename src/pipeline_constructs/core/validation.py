@@ -21,7 +21,6 @@ The validators of AWS names and formats (accounts, regions, resource names, ARNs
 stack environments, durations) live in :mod:`.validation_aws` and are importable from here too.
 """
 
-# ruff: noqa: F405 - the AWS names in __all__ come from validation_aws (see the end of this module)
 from __future__ import annotations
 
 import enum
@@ -38,58 +37,26 @@ from constructs import IConstruct
 from pipeline_constructs.core.private.cron import parse_cron
 
 __all__ = [
-    "ACCOUNT_PATTERN",
-    "ACTION_NAME_PATTERN",
-    "ARN_PATTERN",
-    "CDK_CLI_VERSION_PATTERN",
-    "EMAIL_PATTERN",
-    "IAM_ROLE_NAME_PATTERN",
-    "LAMBDA_ENV_KEY_PATTERN",
-    "MAX_APPROVAL_COMMENT",
-    "MAX_LAMBDA_ENVIRONMENT_BYTES",
-    "MAX_LAMBDA_TIMEOUT_SECONDS",
-    "ORGANIZATION_ID_PATTERN",
-    "PIPELINE_NAME_PATTERN",
-    "RESERVED_LAMBDA_ENVIRONMENT",
-    "STACK_NAME_PATTERN",
     "InvalidPropTypeError",
     "child_path",
     "invalid",
     "is_token",
-    "known_regions",
     "matches",
     "parse_cron",
     "repository_roots",
-    "require_account",
-    "require_action_name",
-    "require_approval_comment",
-    "require_arn",
     "require_bool",
     "require_callable",
     "require_commands",
-    "require_concrete_env",
-    "require_cron",
-    "require_duration",
-    "require_email",
     "require_enum",
     "require_existing_path",
-    "require_iam_role_name",
     "require_instance",
     "require_int",
     "require_interface",
     "require_kwargs",
-    "require_lambda_environment",
-    "require_lambda_timeout",
     "require_mapping",
     "require_one_of",
-    "require_organization_id",
-    "require_pipeline_name",
-    "require_region",
     "require_relative_path",
     "require_sequence",
-    "require_ssm_parameter_name",
-    "require_stack_env",
-    "require_stack_name",
     "require_str",
     "require_unique",
     "shell_quote",
@@ -433,12 +400,14 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
-    if name in __all__:
-        from pipeline_constructs.core import validation_aws
+    from pipeline_constructs.core import validation_aws
 
+    if name in validation_aws.__all__:
         return getattr(validation_aws, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+    from pipeline_constructs.core import validation_aws
+
+    return sorted({*globals(), *validation_aws.__all__})
