@@ -120,24 +120,6 @@ def known_regions() -> frozenset[str]:
     return frozenset(r.name for r in RegionInfo.regions)
 
 
-def require_account(where: str, prop: str, value: Any) -> str:
-    """Accept 12 ASCII digits (or a token); raise :func:`invalid` otherwise."""
-    allowed = "expected a 12-digit AWS account id, e.g. '111111111111'"
-    require_str(where, prop, value, allowed=allowed, min_length=0)
-    if not (ACCOUNT_PATTERN.fullmatch(value) or is_token(value)):
-        raise invalid(where, prop, value, allowed)
-    return str(value)
-
-
-def require_region(where: str, prop: str, value: Any) -> str:
-    """Accept a region aws-cdk-lib knows (or a token); raise :func:`invalid` otherwise."""
-    allowed = "expected an AWS region such as 'us-east-1' (one of the regions aws-cdk-lib knows)"
-    require_str(where, prop, value, allowed=allowed, min_length=0)
-    if not (value in known_regions() or is_token(value)):
-        raise invalid(where, prop, value, allowed)
-    return str(value)
-
-
 def require_duration(
     where: str,
     prop: str,
@@ -226,14 +208,36 @@ require_organization_id = _named(
 )
 
 
-def require_email(where: str, prop: str, value: Any) -> str:
-    """Accept an e-mail address as SNS e-mail subscriptions take it (ASCII, at most 254 characters)."""
-    allowed = "expected an e-mail address such as 'team@example.com'"
-    require_str(where, prop, value, allowed=allowed)
-    local = value.partition("@")[0]
-    if len(value) > 254 or len(local) > 64 or not EMAIL_PATTERN.fullmatch(value):
-        raise invalid(where, prop, value, allowed)
-    return str(value)
+def _accepting(allowed: str, ok: Callable[[str], bool], doc: str, *, min_length: int = 1) -> _Validator:
+    """A validator of the strings ``ok`` accepts (``allowed`` says what they are)."""
+
+    def check(where: str, prop: str, value: Any) -> str:
+        require_str(where, prop, value, allowed=allowed, min_length=min_length)
+        if not ok(value):
+            raise invalid(where, prop, value, allowed)
+        return str(value)
+
+    check.__doc__ = doc
+    return check
+
+
+require_account = _accepting(
+    "expected a 12-digit AWS account id, e.g. '111111111111'",
+    lambda v: ACCOUNT_PATTERN.fullmatch(v) is not None or is_token(v),
+    "Accept 12 ASCII digits (or a token); raise :func:`invalid` otherwise.",
+    min_length=0,
+)
+require_region = _accepting(
+    "expected an AWS region such as 'us-east-1' (one of the regions aws-cdk-lib knows)",
+    lambda v: v in known_regions() or is_token(v),
+    "Accept a region aws-cdk-lib knows (or a token); raise :func:`invalid` otherwise.",
+    min_length=0,
+)
+require_email = _accepting(
+    "expected an e-mail address such as 'team@example.com'",
+    lambda v: len(v) <= 254 and len(v.partition("@")[0]) <= 64 and EMAIL_PATTERN.fullmatch(v) is not None,
+    "Accept an e-mail address as SNS e-mail subscriptions take it (ASCII, at most 254 characters).",
+)
 
 
 def require_arn(

@@ -124,17 +124,9 @@ def harden_pipeline_internals(
     :param retention: retention of the log groups the hardening creates. Default: one year.
     :param removal_policy: of the keys, log groups, queues and buckets the hardening creates. Default: RETAIN.
     """
+    settings = {name: value for name, value in locals().items() if name != "pipeline"}  # the options, by name
     hardening = _hardening(pipeline)
-    hardening.options = dataclasses.replace(
-        hardening.options,
-        full=True,
-        log_group=log_group,
-        logs_key=logs_key,
-        customer_key=customer_key,
-        cli_version=cli_version,
-        retention=retention,
-        removal_policy=removal_policy,
-    )
+    hardening.options = dataclasses.replace(hardening.options, full=True, **settings)
 
 
 def harden_security_check(pipeline: pipelines.CodePipeline, *, topic: sns.ITopic | None = None) -> None:
