@@ -147,7 +147,6 @@ def test_no_pipeline_options_is_an_empty_mapping():
 def test_the_option_keys_are_secure_pipelines_keyword_parameters_but_the_construct_props():
     parameters = set(inspect.signature(SecurePipeline.__init__).parameters)
     assert parameters - {"self", "scope", "id", "synth", "pipeline_name", "targets"} == PIPELINE_OPTION_KEYS
-    assert set(ALWAYS_RESERVED) == {"synth", "pipeline_name", "targets"}
 
 
 # -- synth_step ---------------------------------------------------------------------------------------
