@@ -32,7 +32,10 @@ from pipeline_constructs.core.compliance.iam import (
 )
 
 __all__ = [
+    "CODEBUILD_REPORT_ACTIONS",
+    "GRANT_ACTION_PURPOSES",
     "REASONS",
+    "VPC_DATA_SERVICES",
     "AckContext",
     "Reason",
     "describe_star_statements",
@@ -287,6 +290,34 @@ def _expirations(properties: Mapping[str, Any]) -> tuple[set[int], set[int]]:
     return current, noncurrent
 
 
+# -- facts the catalogue and the constructs share ------------------------------------------------------
+
+#: The purpose of each CDK grant action group (wildcard actions CDK grants write).
+GRANT_ACTION_PURPOSES = {
+    "s3:GetObject*": "read objects",
+    "s3:GetBucket*": "read bucket configuration",
+    "s3:List*": "list objects",
+    "s3:DeleteObject*": "replace pipeline artifacts",
+    "s3:Abort*": "abort multipart uploads",
+    "kms:GenerateDataKey*": "encrypt data keys",
+    "kms:ReEncrypt*": "re-encrypt",
+}
+
+#: The actions of CodeBuild's automatic report-group grant.
+CODEBUILD_REPORT_ACTIONS = frozenset(
+    {
+        "codebuild:CreateReportGroup",
+        "codebuild:CreateReport",
+        "codebuild:UpdateReport",
+        "codebuild:BatchPutTestCases",
+        "codebuild:BatchPutCodeCoverages",
+    }
+)
+
+#: Services whose calls reach resources inside a VPC (a function using them may need one).
+VPC_DATA_SERVICES = frozenset({"rds-db", "elasticache", "es", "kafka-cluster", "elasticfilesystem", "redshift"})
+
+
 # -- building checks from parts (the catalogue modules are tables of Reason(id, rules, text, check)) --------
 
 
@@ -353,15 +384,10 @@ def _exactly(*actions: str) -> Check:
 
 # -- the catalogue (registered on import) -------------------------------------------------------------
 
+# Module imports only (no names from them): whichever module loads first, the others see this one complete.
 from pipeline_constructs.core.compliance import reasons_iam as _reasons_iam  # noqa: E402
 from pipeline_constructs.core.compliance import reasons_lambda as _reasons_lambda  # noqa: E402
 from pipeline_constructs.core.compliance import reasons_resources as _reasons_resources  # noqa: E402
 from pipeline_constructs.core.compliance import reasons_scopes as _reasons_scopes  # noqa: E402
-from pipeline_constructs.core.compliance.reasons_iam import (  # noqa: E402
-    CODEBUILD_REPORT_ACTIONS,
-    GRANT_ACTION_PURPOSES,
-)
-from pipeline_constructs.core.compliance.reasons_lambda import VPC_DATA_SERVICES  # noqa: E402
 
-__all__ += ["CODEBUILD_REPORT_ACTIONS", "GRANT_ACTION_PURPOSES", "VPC_DATA_SERVICES"]
 _CATALOGUE = (_reasons_iam, _reasons_scopes, _reasons_resources, _reasons_lambda)

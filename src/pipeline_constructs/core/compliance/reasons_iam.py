@@ -18,6 +18,8 @@ from pipeline_constructs.core.compliance.iam import (
     resources_of,
 )
 from pipeline_constructs.core.compliance.reasons import (
+    CODEBUILD_REPORT_ACTIONS,
+    GRANT_ACTION_PURPOSES,
     NARROWING_CONDITION_KEYS,
     AckContext,
     Check,
@@ -37,25 +39,7 @@ from pipeline_constructs.core.compliance.reasons import (
     describe_star_statements,
 )
 
-GRANT_ACTION_PURPOSES = {
-    "s3:GetObject*": "read objects",
-    "s3:GetBucket*": "read bucket configuration",
-    "s3:List*": "list objects",
-    "s3:DeleteObject*": "replace pipeline artifacts",
-    "s3:Abort*": "abort multipart uploads",
-    "kms:GenerateDataKey*": "encrypt data keys",
-    "kms:ReEncrypt*": "re-encrypt",
-}
-
-CODEBUILD_REPORT_ACTIONS = frozenset(
-    {
-        "codebuild:CreateReportGroup",
-        "codebuild:CreateReport",
-        "codebuild:UpdateReport",
-        "codebuild:BatchPutTestCases",
-        "codebuild:BatchPutCodeCoverages",
-    }
-)
+__all__ = ["CODEBUILD_REPORT_ACTIONS", "GRANT_ACTION_PURPOSES", "REASONS_IAM"]
 
 _BOOTSTRAP_TAG = "iam:ResourceTag/aws-cdk:bootstrap-role"
 _S3_ONLY = _only_actions(lambda a: a.startswith("s3:"), what="non-S3 actions", carried=False)

@@ -11,6 +11,7 @@ from typing import Any
 
 from pipeline_constructs.core.compliance.iam import actions_of, flatten, resources_of, statements
 from pipeline_constructs.core.compliance.reasons import (
+    VPC_DATA_SERVICES,
     AckContext,
     Reason,
     _catalogue,
@@ -88,10 +89,6 @@ def _check_only_invoker(ctx: AckContext, params: Mapping[str, str]) -> str | Non
         return "not a Lambda function"
     invokers = _invokers(ctx, _function_of(ctx))
     return _fail_unless(invokers == {params["role"]}, f"invoked by {sorted(invokers)}")
-
-
-#: Services whose calls reach resources inside a VPC (a function using them may need one).
-VPC_DATA_SERVICES = frozenset({"rds-db", "elasticache", "es", "kafka-cluster", "elasticfilesystem", "redshift"})
 
 
 def _check_public_apis(ctx: AckContext, params: Mapping[str, str]) -> str | None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from pipeline_constructs.core.compliance.iam import actions_of, flatten, statements
 from pipeline_constructs.core.compliance.reasons import (
+    VPC_DATA_SERVICES,
     AckContext,
     Reason,
     _artifact_stores,
@@ -19,9 +20,8 @@ from pipeline_constructs.core.compliance.reasons import (
     _fail_unless,
     _refs,
 )
-from pipeline_constructs.core.compliance.reasons_lambda import VPC_DATA_SERVICES
 
-__all__ = ["REASONS_RESOURCES", "VPC_DATA_SERVICES", "flatten_all"]
+__all__ = ["REASONS_RESOURCES", "VPC_DATA_SERVICES", "flatten_all"]  # VPC_DATA_SERVICES: defined in .reasons
 
 # -- CodeBuild ----------------------------------------------------------------------------------------
 
