@@ -55,8 +55,11 @@ NAG_CONTEXT_KEY = "pipeline-constructs:nag"
 class Finding:
     """One unacknowledged cdk-nag finding."""
 
+    #: The pack that reported it, e.g. ``AwsSolutions``.
     pack: str
+    #: The rule id as cdk-nag reports it, e.g. ``AwsSolutions-IAM5[Resource::*]``.
     rule: str
+    #: The construct path of the resource.
     path: str
     description: str
 
