@@ -310,7 +310,12 @@ def require_lambda_environment(where: str, prop: str, value: Any) -> dict[str, s
         return str(k)
 
     def item(w: str, p: str, v: Any) -> str:
-        return require_str(w, p, v, allowed="expected a string value", min_length=0, single_line=False, tokens=True)
+        text = require_str(w, p, v, allowed="expected a string value", min_length=0, single_line=False, tokens=True)
+        try:
+            text.encode()
+        except UnicodeEncodeError:  # a lone surrogate: Lambda takes UTF-8 text only
+            raise invalid(w, p, v, "expected text that encodes as UTF-8 (no lone surrogates)") from None
+        return text
 
     environment = require_mapping(where, prop, value, key=key, item=item, allowed="expected a mapping of str to str")
     size = sum(len(k.encode()) + len(v.encode()) for k, v in environment.items() if not is_token(v))
