@@ -222,8 +222,16 @@ def test_lambda_environment_keys_follow_lambda(environment):
     def key_ok(k: str) -> bool:
         return len(k) >= 2 and k[0] in LETTERS and all(c in LETTERS + DIGITS + "_" for c in k)
 
-    valid = all(key_ok(k) for k in environment)
+    def value_ok(v: str) -> bool:
+        return not any(0xD800 <= ord(c) <= 0xDFFF for c in v)  # lone surrogates are not UTF-8 text
+
+    valid = all(key_ok(k) for k in environment) and all(value_ok(v) for v in environment.values())
     assert accepts(require_lambda_environment, environment) is valid
+
+
+def test_a_lone_surrogate_in_a_lambda_environment_value_is_named():
+    with pytest.raises(ValueError, match=r"W: p\['A0'\] = '\\ud800' is invalid: expected text that encodes as UTF-8"):
+        require_lambda_environment("W", "p", {"A0": "\ud800"})
 
 
 @pytest.mark.parametrize("key", ["AWS_REGION", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID", "LAMBDA_TASK_ROOT"])

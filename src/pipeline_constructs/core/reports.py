@@ -107,12 +107,9 @@ class TestReports(Construct):
                 allowed="expected 2-128 characters from A-Z, a-z, 0-9, '-', '_'",
             )
         require_enum(where, "removal_policy", removal_policy, cdk.RemovalPolicy)
+        test = codebuild.ReportGroupType.TEST
         self.report_group = codebuild.ReportGroup(
-            self,
-            "Group",
-            type=codebuild.ReportGroupType.TEST,
-            report_group_name=report_group_name,
-            removal_policy=removal_policy,
+            self, "Group", type=test, report_group_name=report_group_name, removal_policy=removal_policy
         )
 
     @property

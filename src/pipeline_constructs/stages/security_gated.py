@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import aws_cdk as cdk
@@ -175,30 +175,26 @@ class SecurityGatedStage(Construct):
             harden_security_check(owner, topic=self.topic)
 
 
+_ALARMS_SID = "CloudWatchAlarmsOfThisAccount"
+
+
 def _allow_alarms(topic: sns.Topic, key: kms.IKey) -> None:
     """Let CloudWatch alarms of this account publish to the encrypted topic (the auto-approve failure alarm).
 
     https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Notify_Users_Alarm_Changes.html: an
     encrypted topic's key must let cloudwatch.amazonaws.com use it.
     """
-    account = cdk.Stack.of(topic).account
-    topic.add_to_resource_policy(
-        iam.PolicyStatement(
-            sid="CloudWatchAlarmsOfThisAccount",
-            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-            actions=["sns:Publish"],
-            resources=[topic.topic_arn],
-            conditions={"StringEquals": {"aws:SourceAccount": account}},
-        )
-    )
+    of_this_account = {"StringEquals": {"aws:SourceAccount": cdk.Stack.of(topic).account}}
+    cloudwatch = [iam.ServicePrincipal("cloudwatch.amazonaws.com")]
+    grants: list[tuple[Callable[[iam.PolicyStatement], Any], list[str], list[str]]] = [
+        (topic.add_to_resource_policy, ["sns:Publish"], [topic.topic_arn])
+    ]
     if isinstance(key, kms.Key):
-        key.add_to_resource_policy(
+        grants.append((key.add_to_resource_policy, ["kms:Decrypt", "kms:GenerateDataKey*"], ["*"]))
+    for add, actions, resources in grants:
+        add(
             iam.PolicyStatement(
-                sid="CloudWatchAlarmsOfThisAccount",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
-                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                resources=["*"],
-                conditions={"StringEquals": {"aws:SourceAccount": account}},
+                sid=_ALARMS_SID, principals=cloudwatch, actions=actions, resources=resources, conditions=of_this_account
             )
         )
 

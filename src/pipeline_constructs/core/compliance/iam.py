@@ -105,9 +105,12 @@ def _action_matches(pattern: str, action: str) -> bool:
 class StatementProblem:
     """A statement (or trust policy) that breaks one of the library's IAM rules."""
 
+    #: The template (artifact id) that holds the resource.
     template: str
     logical_id: str
+    #: The broken rule's id, e.g. ``star-resource-forbidden``.
     rule: str
+    #: What is wrong, in one sentence.
     detail: str
 
     def __str__(self) -> str:

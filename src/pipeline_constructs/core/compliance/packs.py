@@ -17,7 +17,11 @@ if TYPE_CHECKING:  # pragma: no cover
     import cdk_nag
 
 __all__ = [
+    "HIPAA_PCI",
     "NAG_CONTEXT_KEY",
+    "NIST_HIPAA",
+    "NIST_HIPAA_PCI",
+    "NIST_HIPAA_SERVERLESS",
     "PACK_NAMES",
     "Finding",
     "add_compliance_checks",
@@ -33,6 +37,16 @@ PACK_NAMES: tuple[str, ...] = (
     "Serverless",
 )
 
+# The packs that hold a rule, for in_packs(rule, <group>, reason): one name per group of packs.
+#: ``LambdaConcurrency``, ``CloudWatchAlarmAction``: NIST 800-53 R5 and HIPAA Security.
+NIST_HIPAA: tuple[str, ...] = ("NIST.800.53.R5", "HIPAA.Security")
+#: ``CodeBuildProjectSourceRepoUrl``: HIPAA Security and PCI DSS 3.2.1.
+HIPAA_PCI: tuple[str, ...] = ("HIPAA.Security", "PCI.DSS.321")
+#: ``S3BucketReplicationEnabled``, ``S3DefaultEncryptionKMS``, ``IAMNoInlinePolicy``, ``LambdaInsideVPC``.
+NIST_HIPAA_PCI: tuple[str, ...] = ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
+#: ``LambdaDLQ``: NIST 800-53 R5, HIPAA Security and Serverless.
+NIST_HIPAA_SERVERLESS: tuple[str, ...] = ("NIST.800.53.R5", "HIPAA.Security", "Serverless")
+
 #: Context key that turns :func:`add_compliance_checks` off when ``false``.
 NAG_CONTEXT_KEY = "pipeline-constructs:nag"
 
@@ -41,8 +55,11 @@ NAG_CONTEXT_KEY = "pipeline-constructs:nag"
 class Finding:
     """One unacknowledged cdk-nag finding."""
 
+    #: The pack that reported it, e.g. ``AwsSolutions``.
     pack: str
+    #: The rule id as cdk-nag reports it, e.g. ``AwsSolutions-IAM5[Resource::*]``.
     rule: str
+    #: The construct path of the resource.
     path: str
     description: str
 

@@ -11,9 +11,11 @@ prove cannot be used: construct code only writes reasons through
 :func:`reason`.
 
 Checks are pure functions over CloudFormation dicts (no ``aws_cdk``). This
-module holds the framework and the helpers; the reasons themselves are in
-:mod:`.reasons_iam` (IAM wildcards and policies) and :mod:`.reasons_resources`
-(CodeBuild, S3, Lambda, SQS, SNS, custom resources), registered on import.
+module holds the framework, the helpers and the parts checks are built from; the
+reasons themselves are tables in :mod:`.reasons_iam` (IAM wildcards and policies),
+:mod:`.reasons_scopes` (scopes a construct chose), :mod:`.reasons_resources`
+(CodeBuild, S3) and :mod:`.reasons_lambda` (Lambda, SQS, SNS, custom resources,
+job functions), registered on import.
 """
 
 from __future__ import annotations
@@ -30,7 +32,10 @@ from pipeline_constructs.core.compliance.iam import (
 )
 
 __all__ = [
+    "CODEBUILD_REPORT_ACTIONS",
+    "GRANT_ACTION_PURPOSES",
     "REASONS",
+    "VPC_DATA_SERVICES",
     "AckContext",
     "Reason",
     "describe_star_statements",
@@ -285,15 +290,104 @@ def _expirations(properties: Mapping[str, Any]) -> tuple[set[int], set[int]]:
     return current, noncurrent
 
 
+# -- facts the catalogue and the constructs share ------------------------------------------------------
+
+#: The purpose of each CDK grant action group (wildcard actions CDK grants write).
+GRANT_ACTION_PURPOSES = {
+    "s3:GetObject*": "read objects",
+    "s3:GetBucket*": "read bucket configuration",
+    "s3:List*": "list objects",
+    "s3:DeleteObject*": "replace pipeline artifacts",
+    "s3:Abort*": "abort multipart uploads",
+    "kms:GenerateDataKey*": "encrypt data keys",
+    "kms:ReEncrypt*": "re-encrypt",
+}
+
+#: The actions of CodeBuild's automatic report-group grant.
+CODEBUILD_REPORT_ACTIONS = frozenset(
+    {
+        "codebuild:CreateReportGroup",
+        "codebuild:CreateReport",
+        "codebuild:UpdateReport",
+        "codebuild:BatchPutTestCases",
+        "codebuild:BatchPutCodeCoverages",
+    }
+)
+
+#: Services whose calls reach resources inside a VPC (a function using them may need one).
+VPC_DATA_SERVICES = frozenset({"rds-db", "elasticache", "es", "kafka-cluster", "elasticfilesystem", "redshift"})
+
+
+# -- building checks from parts (the catalogue modules are tables of Reason(id, rules, text, check)) --------
+
+
+def _catalogue(*reasons: Reason) -> tuple[Reason, ...]:
+    """Register a catalogue module's table of reasons."""
+    for entry in reasons:
+        _register(entry)
+    return reasons
+
+
+def _all(*parts: Check) -> Check:
+    """A check that holds when every part holds (the first problem found is reported)."""
+
+    def check(ctx: AckContext, params: Mapping[str, str]) -> str | None:
+        return next((p for p in (part(ctx, params) for part in parts) if p is not None), None)
+
+    return check
+
+
+def _finding(expected: Callable[[Mapping[str, str]], str], *, suffix: bool = False) -> Check:
+    """The finding's value is ``expected(params)`` (or ends with it, with ``suffix``)."""
+
+    def check(ctx: AckContext, params: Mapping[str, str]) -> str | None:
+        value, wanted = _finding_value(ctx), expected(params)
+        ok = value.endswith(wanted) if suffix else value == wanted
+        return None if ok else f"finding {value!r} is not {'…' if suffix else ''}{wanted!r}"
+
+    return check
+
+
+def _finding_pattern(pattern: str, what: str) -> Check:
+    """The finding's value matches ``pattern`` entirely (``what`` names what it should be)."""
+    return lambda ctx, params: _fail_unless(
+        re.fullmatch(pattern, _finding_value(ctx)) is not None, f"finding {_finding_value(ctx)!r} is not {what}"
+    )
+
+
+def _only_actions(allowed: Callable[[str], bool], *, what: str = "", carried: bool = True) -> Check:
+    """Every statement raising the finding allows only ``allowed`` actions.
+
+    :param what: names the disallowed actions in the message. Default: lists them.
+    :param carried: also require a statement that raises the finding. Default: ``True``.
+    """
+
+    def check(ctx: AckContext, params: Mapping[str, str]) -> str | None:
+        acts = {a for s in ctx.finding_statements() for a in actions_of(s)}
+        if carried and not acts:
+            return "no statement carries the finding"
+        bad = sorted(a for a in acts if not allowed(a))
+        return f"statements on it also allow {what or bad}" if bad else None
+
+    return check
+
+
+def _exactly(*actions: str) -> Check:
+    """The statements raising the finding allow exactly ``actions``."""
+
+    def check(ctx: AckContext, params: Mapping[str, str]) -> str | None:
+        acts = {a for s in ctx.finding_statements() for a in actions_of(s)}
+        return _fail_unless(acts == set(actions), f"actions {sorted(acts)}")
+
+    return check
+
+
 # -- the catalogue (registered on import) -------------------------------------------------------------
 
+# Module imports only (no names from them): whichever module loads first, the others see this one complete.
 from pipeline_constructs.core.compliance import reasons_iam as _reasons_iam  # noqa: E402
+from pipeline_constructs.core.compliance import reasons_lambda as _reasons_lambda  # noqa: E402
 from pipeline_constructs.core.compliance import reasons_resources as _reasons_resources  # noqa: E402
-from pipeline_constructs.core.compliance.reasons_iam import (  # noqa: E402
-    CODEBUILD_REPORT_ACTIONS,
-    GRANT_ACTION_PURPOSES,
-)
-from pipeline_constructs.core.compliance.reasons_resources import VPC_DATA_SERVICES  # noqa: E402
+from pipeline_constructs.core.compliance import reasons_scopes as _reasons_scopes  # noqa: E402
 
-__all__ += ["CODEBUILD_REPORT_ACTIONS", "GRANT_ACTION_PURPOSES", "VPC_DATA_SERVICES"]
-_CATALOGUE = (_reasons_iam, _reasons_resources)
+_CATALOGUE = (_reasons_iam, _reasons_scopes, _reasons_resources, _reasons_lambda)

@@ -9,13 +9,14 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from pipeline_constructs.core.compliance import acknowledge_all, in_packs
+from pipeline_constructs.core.compliance.packs import NIST_HIPAA_PCI
 from pipeline_constructs.core.compliance.reasons import reason
 
 __all__ = ["ACCESS_LOG_EXPIRATION_DAYS", "access_log_bucket", "grant_access_log_delivery", "secure_bucket"]
 
 #: Days after which server access logs expire.
 ACCESS_LOG_EXPIRATION_DAYS = 365
-_PACKS = ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
+_PACKS = NIST_HIPAA_PCI
 
 # Grant S3 log delivery through the bucket policy, not the legacy LogDeliveryWrite ACL
 # (which would force ObjectWriter ownership). Set on a holder construct so it applies

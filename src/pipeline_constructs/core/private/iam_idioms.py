@@ -27,6 +27,7 @@ from constructs import Construct, IConstruct
 
 from pipeline_constructs.core.compliance import acknowledge_all, in_packs
 from pipeline_constructs.core.compliance.iam import NO_RESOURCE_LEVEL_PERMISSIONS, flatten
+from pipeline_constructs.core.compliance.packs import NIST_HIPAA_PCI
 from pipeline_constructs.core.compliance.reasons import (
     CODEBUILD_REPORT_ACTIONS,
     GRANT_ACTION_PURPOSES,
@@ -54,7 +55,7 @@ __all__ = [
 ]
 
 #: Packs with the ``IAMNoInlinePolicy`` rule.
-INLINE_POLICY_PACKS = ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321")
+INLINE_POLICY_PACKS = NIST_HIPAA_PCI
 
 #: Renders a CloudFormation value the way cdk-nag names findings (kept under its historical name).
 flatten_cfn_reference = flatten

@@ -10,12 +10,13 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import pipelines
 from aws_cdk.assertions import Template
+from helpers import PIPELINE_ENV, pipeline_props
 
 from pipeline_constructs.steps import LambdaInvokeStep
 from pipeline_constructs.steps.lambda_invoke import pipeline_role_principal
 from pipeline_constructs.testing import deterministic_app
 
-ENV = cdk.Environment(account="111111111111", region="eu-west-1")
+ENV = PIPELINE_ENV
 
 
 def _stack() -> cdk.Stack:
@@ -38,8 +39,7 @@ def _pipeline(stack: cdk.Stack, *steps: pipelines.Step, source: pipelines.CodePi
     pipeline = pipelines.CodePipeline(stack, "Pipeline", synth=synth, self_mutation=False)
     pipeline.add_wave("Invoke", post=list(steps))
     pipeline.build_pipeline()
-    (resource,) = Template.from_stack(stack).find_resources("AWS::CodePipeline::Pipeline").values()
-    return resource["Properties"]
+    return pipeline_props(Template.from_stack(stack))
 
 
 def _actions(props: dict, stage: str = "Invoke") -> list[dict]:

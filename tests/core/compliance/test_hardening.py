@@ -8,6 +8,7 @@ from pathlib import Path
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_s3_assets as s3_assets
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import pipelines
@@ -220,3 +221,34 @@ def test_on_a_team_pipeline_the_gate_hardens_the_check_only(tmp_path):
     # the team's own asset role is left as CDK made it
     (start,) = _with_action(_statements(template, "PipelineAssetsFileRole"), "codebuild:StartBuild")
     assert start["Resource"] == "*"
+
+
+# -- after_build: the one post-build mechanism ---------------------------------------------------------
+
+
+def test_after_build_rules_run_once_after_the_build_in_the_order_added():
+    from aws_cdk.assertions import Template
+
+    from pipeline_constructs.core.compliance.hardening import after_build
+
+    app = deterministic_app()
+    stack = cdk.Stack(app, "Team", env=HOME)
+    synth = pipelines.ShellStep("Synth", input=SOURCE, commands=["x"])
+    pipeline = pipelines.CodePipeline(stack, "Pipeline", synth=synth, cross_account_keys=True)
+    pipeline.add_stage(_AssetStage(app, "Prod", env=PROD))
+    seen: list[tuple[str, bool]] = []
+
+    def rule(name: str):
+        def run() -> None:
+            # The pipeline is built: CDK Pipelines' generated projects exist when the rule runs.
+            generated = any(isinstance(c, codebuild.Project) for c in pipeline.node.find_all())
+            seen.append((name, generated))
+
+        return run
+
+    after_build(pipeline, rule("first"))
+    after_build(pipeline, rule("second"))
+    assert seen == []  # nothing runs before synth
+    app.synth()
+    Template.from_stack(stack)  # a second synthesis visits the aspects again
+    assert seen == [("first", True), ("second", True)]

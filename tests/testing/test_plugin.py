@@ -22,7 +22,7 @@ from pipeline_constructs.testing import (
     stack_template,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "testing.md"
 TESTING = ROOT / "src" / "pipeline_constructs" / "testing"
 

@@ -5,12 +5,16 @@ from __future__ import annotations
 import aws_cdk as cdk
 import pytest
 from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from aws_cdk import pipelines
 from aws_cdk.assertions import Match, Template
+from helpers import pipeline_props, pipeline_stack, stage_names
 
 from pipeline_constructs import DeploymentTarget, SecurePipeline
+from pipeline_constructs.core.options import check_pipeline_options, pipeline_cli_version, synth_step
+from pipeline_constructs.core.pipeline import PipelineConstruct
 from pipeline_constructs.testing import deterministic_app
 
 ENV = cdk.Environment(account="111111111111", region="eu-west-1")
@@ -123,15 +127,75 @@ def test_same_account_pipeline_has_no_unacknowledged_findings():
     assert all("cross_account_keys=True" in reason for _, reason in cb4)
 
 
-def test_lambda_invoke_idiom_requires_invoke_only():
-    from pipeline_constructs.core.private.iam_idioms import idiom_reason
+def test_pipeline_name_is_validated_by_the_pipeline():
+    stack = cdk.Stack(cdk.App(), "S", env=ENV)
+    synth = pipelines.ShellStep("Synth", input=pipelines.CodePipelineSource.git_hub("o/r", "main"), commands=["x"])
+    with pytest.raises(ValueError, match=r"S/P: pipeline_name = 'bad name!' is invalid"):
+        SecurePipeline(stack, "P", synth=synth, pipeline_name="bad name!")
 
-    invoke = {
-        "Effect": "Allow",
-        "Action": "lambda:InvokeFunction",
-        "Resource": {"Fn::Join": ["", [{"Fn::GetAtt": ["F", "Arn"]}, ":*"]]},
-    }
-    update = {**invoke, "Action": "lambda:UpdateFunctionCode"}
-    assert idiom_reason("Resource::<F.Arn>:*", [invoke]) is not None
-    assert idiom_reason("Resource::<F.Arn>:*", [update]) is None
-    assert idiom_reason("Resource::arn:aws:lambda:eu-west-1:111111111111:function:*", [update]) is None
+
+# -- PipelineConstruct: the base of every pipeline construct and its escape hatches ------------------
+
+SOURCE = pipelines.CodePipelineSource.git_hub("o/r", "main")
+
+
+def _service(scope, id, target):
+    stage = cdk.Stage(scope, id, env=target.env)
+    ssm.StringParameter(cdk.Stack(stage, "Svc"), "Version", string_value="1")
+    return stage
+
+
+class _Tiny(PipelineConstruct):
+    """The smallest pipeline construct: the shared props, one stage per target."""
+
+    def __init__(self, scope, id, *, targets, pipeline_options=None, build=True, **fixed):
+        super().__init__(scope, id)
+        if not build:
+            return
+        where = self.node.path
+        options = check_pipeline_options(where, pipeline_options)
+        cli = pipeline_cli_version(self, pipeline_options)
+        synth = synth_step(where, source=SOURCE, synth=None, synth_commands=None, app_dir=None, cli_version=cli)
+        self._build_pipeline(synth=synth, pipeline_name="Tiny", targets=targets, options=options, **fixed)
+        self._deploy_targets(targets, _service)
+
+
+TARGETS = (
+    DeploymentTarget(name="Dev", account="111111111111", region="eu-west-1"),
+    DeploymentTarget(name="Prod", account="222222222222", region="eu-west-1", security_gated=True),
+)
+
+
+def test_every_escape_hatch_exists_before_anything_is_built():
+    tiny = _Tiny(pipeline_stack(deterministic_app()), "Tiny", targets=TARGETS, build=False)
+    assert (tiny.stages, tiny.deployments, tiny.gates, tiny.test_reports) == ({}, {}, {}, {})
+
+
+def test_escape_hatches_of_a_built_construct():
+    stack = pipeline_stack(deterministic_app())
+    tiny = _Tiny(stack, "Tiny", targets=TARGETS)
+    assert isinstance(tiny.secure_pipeline, SecurePipeline)
+    assert tiny.secure_pipeline.node.path == "Delivery/Tiny/Pipeline"
+    assert tiny.pipeline is tiny.secure_pipeline.pipeline
+    assert list(tiny.stages) == list(tiny.deployments) == ["Dev", "Prod"]
+    assert all(isinstance(s, cdk.Stage) and s.node.scope is tiny for s in tiny.stages.values())
+    assert list(tiny.gates) == ["Prod"]
+    assert tiny.test_reports == {}
+    assert isinstance(tiny.code_pipeline, codepipeline.Pipeline)
+    props = pipeline_props(Template.from_stack(stack))
+    assert props["Name"] == "Tiny"
+    assert stage_names(props)[-2:] == ["Dev", "Prod"]
+
+
+def test_the_constructs_fixed_options_win_over_pipeline_options():
+    stack = pipeline_stack(deterministic_app())
+    _Tiny(stack, "Tiny", targets=TARGETS[:1], pipeline_options={"self_mutation": True}, self_mutation=False)
+    assert "UpdatePipeline" not in stage_names(pipeline_props(Template.from_stack(stack)))
+
+
+def test_the_pipeline_options_reach_the_pipeline():
+    stack = pipeline_stack(deterministic_app())
+    _Tiny(stack, "Tiny", targets=TARGETS[:1], pipeline_options={"self_mutation": False})
+    assert "UpdatePipeline" not in stage_names(pipeline_props(Template.from_stack(stack)))
+    with pytest.raises(ValueError, match=r"Delivery/Tiny2: pipeline_options\['targets'\] = .* use the targets prop"):
+        _Tiny(stack, "Tiny2", targets=TARGETS[:1], pipeline_options={"targets": TARGETS})

@@ -1,4 +1,4 @@
-"""create_app() reads context like the CDK CLI; team defaults reach every log group the library creates."""
+"""create_app() (core/app.py) reads context like the CDK CLI and runs under it unchanged."""
 
 from __future__ import annotations
 
@@ -6,9 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-import aws_cdk as cdk
 import pytest
-from conftest import EXAMPLE_NAMES, load_example
 
 from pipeline_constructs import create_app
 from pipeline_constructs.core.app import read_cdk_context, run_by_cdk_cli
@@ -77,36 +75,3 @@ def test_a_broken_cdk_json_names_the_file(tmp_path):
     (tmp_path / "cdk.json").write_text("{not json")
     with pytest.raises(ValueError, match=r"cdk\.json: is invalid: expected a JSON object"):
         read_cdk_context(tmp_path, home=tmp_path)
-
-
-# ---------------------------------------------------------------- team defaults reach every log group
-
-
-@pytest.mark.synth
-@pytest.mark.parametrize("name", EXAMPLE_NAMES)
-def test_the_team_log_retention_reaches_every_log_group_the_library_creates(name, tmp_path):
-    app = cdk.App(
-        outdir=str(tmp_path),
-        context={
-            "aws:cdk:bundling-stacks": [],
-            "pipeline-constructs:logRetentionDays": 731,
-            "pipeline-constructs:computeType": "MEDIUM",
-        },
-    )
-    load_example(name).build_app(app)
-    assembly = app.synth()
-    log_groups: dict[str, object] = {}
-    projects: dict[str, object] = {}
-    stacks = list(assembly.stacks)
-    for nested in assembly.nested_assemblies:
-        stacks += list(nested.nested_assembly.stacks)
-    for stack in stacks:
-        for logical_id, resource in stack.template["Resources"].items():
-            where = f"{stack.stack_name}/{logical_id}"
-            if resource["Type"] == "AWS::Logs::LogGroup":
-                log_groups[where] = resource["Properties"].get("RetentionInDays")
-            if resource["Type"] == "AWS::CodeBuild::Project" and "SecurityCheck" not in logical_id:
-                projects[where] = resource["Properties"]["Environment"]["ComputeType"]
-    assert log_groups, "every example creates log groups"
-    assert {k: v for k, v in log_groups.items() if v != 731} == {}
-    assert {k: v for k, v in projects.items() if v != "BUILD_GENERAL1_MEDIUM"} == {}

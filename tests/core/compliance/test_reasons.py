@@ -169,3 +169,18 @@ def test_catalogue_texts_are_specific():
     for entry in REASONS.values():
         assert len(re.sub(r"{\w+}", "", entry.template)) >= 40, entry.id
         assert entry.rules
+
+
+@pytest.mark.parametrize("module", ["reasons_iam", "reasons_scopes", "reasons_resources", "reasons_lambda"])
+def test_any_catalogue_module_can_be_imported_first(module):
+    import subprocess
+    import sys
+
+    code = (
+        f"import pipeline_constructs.core.compliance.{module}\n"
+        "from pipeline_constructs.core.compliance.reasons import REASONS\n"
+        "print(len(REASONS))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert int(proc.stdout) == len(REASONS)

@@ -7,20 +7,15 @@ import pytest
 from aws_cdk import aws_sns as sns
 from aws_cdk import pipelines
 from aws_cdk.assertions import Match, Template
-from conftest import load_example
-from syrupy.extensions.json import JSONSnapshotExtension
+from helpers import pipeline_actions, pipeline_props, pipeline_stack
 
 from pipeline_constructs import SecurityGatedStage
-from pipeline_constructs.core.compliance import unacknowledged_findings
-from pipeline_constructs.testing import deterministic_app, normalize_template
-
-EXAMPLE = load_example("security_gated")
-ENV = cdk.Environment(account="111111111111", region="eu-west-1")
+from pipeline_constructs.testing import deterministic_app
 
 
 def _team_pipeline() -> tuple[cdk.App, cdk.Stack, pipelines.CodePipeline]:
     app = deterministic_app()
-    stack = cdk.Stack(app, "Team", env=ENV)
+    stack = pipeline_stack(app, "Team")
     pipeline = pipelines.CodePipeline(
         stack,
         "Pipeline",
@@ -39,9 +34,8 @@ def _stage(app: cdk.App, name: str = "Prod") -> cdk.Stage:
 
 
 def _actions(stack: cdk.Stack, stage_name: str) -> list[tuple[str, str, int]]:
-    (p,) = Template.from_stack(stack).find_resources("AWS::CodePipeline::Pipeline").values()
-    (stage,) = [s for s in p["Properties"]["Stages"] if s["Name"] == stage_name]
-    return [(a["Name"], a["ActionTypeId"]["Provider"], a["RunOrder"]) for a in stage["Actions"]]
+    props = pipeline_props(Template.from_stack(stack))
+    return [(a, p, order) for s, a, p, order in pipeline_actions(props) if s == stage_name]
 
 
 def test_gates_run_in_order_on_a_team_built_pipeline():
@@ -144,23 +138,6 @@ def test_stage_must_be_a_stage():
     app, stack, pipeline = _team_pipeline()
     with pytest.raises(ValueError, match=r"stage = .* is invalid: expected an aws_cdk.Stage"):
         SecurityGatedStage(stack, "Gate", pipeline=pipeline, stage=cdk.Stack(app, "NotAStage"))  # type: ignore[arg-type]
-
-
-@pytest.fixture(scope="module")
-def example_app() -> cdk.App:
-    app = deterministic_app()
-    EXAMPLE.build_app(app)
-    app.synth()
-    return app
-
-
-def test_example_has_no_unacknowledged_findings(example_app):
-    assert [str(f) for f in unacknowledged_findings(example_app)] == []
-
-
-def test_example_snapshot(example_app, snapshot):
-    template = Template.from_stack(example_app.node.find_child("GatedPipeline")).to_json()
-    assert normalize_template(template) == snapshot.use_extension(JSONSnapshotExtension)
 
 
 def test_add_target_stage_applies_the_targets_gates():
