@@ -13,7 +13,8 @@ from aws_cdk.assertions import Match, Template
 from helpers import pipeline_stack
 
 from pipeline_constructs.core.compliance import unacknowledged_findings
-from pipeline_constructs.core.pipeline_jobs import JobFunction, claims_prefix, job_function
+from pipeline_constructs.core.pipeline_jobs import claims_prefix
+from pipeline_constructs.core.private.lambda_recipe import JobFunction, job_function
 from pipeline_constructs.testing import deterministic_app
 
 

@@ -23,7 +23,8 @@ def test_a_target_in_another_account_is_refused_with_the_way_to_reach_it():
     with pytest.raises(
         ValueError,
         match=r"^S/P: targets\[1\]\.account = '222222222222' is invalid: "
-        r"expected the pipeline's account '111111111111': the distributor publishes with its own role .* sharing=LayerSharing\(accounts=",
+        r"expected the pipeline's account '111111111111': "
+        r"the distributor publishes with its own role .* sharing=LayerSharing\(accounts=",
     ):
         make_pipeline(
             targets=[target("us-east-1"), DeploymentTarget(name="Other", account="222222222222", region="eu-west-1")]

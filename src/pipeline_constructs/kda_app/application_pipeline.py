@@ -23,9 +23,9 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from pipeline_constructs.core.pipeline_jobs import JobFunction
 from pipeline_constructs.core.plain_pipeline import PlainPipeline, acknowledge_generated, plain_pipeline
 from pipeline_constructs.core.private.encryption import new_key
+from pipeline_constructs.core.private.lambda_recipe import JobFunction
 from pipeline_constructs.core.reports import TestReports
 from pipeline_constructs.core.targets import DeploymentTarget
 from pipeline_constructs.kda_app.names import KdaNames

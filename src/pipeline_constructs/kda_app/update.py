@@ -24,14 +24,9 @@ from constructs import Construct
 
 from pipeline_constructs.core.compliance import acknowledge
 from pipeline_constructs.core.compliance.reasons import reason
-from pipeline_constructs.core.pipeline_jobs import (
-    JobFunction,
-    claims_prefix,
-    job_function,
-    job_function_timeout,
-    policy_environment,
-)
+from pipeline_constructs.core.pipeline_jobs import claims_prefix, job_function_timeout, policy_environment
 from pipeline_constructs.core.private.iam_idioms import flatten_cfn_reference
+from pipeline_constructs.core.private.lambda_recipe import JobFunction, job_function
 from pipeline_constructs.core.targets import DeploymentTarget
 from pipeline_constructs.core.validation import invalid
 from pipeline_constructs.kda_app.names import KdaNames

@@ -22,8 +22,9 @@ from constructs import Construct
 from pipeline_constructs.core.compliance import acknowledge
 from pipeline_constructs.core.compliance.reasons import reason
 from pipeline_constructs.core.pipeline import SecurePipeline
-from pipeline_constructs.core.pipeline_jobs import JobFunction, claims_prefix, job_function, job_function_timeout
+from pipeline_constructs.core.pipeline_jobs import claims_prefix, job_function_timeout
 from pipeline_constructs.core.private.iam_idioms import wildcard_findings
+from pipeline_constructs.core.private.lambda_recipe import JobFunction, job_function
 from pipeline_constructs.multi_region_layer.regional import staging_key
 from pipeline_constructs.steps.lambda_invoke import pipeline_role_principal
 
