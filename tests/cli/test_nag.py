@@ -53,8 +53,10 @@ def test_stale_or_empty_validation_report_does_not_hide_findings(tmp_path, capsy
     assert (status, data["app_output"]["validation_report"]["state"]) == (1, "no pack")
     assert data["summary"]["AwsSolutions"]["unacknowledged"] == 4
     shutil.copy(HAND / "validation-report.json", out / "validation-report.json")
-    old = time.time() - 3600
-    os.utime(out / "validation-report.json", (old, old))
+    # Stale means older than the manifest; copytree kept the fixture's checkout times, so date both here.
+    now = time.time()
+    os.utime(out / "manifest.json", (now, now))
+    os.utime(out / "validation-report.json", (now - 3600, now - 3600))
     status, data = check_json(capsys, out, "--pack", "AwsSolutions")
     assert (status, data["app_output"]["validation_report"]["state"]) == (1, "stale")
     assert "validation report" not in data["app_output"]["sources"]
