@@ -242,13 +242,16 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Files) -> str
 #: The package itself re-exports every public name lazily: it is documented once, in its defining module.
 API_MODULES = [
     ("Package", "pipeline_constructs"),
-    ("SecurePipeline", "pipeline_constructs.core.pipeline"),
+    ("SecurePipeline and PipelineConstruct", "pipeline_constructs.core.pipeline"),
+    ("Pipeline options and synth", "pipeline_constructs.core.options"),
+    ("Plain pipelines", "pipeline_constructs.core.plain_pipeline"),
     ("SecurityGatedStage", "pipeline_constructs.stages.security_gated"),
     ("Deployment targets", "pipeline_constructs.core.targets"),
     ("Test reports", "pipeline_constructs.core.reports"),
     ("Compliance", "pipeline_constructs.core.compliance"),
     ("create_app", "pipeline_constructs.core.app"),
     ("Validation", "pipeline_constructs.core.validation"),
+    ("Validation: AWS names and formats", "pipeline_constructs.core.validation_aws"),
     ("DotnetLambdaPipeline", "pipeline_constructs.dotnet_lambda"),
     ("GlueEtlPipeline", "pipeline_constructs.glue_etl"),
     ("KdaAppPipeline", "pipeline_constructs.kda_app"),

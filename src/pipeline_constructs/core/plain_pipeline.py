@@ -30,6 +30,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from pipeline_constructs.core.compliance import acknowledge_all, in_packs
+from pipeline_constructs.core.compliance.packs import HIPAA_PCI
 from pipeline_constructs.core.compliance.reasons import reason
 from pipeline_constructs.core.private.buckets import access_log_bucket, secure_bucket
 from pipeline_constructs.core.private.encryption import new_key
@@ -142,7 +143,7 @@ def _acknowledge(scope: Construct, extra: ExtraReason | None) -> None:
                     child,
                     in_packs(
                         "CodeBuildProjectSourceRepoUrl",
-                        ("HIPAA.Security", "PCI.DSS.321"),
+                        HIPAA_PCI,
                         reason("codebuild-pipeline-source", type="CODEPIPELINE"),
                     ),
                 )

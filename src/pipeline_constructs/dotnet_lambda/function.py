@@ -20,6 +20,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from pipeline_constructs.core.compliance import acknowledge_all, in_packs
+from pipeline_constructs.core.compliance.packs import NIST_HIPAA
 from pipeline_constructs.core.compliance.reasons import reason
 from pipeline_constructs.core.private.defaults import BUNDLING_KEY, bundling_mode, resolve_log_retention
 from pipeline_constructs.core.private.encryption import encrypted_log_group, new_key
@@ -229,9 +230,7 @@ def _acknowledge_function(fn: lambda_.Function, props: Mapping[str, Any], queue:
     if props.get("vpc") is None:
         acknowledge_function_outside_vpc(fn)
     if props.get("reserved_concurrent_executions") is None:
-        acknowledge_all(
-            cfn, in_packs("LambdaConcurrency", ("NIST.800.53.R5", "HIPAA.Security"), reason("concurrency-left-to-team"))
-        )
+        acknowledge_all(cfn, in_packs("LambdaConcurrency", NIST_HIPAA, reason("concurrency-left-to-team")))
     if queue is not None:
         cfn_queue = queue.node.default_child
         assert isinstance(cfn_queue, sqs.CfnQueue)

@@ -16,6 +16,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from pipeline_constructs.core.compliance import acknowledge, acknowledge_all, in_packs
+from pipeline_constructs.core.compliance.packs import NIST_HIPAA
 from pipeline_constructs.core.compliance.reasons import describe_star_statements, reason
 from pipeline_constructs.core.pipeline_jobs import (
     JobFailures,
@@ -202,4 +203,4 @@ def _acknowledge_job_function(function: lambda_.Function) -> None:
                     actions.append(f"{stage.get('name')}/{action.get('name')}")
     if actions:
         text = reason("codepipeline-job-function-with-dlq", actions=", ".join(actions))
-        acknowledge_all(cfn, in_packs("LambdaConcurrency", ("NIST.800.53.R5", "HIPAA.Security"), text))
+        acknowledge_all(cfn, in_packs("LambdaConcurrency", NIST_HIPAA, text))

@@ -13,6 +13,7 @@ from aws_cdk import aws_s3_deployment as s3_deployment
 from constructs import Construct, IConstruct
 
 from pipeline_constructs.core.compliance import acknowledge, acknowledge_all, in_packs
+from pipeline_constructs.core.compliance.packs import NIST_HIPAA, NIST_HIPAA_SERVERLESS
 from pipeline_constructs.core.compliance.reasons import reason
 from pipeline_constructs.core.private.encryption import encrypted_log_group
 from pipeline_constructs.core.private.iam_idioms import acknowledge_function_outside_vpc
@@ -132,8 +133,8 @@ def _acknowledge_deployment_function(stack: cdk.Stack, role: iam.Role) -> None:
         acknowledge_all(
             fn,
             [
-                *in_packs("LambdaDLQ", ("NIST.800.53.R5", "HIPAA.Security", "Serverless"), handler),
-                *in_packs("LambdaConcurrency", ("NIST.800.53.R5", "HIPAA.Security"), handler),
+                *in_packs("LambdaDLQ", NIST_HIPAA_SERVERLESS, handler),
+                *in_packs("LambdaConcurrency", NIST_HIPAA, handler),
                 ("Serverless-LambdaTracing", handler),
                 ("AwsSolutions-L1", runtime),
                 ("Serverless-LambdaLatestVersion", runtime),
