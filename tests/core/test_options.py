@@ -140,6 +140,40 @@ def test_pipeline_options_must_be_a_mapping_of_names(value):
         check_pipeline_options("App/P", value)
 
 
+_WRONG_VALUES = {
+    "cross_account_keys": "yes",
+    "self_mutation": 1,
+    "docker_enabled_for_synth": "false",
+    "log_retention": 30,
+    "compute_type": "SMALL",
+    "removal_policy": "RETAIN",
+    "code_build_defaults": {"build_environment": {}},
+    "synth_code_build_defaults": codebuild.BuildEnvironment(),
+    "cli_version": "2",
+    "cdk_assets_version": "latest",
+}
+
+
+@pytest.mark.parametrize(("key", "value"), sorted(_WRONG_VALUES.items()))
+def test_a_value_of_the_wrong_kind_is_named_as_a_pipeline_option(key, value):
+    with pytest.raises((TypeError, ValueError), match=re.escape(f"App/P: pipeline_options[{key!r}] = ")):
+        check_pipeline_options("App/P", {key: value})
+
+
+def test_every_typed_option_has_a_wrong_value_case_here():
+    assert set(_WRONG_VALUES) == set(PIPELINE_OPTION_KEYS) - {"pipeline_props"}
+
+
+def test_values_of_the_right_kind_pass_unchanged():
+    options = {
+        "cross_account_keys": True,
+        "compute_type": codebuild.ComputeType.MEDIUM,
+        "removal_policy": cdk.RemovalPolicy.DESTROY,
+        "cli_version": "2.1148.1",
+    }
+    assert check_pipeline_options("App/P", options) == options
+
+
 def test_no_pipeline_options_is_an_empty_mapping():
     assert check_pipeline_options("App/P", None) == {}
 

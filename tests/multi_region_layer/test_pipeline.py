@@ -174,8 +174,8 @@ def test_resources_are_retained_by_default():
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"removal_policy": "destroy"}, r"S/P: pipeline_options.removal_policy = 'destroy' is invalid"),
-        ({"log_retention": 30}, r"S/P: pipeline_options.log_retention = 30 is invalid"),
+        ({"removal_policy": "destroy"}, r"S/P: pipeline_options\['removal_policy'\] = 'destroy' is invalid"),
+        ({"log_retention": 30}, r"S/P: pipeline_options\['log_retention'\] = 30 is invalid"),
         ({"synth": None}, r"S/P: pipeline_options.* use the synth prop"),
         ({"pipeline_name": "x"}, r"S/P: pipeline_options.* use the pipeline_name prop"),
         ({"regions": ["us-east-1"]}, r"S/P: pipeline_options.*regions"),

@@ -32,11 +32,16 @@ from pipeline_constructs.core.private.defaults import (
     resolve_default,
 )
 from pipeline_constructs.core.validation import (
+    CDK_CLI_VERSION_PATTERN,
     invalid,
+    require_bool,
     require_commands,
+    require_enum,
+    require_instance,
     require_interface,
     require_kwargs,
     require_relative_path,
+    require_str,
     shell_quote,
 )
 
@@ -102,7 +107,36 @@ def check_pipeline_options(
     """
     blocked = {**ALWAYS_RESERVED, **(reserved or {})}
     checked = require_kwargs(where, prop, value if value is not None else {}, PIPELINE_OPTION_KEYS, reserved=blocked)
+    for key, option in checked.items():
+        check = _OPTION_CHECKS.get(key)
+        if check is not None and option is not None:
+            checked[key] = check(where, f"{prop}[{key!r}]", option)
     return cast(PipelineOptions, checked)
+
+
+def _version(where: str, prop: str, value: Any) -> str:
+    return require_str(
+        where, prop, value, pattern=CDK_CLI_VERSION_PATTERN, allowed="expected an exact version such as '2.1148.1'"
+    )
+
+
+def _code_build_options(where: str, prop: str, value: Any) -> pipelines.CodeBuildOptions:
+    return require_instance(where, prop, value, pipelines.CodeBuildOptions, "expected a pipelines.CodeBuildOptions")
+
+
+# Each option's type, checked where the construct's props are (the error names pipeline_options['<key>']).
+_OPTION_CHECKS: dict[str, Any] = {
+    "cross_account_keys": require_bool,
+    "self_mutation": require_bool,
+    "docker_enabled_for_synth": require_bool,
+    "log_retention": lambda w, p, v: require_enum(w, p, v, logs.RetentionDays),
+    "compute_type": lambda w, p, v: require_enum(w, p, v, codebuild.ComputeType),
+    "removal_policy": lambda w, p, v: require_enum(w, p, v, cdk.RemovalPolicy),
+    "code_build_defaults": _code_build_options,
+    "synth_code_build_defaults": _code_build_options,
+    "cli_version": _version,
+    "cdk_assets_version": _version,
+}
 
 
 def _exact(scope: Construct, prop: str, value: str) -> str:

@@ -30,7 +30,6 @@ from pipeline_constructs.core.private.naming import default_pipeline_name
 from pipeline_constructs.core.targets import DeploymentTarget
 from pipeline_constructs.core.validation import (
     require_concrete_env,
-    require_enum,
     require_pipeline_name,
     require_stack_env,
 )
@@ -173,13 +172,8 @@ class MultiRegionLayerPipeline(PipelineConstruct):
         )
         require_pipeline_name(where, "pipeline_name", pipeline_name)
         options = check_pipeline_options(where, pipeline_options)
-        removal_policy = require_enum(
-            where,
-            "pipeline_options.removal_policy",
-            options.get("removal_policy", cdk.RemovalPolicy.RETAIN),
-            cdk.RemovalPolicy,
-        )
-        retention = resolve_log_retention(self, options.get("log_retention"), prop="pipeline_options.log_retention")
+        removal_policy = options.get("removal_policy", cdk.RemovalPolicy.RETAIN)
+        retention = resolve_log_retention(self, options.get("log_retention"), prop="pipeline_options['log_retention']")
         synth_action = self._synth_step(source, synth, synth_commands, app_dir, pipeline_options)
         #: The targets, in order (one per region).
         self.targets: tuple[DeploymentTarget, ...] = layer.targets
