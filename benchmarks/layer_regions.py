@@ -20,20 +20,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
-from pipeline_constructs.core.private.node import project_node  # noqa: E402  (stdlib only)
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from _child import timed_child  # noqa: E402  (stdlib only)
 
-NODE24 = project_node()
 ALL_REGIONS = [
     "us-east-1", "eu-west-1", "eu-central-1", "ap-southeast-2", "us-east-2", "us-west-1", "us-west-2",
     "ca-central-1", "sa-east-1", "eu-west-2", "eu-west-3", "eu-north-1", "eu-south-1", "eu-central-2",
@@ -69,17 +66,7 @@ def child(variant: str, count: int, outdir: str) -> None:
 
 
 def synth_once(variant: str, count: int, outdir: Path) -> float:
-    env = {**os.environ, "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1"}
-    if NODE24:
-        env["JSII_NODE"] = NODE24
-    start = time.perf_counter()
-    subprocess.run(
-        [sys.executable, __file__, "--child", variant, str(count), str(outdir)],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    return time.perf_counter() - start
+    return timed_child(__file__, variant, str(count), str(outdir))
 
 
 def shape(outdir: Path) -> dict[str, Any]:

@@ -20,19 +20,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
-from pipeline_constructs.core.private.node import project_node  # noqa: E402  (stdlib only)
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from _child import NODE24, timed_child  # noqa: E402  (stdlib only)
 
-NODE24 = project_node()
 VARIANTS = ("library", "library-no-acks", "handwritten")
 CONNECTION = "arn:aws:codeconnections:eu-west-1:111111111111:connection/00000000-0000-0000-0000-000000000000"
 
@@ -88,17 +85,7 @@ def child(variant: str, count: int, outdir: str) -> None:
 
 
 def synth_once(variant: str, count: int, outdir: Path) -> float:
-    env = {**os.environ, "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1"}
-    if NODE24:
-        env["JSII_NODE"] = NODE24
-    start = time.perf_counter()
-    subprocess.run(
-        [sys.executable, __file__, "--child", variant, str(count), str(outdir)],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    return time.perf_counter() - start
+    return timed_child(__file__, variant, str(count), str(outdir))
 
 
 def measure(counts: list[int], runs: int) -> dict[str, dict[str, float]]:

@@ -195,7 +195,6 @@ def synth_step(
     commands_before: Sequence[str] = (),
     partial_build_spec: codebuild.BuildSpec | None = None,
     role_policy_statements: Sequence[iam.PolicyStatement] = (),
-    env: Mapping[str, str] | None = None,
 ) -> pipelines.IFileSetProducer:
     """The synth step of a pipeline construct, from the shared props (checked here).
 
@@ -233,7 +232,6 @@ def synth_step(
         input=source,
         install_commands=list(install_commands) or None,
         commands=commands,
-        env=dict(env) if env else None,
         primary_output_directory=f"{directory}/cdk.out" if directory != "." else "cdk.out",
         partial_build_spec=partial_build_spec,
         role_policy_statements=list(role_policy_statements) or None,
