@@ -25,12 +25,14 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import pipelines
 from constructs import Construct
 
+from pipeline_constructs.core.notifications import PipelineNotifications
 from pipeline_constructs.core.private.defaults import (
     CDK_ASSETS_VERSION,
     CDK_CLI_VERSION,
     exact_version,
     resolve_default,
 )
+from pipeline_constructs.core.triggers import GitTrigger
 from pipeline_constructs.core.validation import (
     CDK_CLI_VERSION_PATTERN,
     invalid,
@@ -80,6 +82,8 @@ class PipelineOptions(TypedDict, total=False):
     cli_version: str
     cdk_assets_version: str
     removal_policy: cdk.RemovalPolicy
+    triggers: Sequence[GitTrigger]
+    notifications: PipelineNotifications
     pipeline_props: dict[str, Any]
 
 

@@ -12,11 +12,17 @@ from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
 from aws_cdk import pipelines
 from constructs import Construct
 
-from pipeline_constructs.core.compliance.hardening import PIPELINE_TRUST_FLAGS, harden_pipeline_internals
+from pipeline_constructs.core.compliance.hardening import (
+    PIPELINE_TRUST_FLAGS,
+    after_build,
+    harden_pipeline_internals,
+)
 from pipeline_constructs.core.compliance.reasons import reason
+from pipeline_constructs.core.notifications import PipelineNotifications, add_notifications
 from pipeline_constructs.core.options import (
     PipelineOptions,
     cdk_cli_version,
@@ -31,6 +37,7 @@ from pipeline_constructs.core.private.defaults import resolve_compute_type, reso
 from pipeline_constructs.core.private.encryption import encrypted_log_group, new_key
 from pipeline_constructs.core.private.naming import default_pipeline_name
 from pipeline_constructs.core.targets import DeploymentTarget, StageFactory, deploy_targets
+from pipeline_constructs.core.triggers import GitTrigger, apply_triggers
 from pipeline_constructs.core.validation import (
     CDK_CLI_VERSION_PATTERN,
     is_token,
@@ -104,6 +111,12 @@ class SecurePipeline(Construct):
         else :data:`~pipeline_constructs.core.private.defaults.CDK_ASSETS_VERSION`.
     :param removal_policy: what happens to buckets, keys and logs on stack deletion.
         Default: ``RETAIN``.
+    :param triggers: what starts the pipeline from its connection source: push and pull-request
+        filters on branches, tags and file paths (:class:`~pipeline_constructs.core.triggers.GitTrigger`).
+        Default: none (every push to the source's branch starts it).
+    :param notifications: notify failed (and optionally succeeded, approval-needed) executions to a
+        KMS-encrypted topic (:class:`~pipeline_constructs.core.notifications.PipelineNotifications`).
+        Default: none.
     :param pipeline_props: any other ``pipelines.CodePipeline`` keyword argument,
         passed through unchanged (wins over everything above; unknown names are an error).
     """
@@ -126,6 +139,8 @@ class SecurePipeline(Construct):
         cli_version: str | None = None,
         cdk_assets_version: str | None = None,
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
+        triggers: Sequence[GitTrigger] = (),
+        notifications: PipelineNotifications | None = None,
         pipeline_props: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(scope, id)
@@ -253,6 +268,12 @@ class SecurePipeline(Construct):
             retention=retention,
             removal_policy=removal_policy,
         )
+        #: Where the pipeline's notifications go (``None`` without ``notifications``).
+        self.notification_topic: sns.ITopic | None = None
+        if triggers:
+            after_build(self.pipeline, lambda: apply_triggers(self.pipeline, triggers))
+        if notifications is not None:
+            add_notifications(self, notifications)
 
     @property
     def code_pipeline(self) -> codepipeline.Pipeline:
@@ -342,7 +363,7 @@ class PipelineConstruct(Construct):
 
     def _deploy_targets(self, targets: Sequence[DeploymentTarget], factory: StageFactory, **kwargs: Any) -> None:
         """Deploy one stage per target (:func:`~pipeline_constructs.core.targets.deploy_targets`)."""
-        added = deploy_targets(self, self.pipeline, targets, factory, **kwargs)
+        added = deploy_targets(self, self.pipeline, targets, factory, secure=self.secure_pipeline, **kwargs)
         self.stages.update(added.stages)
         self.deployments.update(added.deployments)
         self.gates.update(added.gates)

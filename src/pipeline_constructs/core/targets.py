@@ -11,6 +11,13 @@ import aws_cdk as cdk
 from aws_cdk import pipelines
 from constructs import Construct
 
+from pipeline_constructs.core.conditions import (
+    AlarmBake,
+    DeploymentWindow,
+    HealthGate,
+    OnFailure,
+    ResilienceAssessment,
+)
 from pipeline_constructs.core.validation import (
     invalid,
     require_account,
@@ -27,6 +34,7 @@ from pipeline_constructs.core.validation import (
 )
 
 if TYPE_CHECKING:
+    from pipeline_constructs.core.pipeline import SecurePipeline
     from pipeline_constructs.stages.security_gated import SecurityGatedStage
 
 __all__ = [
@@ -63,6 +71,22 @@ class DeploymentTarget:
     :param approval_comment: text shown on the manual approval (at most 1000
         characters); only with ``manual_approval``. Default: a sentence naming
         the target.
+    :param wave: the wave the target deploys in: consecutive targets with the same wave name
+        deploy in parallel, in one pipeline stage named after the wave; waves (and targets
+        without one) deploy one after the other. Same pattern as ``name``; must not be a target
+        name. Default: none (the target's own stage, named ``name``).
+    :param deployment_window: when the target's stage may start (a ``DeploymentWindow``
+        before-entry rule). Every target of a wave must give the same window (or none).
+        Default: any time.
+    :param bake: alarms watched after the deployment, rolling the stage back when one fires (an
+        ``OnSuccess`` ``CloudWatchAlarm`` condition). In a wave, the alarms of all its targets are
+        watched together. Default: no bake time.
+    :param on_failure: roll back or retry the stage when it fails (an ``OnFailure`` condition).
+        Every target of a wave must give the same (or none). Default: the stage just fails.
+    :param health_gate: check AWS Health for open issues in the target's region before the stage
+        (a ``<stage>-Health`` stage of its own just before it). Default: no check.
+    :param resilience_assessment: run an AWS Resilience Hub assessment after the deployment (a
+        step after the stage's stacks). Default: none.
     """
 
     name: str
@@ -72,6 +96,12 @@ class DeploymentTarget:
     security_gated: bool = False
     notification_emails: tuple[str, ...] = field(default_factory=tuple)
     approval_comment: str | None = None
+    wave: str | None = None
+    deployment_window: DeploymentWindow | None = None
+    bake: AlarmBake | None = None
+    on_failure: OnFailure | None = None
+    health_gate: HealthGate | None = None
+    resilience_assessment: ResilienceAssessment | None = None
 
     def __post_init__(self) -> None:
         require_str(
@@ -111,6 +141,24 @@ class DeploymentTarget:
                 self.approval_comment,
                 "only a target with manual_approval=True has an approval to show it on",
             )
+        if self.wave is not None:
+            require_str(
+                where,
+                "wave",
+                self.wave,
+                pattern=TARGET_NAME_PATTERN,
+                allowed="expected a letter followed by letters, digits or '-' (at most 64 characters)",
+            )
+        for prop, kind in (
+            ("deployment_window", DeploymentWindow),
+            ("bake", AlarmBake),
+            ("on_failure", OnFailure),
+            ("health_gate", HealthGate),
+            ("resilience_assessment", ResilienceAssessment),
+        ):
+            value = getattr(self, prop)
+            if value is not None:
+                require_instance(where, prop, value, kind, f"expected a {kind.__name__}")
 
     @property
     def env(self) -> cdk.Environment:
@@ -152,6 +200,12 @@ class TargetDeployments:
     deployments: dict[str, pipelines.StageDeployment] = field(default_factory=dict)
     #: The security gate of each ``security_gated`` target.
     gates: dict[str, SecurityGatedStage] = field(default_factory=dict)
+    #: The CDK Pipelines wave of each wave, by wave name.
+    waves: dict[str, pipelines.Wave] = field(default_factory=dict)
+    #: The AWS Health check step of each ``health_gate`` target, by target name.
+    health_checks: dict[str, pipelines.Step] = field(default_factory=dict)
+    #: The Resilience Hub assessment step of each ``resilience_assessment`` target, by target name.
+    assessments: dict[str, pipelines.Step] = field(default_factory=dict)
 
 
 def require_targets_in(
@@ -193,6 +247,7 @@ def deploy_targets(
     factory: StageFactory,
     *,
     prop: str = "stage_factory",
+    secure: SecurePipeline | None = None,
     pre: Callable[[DeploymentTarget], Sequence[pipelines.Step]] | None = None,
     post: Callable[[DeploymentTarget], Sequence[pipelines.Step]] | None = None,
 ) -> TargetDeployments:
@@ -203,6 +258,9 @@ def deploy_targets(
     :func:`~pipeline_constructs.stages.security_gated.add_target_stage`
     (``<name>Gate`` for a ``security_gated`` target, ``PromoteTo<name>`` for a
     ``manual_approval`` one). ``pre``/``post`` give extra steps per target.
+
+    ``secure`` is the hardened pipeline ``pipeline`` belongs to: the health-check and assessment
+    functions of ``health_gate``/``resilience_assessment`` targets live there (required for them).
 
     :raises TypeError: naming ``prop`` when the factory returns something other than a ``cdk.Stage``.
     """
