@@ -17,7 +17,13 @@ EXAMPLES = ROOT / "examples"
 #: Every example app (examples/<name>/app.py exposing build_app(app)).
 EXAMPLE_NAMES = sorted(p.parent.name for p in EXAMPLES.glob("*/app.py"))
 #: Acknowledgment reasons the example apps give themselves (a team's own claims, not the library's catalogue).
-EXAMPLE_TEAM_REASONS = frozenset({"Example data is reproducible; a real team sets up replication for its own data."})
+EXAMPLE_TEAM_REASONS = frozenset(
+    {
+        "Example data is reproducible; a real team sets up replication for its own data.",
+        "A deployment bake signal: CodePipeline's CloudWatchAlarm rule reads its state and rolls the stage back; "
+        "the team pages from its own on-call tooling.",
+    }
+)
 
 
 def load_example(name: str) -> ModuleType:

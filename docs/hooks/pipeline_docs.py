@@ -55,6 +55,7 @@ GUIDES = [
     "kda_app.md",
     "redshift_migration.md",
     "multi_region_layer.md",
+    "progressive_delivery.md",
 ]
 TAIL = [
     ("Testing", "testing.md"),
@@ -247,6 +248,9 @@ API_MODULES = [
     ("Plain pipelines", "pipeline_constructs.core.plain_pipeline"),
     ("SecurityGatedStage", "pipeline_constructs.stages.security_gated"),
     ("Deployment targets", "pipeline_constructs.core.targets"),
+    ("Stage conditions and gates", "pipeline_constructs.core.conditions"),
+    ("Triggers", "pipeline_constructs.core.triggers"),
+    ("Notifications", "pipeline_constructs.core.notifications"),
     ("Test reports", "pipeline_constructs.core.reports"),
     ("Compliance", "pipeline_constructs.core.compliance"),
     ("create_app", "pipeline_constructs.core.app"),

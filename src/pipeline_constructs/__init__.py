@@ -20,6 +20,15 @@ _use_project_node()
 _EXPORTS: dict[str, str] = {
     # core
     "DeploymentTarget": "pipeline_constructs.core.targets",
+    "AlarmBake": "pipeline_constructs.core.conditions",
+    "DeploymentWindow": "pipeline_constructs.core.conditions",
+    "HealthGate": "pipeline_constructs.core.conditions",
+    "OnFailure": "pipeline_constructs.core.conditions",
+    "ResilienceAssessment": "pipeline_constructs.core.conditions",
+    "GitPullRequestFilter": "pipeline_constructs.core.triggers",
+    "GitPushFilter": "pipeline_constructs.core.triggers",
+    "GitTrigger": "pipeline_constructs.core.triggers",
+    "PipelineNotifications": "pipeline_constructs.core.notifications",
     "StageFactory": "pipeline_constructs.core.targets",
     "PipelineOptions": "pipeline_constructs.core.options",
     "PipelineConstruct": "pipeline_constructs.core.pipeline",
@@ -69,10 +78,12 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "AlarmBake",
     "ApplicationBuild",
     "ApplicationSource",
     "DatabaseEndpoint",
     "DeploymentTarget",
+    "DeploymentWindow",
     "DotnetLambdaFunction",
     "DotnetLambdaPipeline",
     "DotnetLambdaStage",
@@ -80,6 +91,9 @@ __all__ = [
     "FlinkCode",
     "FlinkRuntime",
     "FlinkSettings",
+    "GitPullRequestFilter",
+    "GitPushFilter",
+    "GitTrigger",
     "GlueCondition",
     "GlueCrawler",
     "GlueEtlPipeline",
@@ -91,14 +105,18 @@ __all__ = [
     "GlueStreamingJob",
     "GlueTrigger",
     "GlueWorkflow",
+    "HealthGate",
     "KdaAppPipeline",
     "LambdaInvokeStep",
     "LayerSharing",
     "MigrationCommands",
     "MultiRegionLayerPipeline",
+    "OnFailure",
     "PipelineConstruct",
+    "PipelineNotifications",
     "PipelineOptions",
     "RedshiftMigrationPipeline",
+    "ResilienceAssessment",
     "SecretFields",
     "SecurePipeline",
     "SecurityGatedStage",
@@ -128,10 +146,19 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from pipeline_constructs.core.app import create_app
     from pipeline_constructs.core.compliance import acknowledge, add_compliance_checks, unacknowledged_findings
+    from pipeline_constructs.core.conditions import (
+        AlarmBake,
+        DeploymentWindow,
+        HealthGate,
+        OnFailure,
+        ResilienceAssessment,
+    )
+    from pipeline_constructs.core.notifications import PipelineNotifications
     from pipeline_constructs.core.options import PipelineOptions
     from pipeline_constructs.core.pipeline import PipelineConstruct, SecurePipeline
     from pipeline_constructs.core.reports import TestReportFormat, TestReports
     from pipeline_constructs.core.targets import DeploymentTarget, StageFactory
+    from pipeline_constructs.core.triggers import GitPullRequestFilter, GitPushFilter, GitTrigger
     from pipeline_constructs.dotnet_lambda import DotnetLambdaFunction, DotnetLambdaPipeline, DotnetLambdaStage
     from pipeline_constructs.glue_etl import (
         GlueCondition,
