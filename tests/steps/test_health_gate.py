@@ -308,6 +308,13 @@ def test_bad_step_props_are_named(kwargs, error, message):
     assert secure.node.try_find_child("HealthCheck") is None  # nothing created for a refused step
 
 
+def test_a_bad_action_name_creates_nothing():
+    _stack, secure = _pipeline(deterministic_app())
+    with pytest.raises(ValueError, match=r"health_check_step: id = 'Health Check!' is invalid"):
+        health_check_step(secure, "Health Check!", region="eu-west-1", services=("LAMBDA",))
+    assert secure.node.try_find_child("HealthCheck") is None
+
+
 def test_secure_must_be_a_secure_pipeline():
     stack = cdk.Stack(deterministic_app(), "S", env=PIPELINE_ENV)
     with pytest.raises(TypeError, match="secure"):

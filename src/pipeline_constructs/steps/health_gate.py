@@ -28,7 +28,13 @@ from constructs import Construct
 from pipeline_constructs.core.conditions import MAX_HEALTH_SERVICES, HealthGate
 from pipeline_constructs.core.pipeline_jobs import claims_prefix, job_function_timeout
 from pipeline_constructs.core.private.lambda_recipe import JobFunction, invoke_role, job_function
-from pipeline_constructs.core.validation import require_bool, require_instance, require_region, wrong_type
+from pipeline_constructs.core.validation import (
+    require_action_name,
+    require_bool,
+    require_instance,
+    require_region,
+    wrong_type,
+)
 from pipeline_constructs.steps.lambda_invoke import LambdaInvokeStep
 
 if TYPE_CHECKING:
@@ -135,7 +141,6 @@ class HealthCheckFunction(Construct):
             removal_policy=secure.removal_policy,
             # What the function trusts, fixed at synth: where its claims go and its partition's endpoints.
             environment={"HEALTH_GATE_CONFIG": stack.to_json_string(config)},
-            memory_size=128,
         )
         #: The role every health-check action invokes the function with (no input artifacts to read).
         self.invoke_role: iam.IRole = invoke_role(
@@ -181,6 +186,7 @@ def health_check_step(
     :param include_global: also fail on open issues of global services. Default: ``True``.
     :raises ValueError: naming the bad prop (region, services) and what is allowed.
     """
+    require_action_name("health_check_step", "id", id)
     where = f"health_check_step({id!r})"
     require_region(where, "region", region)
     checked = HealthGate.check_services(where, "services", services)
