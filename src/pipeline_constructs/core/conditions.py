@@ -17,6 +17,7 @@ steps (:mod:`pipeline_constructs.steps.health_gate`, :mod:`pipeline_constructs.s
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -33,6 +34,8 @@ from pipeline_constructs.core.validation import (
 )
 
 __all__ = [
+    "HEALTH_SERVICE_CODE",
+    "MAX_HEALTH_SERVICES",
     "AlarmBake",
     "DeploymentWindow",
     "HealthGate",
@@ -159,6 +162,14 @@ class OnFailure:
         return cls(result="RETRY", retry_mode="ALL_ACTIONS" if all_actions else "FAILED_ACTIONS")
 
 
+#: An AWS Health service code as AWS Health writes them (``LAMBDA``, ``APIGATEWAY``, ``CLOUDFORMATION``).
+#: The API takes 2-30 characters other than ``:`` and ``/`` (``EventFilter.services``); Health matches
+#: codes exactly, so a lower-case or misspelt code would match nothing and the gate would always pass.
+HEALTH_SERVICE_CODE = re.compile(r"[A-Z0-9_]{2,30}")
+#: AWS Health's ``EventFilter.services`` takes at most 10 service codes.
+MAX_HEALTH_SERVICES = 10
+
+
 @dataclass(frozen=True)
 class HealthGate:
     """Before a target's stage: fail while AWS Health reports an open issue in the target's region.
@@ -169,9 +180,9 @@ class HealthGate:
     the stage later. The AWS Health API needs a Business, Enterprise On-Ramp or Enterprise
     support plan: without one the check fails (``SubscriptionRequiredException``) and says so.
 
-    :param services: AWS Health service codes to check (e.g. ``"LAMBDA"``, ``"APIGATEWAY"``; at
-        most 10). Default: derived from the resource types of the target's stage, plus
-        ``"CLOUDFORMATION"``.
+    :param services: AWS Health service codes to check (1 to 10, AWS Health's filter limit; upper
+        case as AWS Health writes them, e.g. ``"LAMBDA"``, ``"APIGATEWAY"``). Default: derived from
+        the resource types of the target's stage, plus ``"CLOUDFORMATION"``.
     :param include_global: also fail on open issues of global services (region ``global``).
         Default: ``True``.
     """
@@ -181,16 +192,32 @@ class HealthGate:
 
     def __post_init__(self) -> None:
         if self.services is not None:
-            services = require_sequence(
-                "HealthGate",
-                "services",
-                self.services,
-                item=lambda w, p, v: require_str(w, p, v, allowed="expected an AWS Health service code"),
-                allowed="expected a tuple of AWS Health service codes such as 'LAMBDA'",
-                min_length=1,
-            )
-            object.__setattr__(self, "services", services)
+            object.__setattr__(self, "services", self.check_services("HealthGate", "services", self.services))
         require_bool("HealthGate", "include_global", self.include_global)
+
+    @staticmethod
+    def check_services(where: str, prop: str, value: object) -> tuple[str, ...]:
+        """Require 1 to 10 distinct AWS Health service codes (:data:`HEALTH_SERVICE_CODE`); return them as a tuple.
+
+        :raises ValueError: naming ``where`` and ``prop`` (``TypeError`` for a bare string or a non-sequence).
+        """
+        services = require_sequence(
+            where,
+            prop,
+            value,
+            item=lambda w, p, v: require_str(
+                w,
+                p,
+                v,
+                pattern=HEALTH_SERVICE_CODE,
+                allowed="expected an AWS Health service code such as 'LAMBDA' (2-30 characters from A-Z, 0-9, '_')",
+            ),
+            allowed="expected a tuple of AWS Health service codes such as 'LAMBDA'",
+            min_length=1,
+            max_length=MAX_HEALTH_SERVICES,
+        )
+        require_unique(where, prop, services)
+        return services
 
 
 @dataclass(frozen=True)

@@ -194,6 +194,10 @@ class SecurePipeline(Construct):
 
         retention = resolve_log_retention(self, log_retention)
         compute = resolve_compute_type(self, compute_type)
+        #: Retention of the pipeline's logs: its CodeBuild log group and the job functions it hosts.
+        self.log_retention: logs.RetentionDays = retention
+        #: What happens to the pipeline's buckets, keys and logs (and its job functions') on stack deletion.
+        self.removal_policy: cdk.RemovalPolicy = removal_policy
 
         #: KMS key of the artifact bucket (``None`` without ``cross_account_keys``).
         self.artifact_key: kms.Key | None = (

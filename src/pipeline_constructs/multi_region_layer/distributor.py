@@ -25,8 +25,8 @@ from pipeline_constructs.core.pipeline import SecurePipeline
 from pipeline_constructs.core.pipeline_jobs import claims_prefix, job_function_timeout
 from pipeline_constructs.core.private.iam_idioms import wildcard_findings
 from pipeline_constructs.core.private.lambda_recipe import JobFunction, job_function
+from pipeline_constructs.core.private.lambda_recipe import invoke_role as shared_invoke_role
 from pipeline_constructs.multi_region_layer.regional import staging_key
-from pipeline_constructs.steps.lambda_invoke import pipeline_role_principal
 
 if TYPE_CHECKING:
     from pipeline_constructs.multi_region_layer.props import LayerProps
@@ -167,40 +167,14 @@ def invoke_role(owner: Construct, secure: SecurePipeline, function: lambda_.IFun
 
     It trusts the pipeline's own role (not the account), and is immutable: CodePipeline's grants
     (invoke, artifact read, ``lambda:ListFunctions`` on ``*``) are refused; its managed policy is
-    the whole permission set.
+    the whole permission set (:func:`~pipeline_constructs.core.private.lambda_recipe.invoke_role`).
     """
-    role = iam.Role(
+    return shared_invoke_role(
         owner,
-        "InvokeRole",
-        assumed_by=pipeline_role_principal(secure.pipeline),
+        secure.pipeline,
+        function,
         description=f"CodePipeline invokes the layer distributor of {owner.node.path} with this role",
+        policy_description=f"CodePipeline's Lambda-invoke actions of {owner.node.path}",
+        invoke_sid="InvokeDistributor",
+        artifacts=(secure.artifact_bucket, secure.artifact_key, "LayerArtifact"),
     )
-    bucket = secure.artifact_bucket
-    statements = [
-        iam.PolicyStatement(
-            sid="InvokeDistributor", actions=["lambda:InvokeFunction"], resources=[function.function_arn]
-        ),
-        iam.PolicyStatement(
-            sid="ReadLayerArtifact",
-            actions=["s3:GetObject", "s3:GetObjectVersion"],
-            resources=[bucket.arn_for_objects("*")],
-        ),
-    ]
-    if secure.artifact_key is not None:
-        statements.append(
-            iam.PolicyStatement(
-                sid="DecryptLayerArtifact", actions=["kms:Decrypt"], resources=[secure.artifact_key.key_arn]
-            )
-        )
-    policy = iam.ManagedPolicy(
-        owner,
-        "InvokePolicy",
-        description=f"CodePipeline's Lambda-invoke actions of {owner.node.path}",
-        roles=[role],
-        statements=statements,
-    )
-    cfn_bucket = bucket.node.default_child
-    assert isinstance(cfn_bucket, cdk.CfnElement)
-    logical = cdk.Stack.of(cfn_bucket).get_logical_id(cfn_bucket)
-    acknowledge(policy, f"AwsSolutions-IAM5[Resource::<{logical}.Arn>/*]", reason("bucket-objects", bucket=logical))
-    return role.without_policy_updates()

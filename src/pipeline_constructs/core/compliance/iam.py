@@ -31,6 +31,8 @@ NO_RESOURCE_LEVEL_PERMISSIONS: dict[str, str] = {
     "codepipeline:PutJobSuccessResult": _SAR + "list_awscodepipeline.html",
     "codepipeline:PutJobFailureResult": _SAR + "list_awscodepipeline.html",
     "lambda:ListFunctions": _SAR + "list_awslambda.html",
+    # "Actions defined by AWS Health APIs and Notifications": DescribeEvents lists no resource type.
+    "health:DescribeEvents": _SAR + "list_awshealthapisandnotifications.html",
     "cloudwatch:PutMetricData": _SAR + "list_amazoncloudwatch.html",
     "ec2:DescribeNetworkInterfaces": _SAR + "list_amazonec2.html",
     "ec2:DescribeSubnets": _SAR + "list_amazonec2.html",

@@ -13,6 +13,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import pipelines
 from constructs import Construct
 
 from pipeline_constructs.core.compliance import acknowledge, acknowledge_all, in_packs
@@ -34,7 +35,7 @@ from pipeline_constructs.core.private.iam_idioms import (
     stack_constructs,
 )
 
-__all__ = ["RUNTIME_DIR", "JobFunction", "job_function"]
+__all__ = ["RUNTIME_DIR", "JobFunction", "invoke_role", "job_function"]
 
 #: Where the job handlers live (``runtime/``): packaged as the functions' code assets, never imported.
 RUNTIME_DIR = Path(__file__).resolve().parents[2] / "runtime"
@@ -185,6 +186,54 @@ def job_function(
     acknowledge_function_outside_vpc(function, role=role)
     at_synth(function, "PipelineConstructsJobFunction", lambda: _acknowledge_job_function(function))
     return JobFunction(function=function, role=role, policy=policy, log_group=log_group, failures=failures)
+
+
+def invoke_role(
+    owner: Construct,
+    pipeline: pipelines.CodePipeline,
+    function: lambda_.IFunction,
+    *,
+    description: str,
+    policy_description: str,
+    invoke_sid: str,
+    artifacts: tuple[s3.IBucket, kms.IKey | None, str] | None = None,
+) -> iam.IRole:
+    """The role CodePipeline assumes for a job function's Lambda invoke actions (``InvokeRole`` under ``owner``).
+
+    It trusts the pipeline's own role (not the account), and is immutable: CodePipeline's grants
+    (invoke, artifact read, ``lambda:ListFunctions`` on ``*``) are refused; its managed policy
+    ``InvokePolicy`` is the whole permission set: invoke ``function`` (statement ``invoke_sid``) and,
+    with ``artifacts`` = ``(bucket, key, name)``, read the pipeline's artifacts (``Read<name>``,
+    ``Decrypt<name>``).
+    """
+    from pipeline_constructs.steps.lambda_invoke import pipeline_role_principal  # steps build on core
+
+    role = iam.Role(owner, "InvokeRole", assumed_by=pipeline_role_principal(pipeline), description=description)
+    statements = [
+        iam.PolicyStatement(sid=invoke_sid, actions=["lambda:InvokeFunction"], resources=[function.function_arn])
+    ]
+    if artifacts is not None:
+        bucket, key, name = artifacts
+        statements.append(
+            iam.PolicyStatement(
+                sid=f"Read{name}",
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
+                resources=[bucket.arn_for_objects("*")],
+            )
+        )
+        if key is not None:
+            statements.append(
+                iam.PolicyStatement(sid=f"Decrypt{name}", actions=["kms:Decrypt"], resources=[key.key_arn])
+            )
+    policy = iam.ManagedPolicy(
+        owner, "InvokePolicy", description=policy_description, roles=[role], statements=statements
+    )
+    if artifacts is not None:
+        cfn_bucket = artifacts[0].node.default_child
+        assert isinstance(cfn_bucket, cdk.CfnElement)
+        logical = cdk.Stack.of(cfn_bucket).get_logical_id(cfn_bucket)
+        acknowledge(policy, f"AwsSolutions-IAM5[Resource::<{logical}.Arn>/*]", reason("bucket-objects", bucket=logical))
+    return role.without_policy_updates()
 
 
 def _acknowledge_job_function(function: lambda_.Function) -> None:
