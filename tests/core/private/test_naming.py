@@ -22,7 +22,10 @@ from pipeline_constructs.glue_etl import GlueEtlPipeline, GlueEtlSpec
 ENV = cdk.Environment(account="111111111111", region="eu-west-1")
 DEV = DeploymentTarget(name="Dev", account="111111111111", region="eu-west-1")
 PROD = DeploymentTarget(name="Prod", account="222222222222", region="eu-west-1")
-IDS = st.text(alphabet=string.ascii_letters + string.digits + "-_.@ ", min_size=1, max_size=120).filter(str.strip)
+#: Construct ids; ``__proto__`` is not one jsii can pass to Node (a JavaScript object's own key).
+IDS = st.text(alphabet=string.ascii_letters + string.digits + "-_.@ ", min_size=1, max_size=120).filter(
+    lambda s: bool(s.strip()) and s != "__proto__"
+)
 
 
 def _source() -> pipelines.CodePipelineSource:
