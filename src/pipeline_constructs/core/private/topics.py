@@ -11,15 +11,14 @@ https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
-from constructs import Construct
+from constructs import Construct, IDependable
 
 from pipeline_constructs.core.compliance import acknowledge
 from pipeline_constructs.core.compliance.reasons import reason
@@ -53,24 +52,29 @@ def encrypted_topic(
     return topic, topic_key
 
 
-def allow_service_publish(topic: sns.ITopic, key: kms.IKey | None, *, service: str, sid: str) -> None:
+def allow_service_publish(topic: sns.ITopic, key: kms.IKey | None, *, service: str, sid: str) -> list[IDependable]:
     """Let ``service`` (e.g. ``cloudwatch.amazonaws.com``) of the topic's account publish to ``topic``,
     and use ``key`` for it.
 
     A statement goes only where this app owns the policy: the topic policy of an ``sns.Topic`` made here and
     the key policy of a ``kms.Key`` made here (an imported topic or key keeps the policy it has; the
     caller documents what it must allow).
+
+    :returns: the topic policy the statement went into, if any (for a resource that must wait for it).
     """
     of_this_account = {"StringEquals": {"aws:SourceAccount": cdk.Stack.of(topic).account}}
-    principals = [iam.ServicePrincipal(service)]
-    grants: list[tuple[Callable[[iam.PolicyStatement], Any], list[str], list[str]]] = [
-        (topic.add_to_resource_policy, ["sns:Publish"], [topic.topic_arn])
-    ]
-    if isinstance(key, kms.Key):
-        grants.append((key.add_to_resource_policy, ["kms:Decrypt", "kms:GenerateDataKey*"], ["*"]))
-    for add, actions, resources in grants:
-        add(
-            iam.PolicyStatement(
-                sid=sid, principals=principals, actions=actions, resources=resources, conditions=of_this_account
-            )
+
+    def statement(actions: list[str], resources: list[str]) -> iam.PolicyStatement:
+        return iam.PolicyStatement(
+            sid=sid,
+            principals=[iam.ServicePrincipal(service)],
+            actions=actions,
+            resources=resources,
+            conditions=of_this_account,
         )
+
+    result = topic.add_to_resource_policy(statement(["sns:Publish"], [topic.topic_arn]))
+    if isinstance(key, kms.Key):
+        key.add_to_resource_policy(statement(["kms:Decrypt", "kms:GenerateDataKey*"], ["*"]))
+    # The topic's TopicPolicy resource (a key's policy is part of the key itself).
+    return [result.policy_dependable] if result.policy_dependable is not None else []
