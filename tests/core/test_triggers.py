@@ -216,7 +216,7 @@ def test_one_trigger_per_source_action():
     first = GitTrigger(push=(MAIN_SERVICE,))
     named = GitTrigger(push=(MAIN_SERVICE,), source_action_name="o_r")
     assert validate_triggers("App/P", "triggers", [first, named]) == (first, named)
-    with pytest.raises(ValueError, match=r"^App/P: triggers\[1\].source_action_name = None .* triggers\[0\] is already"):
+    with pytest.raises(ValueError, match=r"^App/P: triggers\[1\].source_action_name = None .* triggers\[0\] is"):
         validate_triggers("App/P", "triggers", [first, first])
     with pytest.raises(ValueError, match=r"triggers\[2\].source_action_name = 'o_r' .* for source action 'o_r'"):
         validate_triggers("App/P", "triggers", [first, named, named])
@@ -248,7 +248,9 @@ def test_push_with_branches_and_file_paths_is_the_pipelines_trigger():
 
 def test_tags_and_excludes_render_as_cloudformation_filters():
     tags = GitPushFilter(tags=("v*",), tags_excluded=("v*-rc*",))
-    branches = GitPushFilter(branches=("release/*",), branches_excluded=("release/old",), file_paths_excluded=("docs/**",))
+    branches = GitPushFilter(
+        branches=("release/*",), branches_excluded=("release/old",), file_paths_excluded=("docs/**",)
+    )
     stack, _ = _secure(triggers=[GitTrigger(push=(tags, branches))])
     (trigger,) = _triggers(stack)
     assert trigger["GitConfiguration"]["Push"] == [
