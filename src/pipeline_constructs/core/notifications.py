@@ -30,7 +30,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-import aws_cdk as cdk
 import jsii
 from aws_cdk import aws_codestarnotifications as notifications_
 from aws_cdk import aws_kms as kms
@@ -141,7 +140,7 @@ def add_notifications(secure: SecurePipeline, notifications: PipelineNotificatio
         secure.node.path, "notifications", notifications, PipelineNotifications, "expected a PipelineNotifications"
     )
     scope = Construct(secure, "Notifications")
-    removal_policy = getattr(secure, "removal_policy", cdk.RemovalPolicy.RETAIN)
+    removal_policy = secure.removal_policy
     key: kms.IKey | None
     if notifications.topic is None:
         topic, key = encrypted_topic(

@@ -18,7 +18,7 @@ Limits, checked when the value objects are made (CodePipeline API reference ``Gi
 * a push filter matches tags *or* branches (optionally narrowed by file paths), never both: CodePipeline's
   valid push combinations are "tags", "branches" and "branches + file paths";
 * a pull-request filter needs branches (the pull request's target branch); its events are ``OPEN``,
-  ``UPDATED`` and ``CLOSED`` (closed means merged or declined);
+  ``UPDATED`` and ``CLOSED`` (CodePipeline: "opened, updated, or closed (merged)"; other events are ignored);
 * one trigger per source action, and only for a CodeStar Connections source
   (``pipelines.CodePipelineSource.connection``: GitHub, GitLab, Bitbucket through a connection), in a V2
   pipeline. The library checks these at construct time where it can see the source (the synth step's
@@ -39,9 +39,9 @@ library leaves the action configuration CDK Pipelines generated as it is.
 
 * A push filter with ``file_paths`` starts the pipeline only when the push changes a matching file. A push
   that changes only other files does **not** run the pipeline at all: no build, no self-mutation, no
-  deployment. That includes changes to the CDK app, to shared code, to the pipeline definition
-  (``cdk.json``, ``requirements.txt``, a lock file) and to this library's version when they live outside
-  the listed folders: include those paths too (for a monorepo service:
+  deployment. That includes changes to the CDK app, to shared code and to the pipeline's own definition
+  (its construct code, ``cdk.json``, ``requirements.txt`` with this library's version, a lock file) when
+  they live outside the listed folders: include those paths too (for a monorepo service:
   ``("services/orders/**", "shared/**", "infra/app.py", "requirements*.txt", "cdk.json")``). Such a change
   is not lost, only late: the next execution builds the whole commit it was started for, so it
   deploys every change made since, the unlisted ones included.
@@ -202,7 +202,7 @@ class GitPullRequestFilter:
     The execution runs the pull request's source branch: see the module's notes before giving a
     self-mutating pipeline with production targets a pull-request trigger.
 
-    :param events: ``"OPEN"``, ``"UPDATED"``, ``"CLOSED"`` (merged or declined), each at most once.
+    :param events: ``"OPEN"``, ``"UPDATED"``, ``"CLOSED"`` (closed, that is merged), each at most once.
         Default: ``("OPEN", "UPDATED")``.
     :param branches: target branches (globs, at most 8). Default: none (give this or ``branches_excluded``:
         CodePipeline requires branches).
