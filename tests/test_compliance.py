@@ -117,10 +117,30 @@ def _same_account_plain_check(app: cdk.App) -> None:
     pipeline.pipeline.add_stage(stage, pre=[pipelines.ConfirmPermissionsBroadening("Check", stage=stage)])
 
 
+def _triggers_and_notifications(app: cdk.App) -> None:
+    """A SecurePipeline started by file-path push triggers that e-mails its failures (issue 13)."""
+    from pipeline_constructs.core.notifications import PipelineNotifications
+    from pipeline_constructs.core.triggers import GitPushFilter, GitTrigger
+
+    example = load_example("security_gated")
+    stack = cdk.Stack(app, "NotifiedPipeline", env=HOME)
+    source = pipelines.CodePipelineSource.connection("example-org/data", "main", connection_arn=CONNECTION)
+    pipeline = SecurePipeline(
+        stack,
+        "Pipeline",
+        synth=pipelines.ShellStep("Synth", input=source, commands=["npx -y aws-cdk@2.1148.1 synth"]),
+        targets=[DeploymentTarget(name="Test", account="111111111111", region="eu-west-1")],
+        triggers=[GitTrigger(push=(GitPushFilter(branches=("main",), file_paths=("data/**", "cdk.json")),))],
+        notifications=PipelineNotifications(emails=("team@example.com",), on_approval_needed=True),
+    )
+    pipeline.pipeline.add_stage(example.DataStage(app, "Test", env=HOME))
+
+
 SCALE_TARGETS = 50
 VARIANTS: dict[str, Callable[[cdk.App], None]] = {
     "dotnet-three-regions": _dotnet_three_regions,
     "same-account-plain-check": _same_account_plain_check,
+    "triggers-and-notifications": _triggers_and_notifications,
     "glue-cross-region": _glue_cross_region,
     "gated-cross-region": _gated([("Stg", "111111111111", "eu-central-1"), ("Prod", "222222222222", "us-east-1")]),
     f"gated-{SCALE_TARGETS}-targets": _gated(

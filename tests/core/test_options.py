@@ -151,6 +151,8 @@ _WRONG_VALUES = {
     "synth_code_build_defaults": codebuild.BuildEnvironment(),
     "cli_version": "2",
     "cdk_assets_version": "latest",
+    "triggers": "main",
+    "notifications": ["team@example.com"],
 }
 
 

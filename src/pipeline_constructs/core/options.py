@@ -32,7 +32,7 @@ from pipeline_constructs.core.private.defaults import (
     exact_version,
     resolve_default,
 )
-from pipeline_constructs.core.triggers import GitTrigger
+from pipeline_constructs.core.triggers import GitTrigger, validate_triggers
 from pipeline_constructs.core.validation import (
     CDK_CLI_VERSION_PATTERN,
     invalid,
@@ -140,6 +140,10 @@ _OPTION_CHECKS: dict[str, Any] = {
     "synth_code_build_defaults": _code_build_options,
     "cli_version": _version,
     "cdk_assets_version": _version,
+    "triggers": validate_triggers,
+    "notifications": lambda w, p, v: require_instance(
+        w, p, v, PipelineNotifications, "expected a PipelineNotifications"
+    ),
 }
 
 

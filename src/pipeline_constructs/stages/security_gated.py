@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import aws_cdk as cdk
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
-from aws_cdk import aws_sns_subscriptions as subs
 from aws_cdk import pipelines
 from constructs import Construct
 
-from pipeline_constructs.core.compliance import acknowledge
 from pipeline_constructs.core.compliance.hardening import harden_security_check
-from pipeline_constructs.core.compliance.reasons import reason
-from pipeline_constructs.core.private.encryption import new_key
+from pipeline_constructs.core.private.topics import allow_service_publish, encrypted_topic
 from pipeline_constructs.core.targets import DeploymentTarget
 from pipeline_constructs.core.validation import (
     invalid,
@@ -135,18 +131,16 @@ class SecurityGatedStage(Construct):
             )
 
         if notification_topic is None:
-            key = topic_key or new_key(self, "TopicKey", description=f"Security gate notifications of {where}")
-            topic = sns.Topic(
+            topic, key = encrypted_topic(
                 self,
-                "Topic",
-                master_key=key,
-                enforce_ssl=True,
+                key=topic_key,
+                key_description=f"Security gate notifications of {where}",
                 display_name=f"{stage.stage_name} security gate",
+                emails=notification_emails,
             )
-            _allow_alarms(topic, key)
-            for email in notification_emails:
-                subscription = topic.add_subscription(subs.EmailSubscription(email))
-                acknowledge(subscription, "Serverless-SNSRedrivePolicy", reason("email-subscription"))
+            # The auto-approve function's failure alarm publishes to the topic.
+            # https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Notify_Users_Alarm_Changes.html
+            allow_service_publish(topic, key, service="cloudwatch.amazonaws.com", sid=_ALARMS_SID)
             notification_topic = topic
         #: Topic notified when the stage's permissions broaden.
         self.topic: sns.ITopic = notification_topic
@@ -176,27 +170,6 @@ class SecurityGatedStage(Construct):
 
 
 _ALARMS_SID = "CloudWatchAlarmsOfThisAccount"
-
-
-def _allow_alarms(topic: sns.Topic, key: kms.IKey) -> None:
-    """Let CloudWatch alarms of this account publish to the encrypted topic (the auto-approve failure alarm).
-
-    https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Notify_Users_Alarm_Changes.html: an
-    encrypted topic's key must let cloudwatch.amazonaws.com use it.
-    """
-    of_this_account = {"StringEquals": {"aws:SourceAccount": cdk.Stack.of(topic).account}}
-    cloudwatch = [iam.ServicePrincipal("cloudwatch.amazonaws.com")]
-    grants: list[tuple[Callable[[iam.PolicyStatement], Any], list[str], list[str]]] = [
-        (topic.add_to_resource_policy, ["sns:Publish"], [topic.topic_arn])
-    ]
-    if isinstance(key, kms.Key):
-        grants.append((key.add_to_resource_policy, ["kms:Decrypt", "kms:GenerateDataKey*"], ["*"]))
-    for add, actions, resources in grants:
-        add(
-            iam.PolicyStatement(
-                sid=_ALARMS_SID, principals=cloudwatch, actions=actions, resources=resources, conditions=of_this_account
-            )
-        )
 
 
 def _pipeline_of(gate: Construct) -> pipelines.CodePipeline | None:

@@ -118,6 +118,19 @@ def _check_email_subscription(ctx: AckContext, params: Mapping[str, str]) -> str
     return _fail_unless(_type_of(ctx, topic) == "AWS::SNS::Topic", "its topic is not in this template")
 
 
+def _check_notification_email_subscription(ctx: AckContext, params: Mapping[str, str]) -> str | None:
+    problem = _check_email_subscription(ctx, params)
+    if problem is not None:
+        return problem
+    topic = next(iter(_refs(ctx.properties.get("TopicArn"))))
+    rules = [
+        rule
+        for rule in ctx.of_type("AWS::CodeStarNotifications::NotificationRule").values()
+        if any(topic in _refs(t.get("TargetAddress")) for t in (rule.get("Properties") or {}).get("Targets") or [])
+    ]
+    return _fail_unless(bool(rules), "its topic is the target of no notification rule in this template")
+
+
 def _service_token_users(ctx: AckContext) -> list[str]:
     return [
         logical_id
@@ -217,6 +230,14 @@ REASONS_LAMBDA = _catalogue(
         "E-mail subscription of people to this stack's security-gate topic: the gate's manual approval waits in "
         "the pipeline whether or not the e-mail arrives, so an undelivered notification blocks nothing.",
         _check_email_subscription,
+    ),
+    Reason(
+        "notification-email-subscription",
+        ("SNSRedrivePolicy",),
+        "E-mail subscription of people to this stack's pipeline notification topic (the target of its "
+        "CodeStar Notifications rule): each notification reports an execution or approval that the pipeline's "
+        "execution history also records, so an undelivered e-mail loses nothing and blocks nothing.",
+        _check_notification_email_subscription,
     ),
     # -- custom resources and CodePipeline job functions -----------------------------------------------------
     Reason(
