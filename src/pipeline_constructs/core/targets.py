@@ -90,7 +90,8 @@ class DeploymentTarget:
     :param wave: the wave the target deploys in: consecutive targets with the same wave name
         deploy in parallel, in one pipeline stage named after the wave; waves (and targets
         without one) deploy one after the other. Same pattern as ``name``; must not be a target
-        name. Default: none (the target's own stage, named ``name``).
+        name. A wave of one target is that target's stage, named ``name`` (CDK Pipelines names a
+        wave of one stage after the stage). Default: none (the target's own stage, named ``name``).
     :param deployment_window: when the target's stage may start (a ``DeploymentWindow``
         before-entry rule). Every target of a wave must give the same window (or none).
         Default: any time.
@@ -218,7 +219,8 @@ def validate_targets(
 class DeploymentGroup:
     """One CodePipeline stage of deployments: a target without a wave, or the consecutive targets of a wave."""
 
-    #: The stage name: the wave's name, or the target's.
+    #: The CodePipeline stage name: the wave's name, or the target's (its own stage, or a wave of that one
+    #: target: CDK Pipelines names a wave holding one stage after that stage).
     name: str
     #: The wave's name (``None`` for a target's own stage).
     wave: str | None
@@ -259,11 +261,11 @@ def deployment_groups(targets: Sequence[DeploymentTarget]) -> tuple[DeploymentGr
     for i, target in enumerate(targets):
         last = groups[-1] if groups else None
         if target.wave is not None and last is not None and last.wave == target.wave:
-            groups[-1] = dataclasses.replace(last, indices=(*last.indices, i), targets=(*last.targets, target))
-        else:
-            groups.append(
-                DeploymentGroup(name=target.wave or target.name, wave=target.wave, indices=(i,), targets=(target,))
+            groups[-1] = dataclasses.replace(
+                last, name=target.wave, indices=(*last.indices, i), targets=(*last.targets, target)
             )
+        else:
+            groups.append(DeploymentGroup(name=target.name, wave=target.wave, indices=(i,), targets=(target,)))
     return tuple(groups)
 
 
