@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
 import aws_cdk as cdk
 import pytest
-from aws_cdk import aws_ssm as ssm
 from aws_cdk import pipelines
 from aws_cdk.assertions import Template
 from constructs import Construct
+from core.deployment_model import APP_ARN, SOURCE, WINDOW, FakeSteps, install_fake_steps, service, stage, target
 from helpers import PIPELINE_ENV, pipeline_actions, pipeline_props, stage_names
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -36,67 +35,10 @@ from pipeline_constructs.core.targets import (
 )
 from pipeline_constructs.testing import deterministic_app
 
-SOURCE = pipelines.CodePipelineSource.connection(
-    "o/r", "main", connection_arn="arn:aws:codeconnections:eu-west-1:111111111111:connection/x"
-)
-WINDOW = DeploymentWindow.weekdays(time_zone="Europe/Berlin")
-APP_ARN = "arn:aws:resiliencehub:eu-west-1:111111111111:app/0b1c2d3e"
-
-
-def target(name: str, region: str = "eu-west-1", **kwargs: Any) -> DeploymentTarget:
-    return DeploymentTarget(name=name, account=kwargs.pop("account", "111111111111"), region=region, **kwargs)
-
-
-def service(scope: Construct, id: str, t: DeploymentTarget) -> cdk.Stage:
-    stage = cdk.Stage(scope, id, env=t.env)
-    ssm.StringParameter(cdk.Stack(stage, "Svc"), "P", string_value=t.name)
-    return stage
-
-
-@dataclass
-class FakeSteps:
-    """Stand-ins for the health-check and assessment steps (owned and tested elsewhere): record the calls."""
-
-    health_calls: list[dict[str, Any]] = field(default_factory=list)
-    assessment_calls: list[dict[str, Any]] = field(default_factory=list)
-    services_asked: list[str] = field(default_factory=list)
-
 
 @pytest.fixture
 def fake_steps(monkeypatch: pytest.MonkeyPatch) -> FakeSteps:
-    from pipeline_constructs.steps import health_gate, resilience_assessment
-
-    fake = FakeSteps()
-
-    def health_check_step(secure, id, *, region, services, include_global=True):  # type: ignore[no-untyped-def]
-        step = pipelines.ManualApprovalStep(id)
-        fake.health_calls.append(
-            {
-                "secure": secure,
-                "id": id,
-                "region": region,
-                "services": tuple(services),
-                "include_global": include_global,
-                "step": step,
-            }
-        )
-        return step
-
-    def health_services(stage):  # type: ignore[no-untyped-def]
-        fake.services_asked.append(stage.stage_name)
-        return ("CLOUDFORMATION", "SSM")
-
-    def resilience_assessment_step(secure, id, *, target, stage, assessment):  # type: ignore[no-untyped-def]
-        step = pipelines.ManualApprovalStep(id)
-        fake.assessment_calls.append(
-            {"secure": secure, "id": id, "target": target, "stage": stage, "assessment": assessment, "step": step}
-        )
-        return step
-
-    monkeypatch.setattr(health_gate, "health_check_step", health_check_step)
-    monkeypatch.setattr(health_gate, "health_services", health_services)
-    monkeypatch.setattr(resilience_assessment, "resilience_assessment_step", resilience_assessment_step)
-    return fake
+    return install_fake_steps(monkeypatch)
 
 
 def deploy(targets: list[DeploymentTarget], *, secure: bool = True, **kwargs: Any):  # type: ignore[no-untyped-def]
@@ -119,10 +61,6 @@ def deploy(targets: list[DeploymentTarget], *, secure: bool = True, **kwargs: An
 
 def actions(props: dict[str, Any], stage: str) -> list[tuple[str, str, int]]:
     return [(a, p, o) for s, a, p, o in pipeline_actions(props) if s == stage]
-
-
-def stage(props: dict[str, Any], name: str) -> dict[str, Any]:
-    return next(s for s in props["Stages"] if s["Name"] == name)
 
 
 # -- grouping -----------------------------------------------------------------------------------------
