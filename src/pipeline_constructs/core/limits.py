@@ -9,7 +9,9 @@ raised) and the ``Condition`` structure (https://docs.aws.amazon.com/codepipelin
 (:func:`check_stage_count`, :func:`check_stage_actions`): too many targets fail with an error naming
 ``targets`` before anything is built. The estimate cannot know everything CDK Pipelines adds at synth
 (the ``Assets`` stage, steps a team adds later), so :func:`recount_after_build` counts the built pipeline
-again and fails the synth naming the stage.
+again and fails the synth naming the stage. CDK Pipelines itself cuts a stage of more than 50 actions into
+``<stage>.1``, ``<stage>.2``: the recount sees those as stages; a deploy stage never gets there, since its
+conditions are found by its name and the estimate refuses it first.
 """
 
 from __future__ import annotations
