@@ -17,12 +17,17 @@ steps (:mod:`pipeline_constructs.steps.health_gate`, :mod:`pipeline_constructs.s
 
 from __future__ import annotations
 
+import functools
 import re
+import zoneinfo
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import aws_cdk as cdk
 
+from pipeline_constructs.core.limits import MAX_RULES_PER_CONDITION
+from pipeline_constructs.core.private.cron import parse_window_cron
 from pipeline_constructs.core.validation import (
     invalid,
     require_bool,
@@ -34,14 +39,71 @@ from pipeline_constructs.core.validation import (
 )
 
 __all__ = [
+    "ALARM_STATES",
     "HEALTH_SERVICE_CODE",
     "MAX_HEALTH_SERVICES",
+    "MAX_WAIT_MINUTES",
+    "MIN_WAIT_MINUTES",
     "AlarmBake",
     "DeploymentWindow",
     "HealthGate",
     "OnFailure",
     "ResilienceAssessment",
+    "require_time_zone",
 ]
+
+#: The states a ``CloudWatchAlarm`` rule can watch for.
+ALARM_STATES = ("ALARM", "OK", "INSUFFICIENT_DATA")
+#: Bounds of :attr:`AlarmBake.wait`, in minutes: CodePipeline's ``WaitTime`` is whole minutes; the
+#: library caps it at a day (a stage waiting longer holds every later execution).
+MIN_WAIT_MINUTES = 1
+MAX_WAIT_MINUTES = 24 * 60
+
+# CloudWatch alarm names: 1-255 characters (PutMetricAlarm); no control characters, and no IAM wildcard
+# characters, since the pipeline's role is granted the alarm's ARN.
+_ALARM_NAME = re.compile(r"[^\x00-\x1f\x7f*?]{1,255}")
+# "UTC", or UTC with an offset (the DeploymentWindow rule's UTC format, e.g. UTC+05:30).
+_UTC = re.compile(r"UTC([+-](0[0-9]|1[0-4]):[0-5][0-9])?")
+# An IANA Area/Location name, when the machine has no time zone database to check against.
+_AREA_LOCATION = re.compile(r"[A-Z][A-Za-z_-]+(/[A-Za-z0-9_+-]+)+")
+
+
+@functools.cache
+def _iana_zones() -> frozenset[str]:
+    """IANA Area/Location names (``Europe/Berlin``); not ``Etc/GMT+1`` (inverted signs) nor bare aliases (``EST``)."""
+    return frozenset(z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith(("Etc/", "SystemV/")))
+
+
+def require_time_zone(where: str, prop: str, value: Any) -> str:
+    """Accept a DeploymentWindow ``TimeZone``: ``"UTC"``, ``"UTC+05:30"``, or an IANA name such as ``"Europe/Berlin"``.
+
+    Abbreviations (``EST``, ``CST``) are refused: CodePipeline accepts them but several are ambiguous
+    (CST is Central, China and Cuba Standard Time).
+    """
+    allowed = "expected an IANA time zone such as 'Europe/Berlin', 'UTC' or 'UTC+05:30'"
+    require_str(where, prop, value, allowed=allowed)
+    zones = _iana_zones()
+    known = value in zones if zones else _AREA_LOCATION.fullmatch(value) is not None
+    if not (known or _UTC.fullmatch(value)):
+        raise invalid(where, prop, value, allowed)
+    return str(value)
+
+
+def _alarm_name(where: str, prop: str, value: Any) -> str:
+    allowed = "expected a CloudWatch alarm name (1-255 characters, no control characters, no '*' or '?')"
+    require_str(where, prop, value, allowed=allowed)
+    if not _ALARM_NAME.fullmatch(value):
+        raise invalid(where, prop, value, allowed)
+    return str(value)
+
+
+def _require_distinct(where: str, prop: str, values: Iterable[str]) -> None:
+    """Raise on a repeated value (case-sensitive: alarm names and states are)."""
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise invalid(where, prop, value, "each value only once")
+        seen.add(value)
 
 
 @dataclass(frozen=True)
@@ -55,16 +117,20 @@ class DeploymentWindow:
         DeploymentWindow syntax (seconds, minutes, hours, day-of-month, month, day-of-week and an
         optional year, space-separated; seconds must be ``*``), e.g. ``"* * 9-16 ? * MON-FRI"``
         (weekdays, 09:00 to 16:59). See :meth:`weekdays` for the common case.
-    :param time_zone: the IANA time zone the cron is read in, e.g. ``"Europe/Berlin"``.
-        Default: ``"UTC"``.
+    :param time_zone: the time zone the cron is read in: an IANA name such as ``"Europe/Berlin"``,
+        ``"UTC"`` or ``"UTC+05:30"``. Default: ``"UTC"``.
     """
 
     cron: str
     time_zone: str = "UTC"
 
     def __post_init__(self) -> None:
-        require_str("DeploymentWindow", "cron", self.cron, allowed="expected a DeploymentWindow cron expression")
-        require_str("DeploymentWindow", "time_zone", self.time_zone, allowed="expected an IANA time zone name")
+        allowed = "expected a DeploymentWindow cron expression such as '* * 9-16 ? * MON-FRI'"
+        require_str("DeploymentWindow", "cron", self.cron, allowed=allowed)
+        parsed = parse_window_cron(self.cron)
+        if isinstance(parsed, str):
+            raise invalid("DeploymentWindow", "cron", self.cron, f"{allowed}: {parsed}")
+        require_time_zone("DeploymentWindow", "time_zone", self.time_zone)
 
     @classmethod
     def weekdays(cls, *, start_hour: int = 9, end_hour: int = 17, time_zone: str = "UTC") -> DeploymentWindow:
@@ -94,11 +160,17 @@ class AlarmBake:
     pipeline's account, in that region (for a target in another account, an alarm over the
     target's metrics through CloudWatch cross-account observability).
 
-    :param alarm_names: the CloudWatch alarms to watch (1 to 5 per stage: CodePipeline allows five
-        rules per condition).
-    :param wait: how long to watch, in whole minutes (1 minute to 24 hours... the ``WaitTime``).
-        Default: 30 minutes.
-    :param states: the alarm states that roll the stage back. Default: ``("ALARM",)``.
+    The pipeline's role may call ``cloudwatch:DescribeAlarms`` on exactly these alarms (their ARNs
+    in the pipeline's account and the target's region). CloudWatch answers for a composite alarm
+    only to a caller allowed ``DescribeAlarms`` on ``*``: watch metric alarms.
+
+    :param alarm_names: the CloudWatch alarms to watch (1 to 5: CodePipeline allows five rules per
+        condition, and a wave's targets share one condition). Each name is 1-255 characters, no
+        control characters, no ``*`` or ``?`` (they would be wildcards in the IAM grant).
+    :param wait: how long to watch (the rule's ``WaitTime``), in whole minutes, from 1 minute to
+        24 hours. Default: 30 minutes.
+    :param states: the alarm states that roll the stage back (``ALARM``, ``OK``,
+        ``INSUFFICIENT_DATA``). Default: ``("ALARM",)``.
     """
 
     alarm_names: tuple[str, ...]
@@ -110,22 +182,38 @@ class AlarmBake:
             "AlarmBake",
             "alarm_names",
             self.alarm_names,
-            item=lambda w, p, v: require_str(w, p, v, allowed="expected a CloudWatch alarm name"),
+            item=_alarm_name,
             allowed="expected a tuple of CloudWatch alarm names",
             min_length=1,
+            max_length=MAX_RULES_PER_CONDITION,
         )
         object.__setattr__(self, "alarm_names", names)
-        require_unique("AlarmBake", "alarm_names", names)
+        _require_distinct("AlarmBake", "alarm_names", names)
         require_instance("AlarmBake", "wait", self.wait, cdk.Duration, "expected an aws_cdk.Duration")
+        seconds = self.wait.to_seconds()
+        if seconds % 60 or not MIN_WAIT_MINUTES * 60 <= seconds <= MAX_WAIT_MINUTES * 60:
+            raise invalid(
+                "AlarmBake",
+                "wait",
+                self.wait.to_human_string(),
+                f"expected whole minutes from {MIN_WAIT_MINUTES} to {MAX_WAIT_MINUTES} (24 hours), "
+                "e.g. cdk.Duration.minutes(30)",
+            )
         states = require_sequence(
             "AlarmBake",
             "states",
             self.states,
-            item=lambda w, p, v: require_one_of(w, p, v, ("ALARM", "OK", "INSUFFICIENT_DATA")),
+            item=lambda w, p, v: require_one_of(w, p, v, ALARM_STATES),
             allowed="expected a tuple of alarm states",
             min_length=1,
         )
         object.__setattr__(self, "states", states)
+        _require_distinct("AlarmBake", "states", states)
+
+    @property
+    def wait_minutes(self) -> int:
+        """:attr:`wait` in minutes (the rule's ``WaitTime``)."""
+        return int(self.wait.to_seconds()) // 60
 
 
 @dataclass(frozen=True)
@@ -149,6 +237,13 @@ class OnFailure:
     def __post_init__(self) -> None:
         require_one_of("OnFailure", "result", self.result, ("ROLLBACK", "RETRY"))
         require_one_of("OnFailure", "retry_mode", self.retry_mode, ("FAILED_ACTIONS", "ALL_ACTIONS"))
+        if self.result == "ROLLBACK" and self.retry_mode != "FAILED_ACTIONS":
+            raise invalid(
+                "OnFailure",
+                "retry_mode",
+                self.retry_mode,
+                "only a RETRY has a retry mode; use OnFailure.retry(all_actions=True) or OnFailure.rollback()",
+            )
 
     @classmethod
     def rollback(cls) -> OnFailure:

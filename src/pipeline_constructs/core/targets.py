@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -11,6 +12,7 @@ import aws_cdk as cdk
 from aws_cdk import pipelines
 from constructs import Construct
 
+from pipeline_constructs.core import limits
 from pipeline_constructs.core.conditions import (
     AlarmBake,
     DeploymentWindow,
@@ -18,6 +20,7 @@ from pipeline_constructs.core.conditions import (
     OnFailure,
     ResilienceAssessment,
 )
+from pipeline_constructs.core.stage_conditions import AlarmWatch, StageConditions, add_stage_conditions
 from pipeline_constructs.core.validation import (
     invalid,
     require_account,
@@ -38,11 +41,18 @@ if TYPE_CHECKING:
     from pipeline_constructs.stages.security_gated import SecurityGatedStage
 
 __all__ = [
+    "DEPLOYMENT_MODEL_FIELDS",
+    "HEALTH_STAGE_SUFFIX",
+    "RESERVED_STAGE_NAMES",
     "TARGET_NAME_PATTERN",
+    "DeploymentGroup",
     "DeploymentTarget",
     "StageFactory",
     "TargetDeployments",
+    "check_deployment_layout",
     "deploy_targets",
+    "deployment_groups",
+    "reject_deployment_model",
     "require_stage_factory",
     "require_targets_in",
     "validate_targets",
@@ -50,6 +60,12 @@ __all__ = [
 
 #: A target name: a letter, then letters, digits or ``-`` (at most 64 characters).
 TARGET_NAME_PATTERN = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,63}")
+#: The stages CDK Pipelines puts before the targets' stages: no target or wave may take these names.
+RESERVED_STAGE_NAMES = ("Source", "Build", "UpdatePipeline", "Assets")
+#: The AWS Health check stage of a stage ``S`` is ``S`` + this suffix (``Prod-Health``).
+HEALTH_STAGE_SUFFIX = "-Health"
+#: The target fields of the deployment model (waves, stage conditions, gates around a stage).
+DEPLOYMENT_MODEL_FIELDS = ("wave", "deployment_window", "bake", "on_failure", "health_gate", "resilience_assessment")
 
 
 @dataclass(frozen=True)
@@ -74,7 +90,8 @@ class DeploymentTarget:
     :param wave: the wave the target deploys in: consecutive targets with the same wave name
         deploy in parallel, in one pipeline stage named after the wave; waves (and targets
         without one) deploy one after the other. Same pattern as ``name``; must not be a target
-        name. Default: none (the target's own stage, named ``name``).
+        name. A wave of one target is that target's stage, named ``name`` (CDK Pipelines names a
+        wave of one stage after the stage). Default: none (the target's own stage, named ``name``).
     :param deployment_window: when the target's stage may start (a ``DeploymentWindow``
         before-entry rule). Every target of a wave must give the same window (or none).
         Default: any time.
@@ -149,6 +166,13 @@ class DeploymentTarget:
                 pattern=TARGET_NAME_PATTERN,
                 allowed="expected a letter followed by letters, digits or '-' (at most 64 characters)",
             )
+            if self.wave.lower() == self.name.lower():
+                raise invalid(
+                    where,
+                    "wave",
+                    self.wave,
+                    "expected a name other than the target's: the wave and the target's stage are both named",
+                )
         for prop, kind in (
             ("deployment_window", DeploymentWindow),
             ("bake", AlarmBake),
@@ -171,8 +195,11 @@ class DeploymentTarget:
         return self.security_gated or self.manual_approval
 
 
-def validate_targets(where: str, targets: Any, *, prop: str = "targets") -> tuple[DeploymentTarget, ...]:
-    """Check a pipeline's target list: at least one, all ``DeploymentTarget``, unique names."""
+def validate_targets(
+    where: str, targets: Any, *, prop: str = "targets", layout: bool = True
+) -> tuple[DeploymentTarget, ...]:
+    """Check a pipeline's target list: at least one, all ``DeploymentTarget``, unique names, and (with
+    ``layout``) the waves and conditions of :func:`check_deployment_layout`."""
 
     def target(w: str, p: str, value: Any) -> DeploymentTarget:
         return require_instance(w, p, value, DeploymentTarget, "expected a DeploymentTarget")
@@ -183,7 +210,168 @@ def validate_targets(where: str, targets: Any, *, prop: str = "targets") -> tupl
         where, prop, targets, item=target, allowed="expected a list of DeploymentTarget", min_length=1
     )
     require_unique(where, f"{prop}[].name", (t.name for t in checked))
+    if layout:
+        check_deployment_layout(where, checked, prop=prop)
     return checked
+
+
+@dataclass(frozen=True)
+class DeploymentGroup:
+    """One CodePipeline stage of deployments: a target without a wave, or the consecutive targets of a wave."""
+
+    #: The CodePipeline stage name: the wave's name, or the target's (its own stage, or a wave of that one
+    #: target: CDK Pipelines names a wave holding one stage after that stage).
+    name: str
+    #: The wave's name (``None`` for a target's own stage).
+    wave: str | None
+    #: The positions of the group's targets in the target list.
+    indices: tuple[int, ...]
+    #: The group's targets, in order.
+    targets: tuple[DeploymentTarget, ...]
+
+    @property
+    def health_stage(self) -> str | None:
+        """The name of the AWS Health check stage before this one (``<name>-Health``), if a target asks for it."""
+        return self.name + HEALTH_STAGE_SUFFIX if any(t.health_gate is not None for t in self.targets) else None
+
+    @property
+    def deployment_window(self) -> DeploymentWindow | None:
+        """The group's deployment window (every target of a wave gives the same)."""
+        return self.targets[0].deployment_window
+
+    @property
+    def on_failure(self) -> OnFailure | None:
+        """What the group's stage does on failure (every target of a wave gives the same)."""
+        return self.targets[0].on_failure
+
+    @property
+    def alarms(self) -> tuple[AlarmWatch, ...]:
+        """Every alarm the group's stage watches after its deployment (the union of its targets' bakes)."""
+        return tuple(
+            AlarmWatch(target=t.name, region=t.region, alarm_name=name, bake=t.bake)
+            for t in self.targets
+            if t.bake is not None
+            for name in t.bake.alarm_names
+        )
+
+
+def deployment_groups(targets: Sequence[DeploymentTarget]) -> tuple[DeploymentGroup, ...]:
+    """The stages ``targets`` deploy in, in order: consecutive targets of one wave share a stage."""
+    groups: list[DeploymentGroup] = []
+    for i, target in enumerate(targets):
+        last = groups[-1] if groups else None
+        if target.wave is not None and last is not None and last.wave == target.wave:
+            groups[-1] = dataclasses.replace(
+                last, name=target.wave, indices=(*last.indices, i), targets=(*last.targets, target)
+            )
+        else:
+            groups.append(DeploymentGroup(name=target.name, wave=target.wave, indices=(i,), targets=(target,)))
+    return tuple(groups)
+
+
+def _shown(value: object) -> str:
+    return "none" if value is None else repr(value)
+
+
+def check_deployment_layout(
+    where: str, targets: Sequence[DeploymentTarget], *, prop: str = "targets"
+) -> tuple[DeploymentGroup, ...]:
+    """Check how ``targets`` group into stages, and return the groups (:func:`deployment_groups`).
+
+    * a wave's targets are consecutive (a wave name reappearing after another stage is an error);
+    * stage names are unique (case-insensitive): no wave is named like a target or another wave, none is
+      one of :data:`RESERVED_STAGE_NAMES`, and no ``<stage>-Health`` stage takes another stage's name;
+    * every target of a wave gives the same ``deployment_window`` and ``on_failure`` (``None`` counts);
+    * a stage watches at most five alarms (one ``OnSuccess`` condition holds five rules).
+
+    :raises ValueError: naming ``<prop>[i].<field>``, the value and what is allowed.
+    """
+    groups = deployment_groups(targets)
+    # Every name a stage or a target's stage id takes (lower-case) -> who takes it. Target names inside a
+    # wave name no pipeline stage, but a wave or health stage named like any target would read as that target.
+    owners: dict[str, str] = {
+        r.lower(): f"{r!r} is a stage CDK Pipelines adds before the targets" for r in RESERVED_STAGE_NAMES
+    }
+
+    def take(name: str, owner: str, field_prop: str) -> None:
+        taken = owners.get(name.lower())
+        if taken is not None:
+            raise invalid(
+                where,
+                field_prop,
+                name,
+                f"expected a name no other stage or target has: {taken} (stage names are unique in a pipeline, "
+                "case-insensitive)",
+            )
+        owners[name.lower()] = owner
+
+    for i, target in enumerate(targets):
+        take(target.name, f"{prop}[{i}] is named {target.name!r}", f"{prop}[{i}].name")
+    seen_waves: dict[str, int] = {}
+    for group in groups:
+        first = group.indices[0]
+        if group.wave is not None:
+            earlier = seen_waves.get(group.wave)
+            if earlier is not None:
+                raise invalid(
+                    where,
+                    f"{prop}[{first}].wave",
+                    group.wave,
+                    f"the targets of a wave must be consecutive: wave {group.wave!r} already deployed up to "
+                    f"{prop}[{earlier}] and other stages come in between; move {prop}[{first}] next to them or "
+                    "give it another wave",
+                )
+            seen_waves[group.wave] = group.indices[-1]
+            take(group.wave, f"{prop}[{first}] starts wave {group.wave!r}", f"{prop}[{first}].wave")
+        if group.health_stage is not None:
+            gated = next(i for i, t in zip(group.indices, group.targets, strict=True) if t.health_gate is not None)
+            take(group.health_stage, f"the AWS Health stage of {group.name!r}", f"{prop}[{gated}].health_gate")
+    for group in groups:
+        _check_wave_conditions(where, prop, group)
+        alarms = group.alarms
+        if len(alarms) > limits.MAX_RULES_PER_CONDITION:
+            last, bake = next(
+                (i, t.bake) for i, t in zip(group.indices[::-1], group.targets[::-1], strict=True) if t.bake is not None
+            )
+            what = f"wave {group.wave!r}" if group.wave is not None else f"stage {group.name!r}"
+            raise invalid(
+                where,
+                f"{prop}[{last}].bake",
+                bake.alarm_names,
+                f"{what} would watch {len(alarms)} alarms and CodePipeline allows {limits.MAX_RULES_PER_CONDITION} "
+                "rules per condition: watch fewer alarms (combine metrics into one alarm) or split the wave",
+            )
+    return groups
+
+
+def _check_wave_conditions(where: str, prop: str, group: DeploymentGroup) -> None:
+    """Every target of a wave gives the same deployment window and on-failure behaviour (``None`` counts)."""
+    if group.wave is None:
+        return
+    first = group.targets[0]
+    for i, target in zip(group.indices[1:], group.targets[1:], strict=True):
+        for field_name in ("deployment_window", "on_failure"):
+            value, expected = getattr(target, field_name), getattr(first, field_name)
+            if value != expected:
+                raise invalid(
+                    where,
+                    f"{prop}[{i}].{field_name}",
+                    value,
+                    f"every target of wave {group.wave!r} shares one stage and gives the same {field_name}: "
+                    f"{prop}[{group.indices[0]}] ({first.name!r}) gives {_shown(expected)}",
+                )
+
+
+def reject_deployment_model(
+    where: str, targets: Sequence[DeploymentTarget], *, why: str, prop: str = "targets"
+) -> None:
+    """Raise on the first target that sets a field of :data:`DEPLOYMENT_MODEL_FIELDS` (for a pipeline
+    that deploys no stage per target); ``why`` says what the pipeline does instead."""
+    for i, target in enumerate(targets):
+        for field_name in DEPLOYMENT_MODEL_FIELDS:
+            value = getattr(target, field_name)
+            if value is not None:
+                raise invalid(where, f"{prop}[{i}].{field_name}", value, why)
 
 
 #: ``(scope, id, target) -> cdk.Stage``: builds what one target deploys.
@@ -251,36 +439,171 @@ def deploy_targets(
     pre: Callable[[DeploymentTarget], Sequence[pipelines.Step]] | None = None,
     post: Callable[[DeploymentTarget], Sequence[pipelines.Step]] | None = None,
 ) -> TargetDeployments:
-    """Deploy one stage per target, in order, each behind the gates its target asks for.
+    """Deploy every target, in order, in its own stage or its wave's, behind the gates it asks for.
 
-    The stage of each target is ``factory(owner, target.name, target)`` (under ``owner``:
-    two pipelines of one app each have their own ``Dev``); it deploys through
-    :func:`~pipeline_constructs.stages.security_gated.add_target_stage`
-    (``<name>Gate`` for a ``security_gated`` target, ``PromoteTo<name>`` for a
-    ``manual_approval`` one). ``pre``/``post`` give extra steps per target.
+    The stage of each target is ``factory(owner, target.name, target)`` (under ``owner``: two
+    pipelines of one app each have their own ``Dev``); it deploys through
+    :func:`~pipeline_constructs.stages.security_gated.add_target_stage` (``<name>Gate`` for a
+    ``security_gated`` target, ``PromoteTo<name>`` for a ``manual_approval`` one). ``pre``/``post``
+    give extra steps per target. Around that (:func:`deployment_groups`):
+
+    * consecutive targets of one ``wave`` deploy side by side in one CDK Pipelines ``Wave`` (a
+      CodePipeline stage named after the wave), waves and single targets one after the other;
+    * ``health_gate``: a ``<stage>-Health`` stage right before the stage, one AWS Health check
+      (``HealthCheck-<target>``, in the target's region) per gated target; a gated target with only
+      ``manual_approval`` has its ``PromoteTo<target>`` there, before the checks, so the check runs right
+      before the deployment;
+    * ``resilience_assessment``: a ``Resilience-<target>`` step after the target's stacks and ``post`` steps;
+    * ``deployment_window`` (on the stage and its Health stage), ``bake`` and ``on_failure``: stage
+      conditions added to the built pipeline (:mod:`pipeline_constructs.core.stage_conditions`).
+
+    CodePipeline's limits are estimated here and recounted on the built pipeline (:mod:`.limits`).
 
     ``secure`` is the hardened pipeline ``pipeline`` belongs to: the health-check and assessment
     functions of ``health_gate``/``resilience_assessment`` targets live there (required for them).
 
     :raises TypeError: naming ``prop`` when the factory returns something other than a ``cdk.Stage``.
+    :raises ValueError: naming ``targets[i].<field>`` for a layout CodePipeline cannot run (see
+        :func:`check_deployment_layout`), a health gate or assessment without ``secure``, or a layout beyond
+        CodePipeline's stage and action limits.
     """
     from pipeline_constructs.stages.security_gated import add_target_stage
 
+    where = owner.node.path
+    groups = check_deployment_layout(where, targets)
+    for i, target in enumerate(targets):
+        for field_name in ("health_gate", "resilience_assessment"):
+            if getattr(target, field_name) is not None and secure is None:
+                raise invalid(
+                    where,
+                    f"targets[{i}].{field_name}",
+                    getattr(target, field_name),
+                    f"target {target.name!r} needs the hardened pipeline its step function lives in: deploy through a "
+                    "pipeline construct, or call deploy_targets(..., secure=<SecurePipeline>)",
+                )
+    fixed = 2 + int(pipeline.self_mutation_enabled) + len(pipeline.waves)  # Source, Build, UpdatePipeline, earlier
+    health = sum(g.health_stage is not None for g in groups)
+    limits.check_stage_count(
+        where, "targets", fixed + len(groups) + health, targets=len(targets), fixed=fixed, health=health
+    )
+    limits.recount_after_build(pipeline)
+
     added = TargetDeployments()
-    for target in targets:
-        stage = factory(owner, target.name, target)
-        if not isinstance(stage, cdk.Stage):
-            raise wrong_type(owner.node.path, prop, stage, "expected the factory to return an aws_cdk.Stage")
-        deployment, gate = add_target_stage(
-            owner,
-            pipeline,
-            target,
-            stage,
-            pre=pre(target) if pre is not None else (),
-            post=post(target) if post is not None else (),
+    for group in groups:
+        stages: dict[str, cdk.Stage] = {}
+        for target in group.targets:
+            stage = factory(owner, target.name, target)
+            if not isinstance(stage, cdk.Stage):
+                raise wrong_type(where, prop, stage, "expected the factory to return an aws_cdk.Stage")
+            stages[target.name] = stage
+        moved = _add_health_stage(where, pipeline, group, stages, secure, added) if group.health_stage else set()
+        wave = pipeline.add_wave(group.wave) if group.wave is not None else None
+        if wave is not None and group.wave is not None:
+            added.waves[group.wave] = wave
+        deployments: list[pipelines.StageDeployment] = []
+        for target in group.targets:
+            stage = stages[target.name]
+            post_steps = list(post(target)) if post is not None else []
+            if target.resilience_assessment is not None:
+                assert secure is not None
+                step = _resilience_step(secure, target, stage)
+                added.assessments[target.name] = step
+                post_steps.append(step)
+            deployed = (
+                dataclasses.replace(target, manual_approval=False, approval_comment=None)
+                if target.name in moved
+                else target
+            )
+            deployment, gate = add_target_stage(
+                owner,
+                wave if wave is not None else pipeline,
+                deployed,
+                stage,
+                pre=pre(target) if pre is not None else (),
+                post=post_steps,
+            )
+            added.stages[target.name] = stage
+            added.deployments[target.name] = deployment
+            deployments.append(deployment)
+            if gate is not None:
+                added.gates[target.name] = gate
+        first = group.indices[0]
+        limits.check_stage_actions(
+            where,
+            f"targets[{first}].wave" if group.wave is not None else f"targets[{first}]",
+            group.wave if group.wave is not None else group.name,
+            stage=group.name,
+            count=limits.estimated_actions(deployments),
+            wave=group.wave is not None,
         )
-        added.stages[target.name] = stage
-        added.deployments[target.name] = deployment
-        if gate is not None:
-            added.gates[target.name] = gate
+        add_stage_conditions(
+            pipeline,
+            StageConditions(
+                stage_name=group.name,
+                deployment_window=group.deployment_window,
+                on_failure=group.on_failure,
+                alarms=group.alarms,
+            ),
+        )
+        if group.health_stage is not None:
+            add_stage_conditions(
+                pipeline, StageConditions(stage_name=group.health_stage, deployment_window=group.deployment_window)
+            )
     return added
+
+
+def _add_health_stage(
+    where: str,
+    pipeline: pipelines.CodePipeline,
+    group: DeploymentGroup,
+    stages: dict[str, cdk.Stage],
+    secure: SecurePipeline | None,
+    added: TargetDeployments,
+) -> set[str]:
+    """Add the group's ``<stage>-Health`` stage; return the targets whose approval moved there."""
+    from pipeline_constructs.steps import health_gate as health_steps
+
+    assert secure is not None
+    assert group.health_stage is not None
+    approvals: list[pipelines.Step] = []
+    checks: list[pipelines.Step] = []
+    moved: set[str] = set()
+    for target in group.targets:
+        gate = target.health_gate
+        if gate is None:
+            continue
+        if target.manual_approval and not target.security_gated:
+            approvals.append(pipelines.ManualApprovalStep(f"PromoteTo{target.name}", comment=target.approval_comment))
+            moved.add(target.name)
+        services = gate.services if gate.services is not None else health_steps.health_services(stages[target.name])
+        check = health_steps.health_check_step(
+            secure,
+            f"HealthCheck-{target.name}",
+            region=target.region,
+            services=services,
+            include_global=gate.include_global,
+        )
+        added.health_checks[target.name] = check
+        checks.append(check)
+    for check in checks:
+        for approval in approvals:
+            check.add_step_dependency(approval)  # a wave without stages would run its post steps side by side
+    limits.check_stage_actions(
+        where,
+        f"targets[{group.indices[0]}].health_gate",
+        group.health_stage,
+        stage=group.health_stage,
+        count=len(approvals) + len(checks),
+        wave=group.wave is not None,
+    )
+    pipeline.add_wave(group.health_stage, post=[*approvals, *checks])
+    return moved
+
+
+def _resilience_step(secure: SecurePipeline, target: DeploymentTarget, stage: cdk.Stage) -> pipelines.Step:
+    from pipeline_constructs.steps import resilience_assessment as resilience_steps
+
+    assert target.resilience_assessment is not None
+    return resilience_steps.resilience_assessment_step(
+        secure, f"Resilience-{target.name}", target=target, stage=stage, assessment=target.resilience_assessment
+    )

@@ -13,7 +13,12 @@ from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk.region_info import RegionInfo
 
-from pipeline_constructs.core.targets import DeploymentTarget, require_targets_in, validate_targets
+from pipeline_constructs.core.targets import (
+    DeploymentTarget,
+    reject_deployment_model,
+    require_targets_in,
+    validate_targets,
+)
 from pipeline_constructs.core.validation import (
     invalid,
     is_token,
@@ -148,9 +153,17 @@ def check_targets(where: str, targets: Any, stack: cdk.Stack) -> tuple[Deploymen
     * another account: the distributor publishes with its own role in the pipeline's account and
       cannot publish elsewhere; such an account reaches the layer through ``sharing`` instead;
     * ``security_gated``: a permissions-broadening check diffs a CloudFormation stage, and a layer
-      publish deploys none; ``manual_approval`` (``PromoteTo<target>``) is the gate that applies.
+      publish deploys none; ``manual_approval`` (``PromoteTo<target>``) is the gate that applies;
+    * the deployment model's fields (``wave``, ``deployment_window``, ``bake``, ``on_failure``,
+      ``health_gate``, ``resilience_assessment``): every region publishes in the one ``Layer`` stage.
     """
-    checked = validate_targets(where, targets)
+    checked = validate_targets(where, targets, layout=False)
+    reject_deployment_model(
+        where,
+        checked,
+        why="a layer pipeline publishes every region in one stage and deploys no stage per target: waves, stage "
+        "conditions, health gates and assessments do not apply; gate the publish with manual_approval=True",
+    )
     require_targets_in(
         where,
         checked,

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["parse_cron"]
+__all__ = ["parse_cron", "parse_window_cron"]
 
 _MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 _DAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
@@ -81,5 +81,38 @@ def parse_cron(expression: str) -> tuple[str, ...] | str:
         if not all(item and _cron_item(i, item) for item in text.split(",")):
             return f"{name} field {text!r} is invalid: expected values from {low} to {high}, '*', ',', '-', '/'"
     if (fields[2] == "?") == (fields[4] == "?"):
+        return "exactly one of day-of-month and day-of-week must be '?'"
+    return fields
+
+
+def parse_window_cron(expression: str) -> tuple[str, ...] | str:
+    """The fields of a CodePipeline ``DeploymentWindow`` ``Cron``, or a sentence saying what is wrong.
+
+    Six required fields and an optional year, separated by single spaces (no ``cron(...)``
+    wrapper): seconds (only ``*``), minutes, hours, day-of-month, month, day-of-week, year; the
+    values and special characters of :func:`parse_cron`, and exactly one of day-of-month and
+    day-of-week is ``?``
+    (https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-DeploymentWindow.html).
+    """
+    if not re.fullmatch(r"[^ ()]+( [^ ()]+)*", expression):
+        return "expected fields separated by single spaces, without 'cron(...)'"
+    fields = tuple(expression.split(" "))
+    if len(fields) not in (6, 7):
+        return (
+            "expected six fields (seconds minutes hours day-of-month month day-of-week) and an optional year, "
+            f"got {len(fields)}"
+        )
+    if fields[0] != "*":
+        return f"the seconds field must be '*', got {fields[0]!r}"
+    rest = fields[1:]
+    for i, text in enumerate(rest):
+        name, low, high, _ = _CRON_FIELDS[i]
+        if text == "?":
+            if i not in (2, 4):
+                return f"'?' is allowed only in day-of-month or day-of-week, not in {name}"
+            continue
+        if not all(item and _cron_item(i, item) for item in text.split(",")):
+            return f"{name} field {text!r} is invalid: expected values from {low} to {high}, '*', ',', '-', '/'"
+    if (rest[2] == "?") == (rest[4] == "?"):
         return "exactly one of day-of-month and day-of-week must be '?'"
     return fields
