@@ -47,11 +47,11 @@ class Rule:
         if self.provider == "DeploymentWindow":
             return " ".join(x for x in ("window:", c.get("Cron", "?"), c.get("TimeZone", "")) if x)
         if self.provider == "LambdaInvoke":
-            return f"rule {self.name}: Lambda {c.get('FunctionName', '?')}"
+            return f"rule {self.name or '?'}: Lambda {c.get('FunctionName', '?')}"
         if self.is_alarm:
             return f"alarm {c.get('AlarmName', '?')}"
         settings = ", ".join(f"{k}={v}" for k, v in c.items())
-        return f"rule {self.name}: {self.provider}" + (f" ({settings})" if settings else "")
+        return f"rule {self.name or '?'}: {self.provider or '?'}" + (f" ({settings})" if settings else "")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -181,11 +181,22 @@ def _conditions(raw: Any, render: Render) -> tuple[Condition, ...]:
 def _rule(raw: dict[str, Any], render: Render) -> Rule:
     type_id = raw.get("RuleTypeId") if isinstance(raw.get("RuleTypeId"), dict) else {}
     assert isinstance(type_id, dict)
-    config = raw.get("Configuration") if isinstance(raw.get("Configuration"), dict) else {}
-    assert isinstance(config, dict)
+    config = raw.get("Configuration")
+    if _is_intrinsic(config):  # the whole configuration is computed: show it as one value
+        configuration = {"Configuration": render(config)}
+    else:
+        configuration = {str(k): render(v) for k, v in config.items()} if isinstance(config, dict) else {}
     return Rule(
         name=render(raw.get("Name")),
         provider=render(type_id.get("Provider")),
-        configuration={str(k): render(v) for k, v in config.items()},
+        configuration=configuration,
         region=render(raw.get("Region")) or None,
     )
+
+
+def _is_intrinsic(value: Any) -> bool:
+    """``{"Ref": ...}`` or ``{"Fn::...": ...}``."""
+    if not isinstance(value, dict) or len(value) != 1:
+        return False
+    key = next(iter(value))
+    return key == "Ref" or str(key).startswith("Fn::")
