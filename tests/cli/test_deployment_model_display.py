@@ -238,6 +238,15 @@ def test_dot_cluster_labels_carry_notes(progressive):
     assert "on push: tags v*" in text
 
 
+def assert_arrows_clear_of_notes(root: ET.Element) -> None:
+    """The SVG has stage notes, and no arrow crosses one."""
+    notes = [_text_rect(t) for t in root.iter(f"{SVG}text") if "stage-note" in (t.get("class") or "").split()]
+    assert notes
+    for edge in (e for e in root.iter(f"{SVG}path") if "edge" in (e.get("class") or "").split()):
+        for seg in segments(edge.get("d")):
+            assert not any(segment_crosses(seg, r, margin=0) for r in notes), seg
+
+
 def test_svg_draws_notes_in_the_title_column_and_stays_readable(progressive):
     p = pipeline_of(progressive)
     svg = render_graph(p, "svg")
@@ -253,12 +262,7 @@ def test_svg_draws_notes_in_the_title_column_and_stays_readable(progressive):
         for t in notes:
             r = _text_rect(t)
             assert r.right <= float(rect.get("x")) + NOTES_GUTTER_W, (t.text, r)
-    # no arrow crosses a note
-    notes = [_text_rect(t) for t in root.iter(f"{SVG}text") if "stage-note" in (t.get("class") or "").split()]
-    assert notes
-    for edge in (e for e in root.iter(f"{SVG}path") if "edge" in (e.get("class") or "").split()):
-        for seg in segments(edge.get("d")):
-            assert not any(segment_crosses(seg, r, margin=0) for r in notes), seg
+    assert_arrows_clear_of_notes(root)
     # the trigger filters are in the source box, whole
     source = next(g for g in root.iter(f"{SVG}g") if "source" in (g.get("class") or "").split())
     words = " ".join(t.text or "" for t in source.iter(f"{SVG}text"))
@@ -304,6 +308,10 @@ def test_a_cdk_pipelines_wave_of_an_old_app_is_shown_as_a_wave(waves_out, capsys
         in out
     )
     assert "Dev (" not in out  # one stack at a time: not parallel
+    p = next(p for p in pipelines_at(waves_out) if p.name == "orders")
+    svg = render_graph(p, "svg")
+    assert_readable_svg(svg, p)  # the wide wave wraps beside the wider title column
+    assert_arrows_clear_of_notes(ET.fromstring(svg))
 
 
 # --- parallel deployments --------------------------------------------------------------------------
