@@ -10,6 +10,10 @@ stage, actions with the same ``RunOrder`` run in parallel and the next run
 order starts when all of them succeeded. So every chain of actions from the
 source to the end passes through exactly one action of each *step*
 (``(stage, run order)`` group).
+
+The deployment model is part of it: each stage's conditions (:mod:`.conditions`),
+its parallel deployments and AWS Health gate (:mod:`.deployments`), and the
+pipeline's git triggers (:mod:`.triggers`).
 """
 
 from __future__ import annotations
@@ -180,7 +184,7 @@ class Stage:
 
     @property
     def headline(self) -> str:
-        """``wave: 2 targets in parallel: ...``, ``AWS Health gate of Prod (...)`` or ``""``."""
+        """``wave: 2 targets in parallel: ...``, ``AWS Health gate of Prod: eu-west-1`` or ``""``."""
         if self.health_gate is not None:
             return self.health_gate.description
         wave = self.wave
