@@ -2,9 +2,12 @@
 
 Layout everywhere: stages top to bottom in pipeline order; inside a stage one
 row per run order; actions that run in parallel side by side; gates (manual
-approvals, permission checks) drawn as hexagons in red; deploy actions name
-their account and region; the critical path has a thick dark border. Several
-pipelines make one valid document: a subgraph (Mermaid) or cluster (DOT) each.
+approvals, permission checks, AWS Health checks) drawn as hexagons in red; deploy
+actions name their account and region; the critical path has a thick dark border.
+A stage's title carries its notes (a wave of parallel targets, the AWS Health gate
+it is, its deployment window, bake alarms and failure policy); a source action's
+box carries the trigger filters that start the pipeline. Several pipelines make
+one valid document: a subgraph (Mermaid) or cluster (DOT) each.
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 
-from pipeline_constructs.cli.model import Action, Pipeline
+from pipeline_constructs.cli.deployments import checked_region
+from pipeline_constructs.cli.model import GATE_HEALTH, Action, Pipeline, Stage
 
 __all__ = [
     "CRITICAL_COLOR",
@@ -21,6 +25,7 @@ __all__ = [
     "action_label",
     "combined_dot",
     "combined_mermaid",
+    "stage_label",
     "to_dot",
     "to_mermaid",
 ]
@@ -58,7 +63,15 @@ def action_label(action: Action, pipeline: Pipeline) -> list[str]:
     """Lines of an action's label: its full name, its kind, and where it runs when that matters."""
     kind = f"{action.gate} · {action.provider}" if action.gate else action.provider
     env = action_environment(action, pipeline)
-    return [action.name, kind, *([env] if env else [])]
+    extra = [f"on {line}" for t in pipeline.triggers_of(action) for line in t.lines]
+    if action.gate == GATE_HEALTH:
+        extra.append(f"AWS Health in {checked_region(action) or '?'}")
+    return [action.name, kind, *([env] if env else []), *extra]
+
+
+def stage_label(stage: Stage) -> list[str]:
+    """Lines of a stage's title: its name, then its notes (wave or health gate, window, bake, on failure)."""
+    return [stage.name, *stage.notes]
 
 
 def _critical(pipeline: Pipeline) -> set[int]:
@@ -92,7 +105,8 @@ def _mermaid_body(pipeline: Pipeline, prefix: str, indent: str, used: set[str], 
     for si, stage in enumerate(pipeline.stages):
         sid = f"{prefix}S{si}"
         stage_ids.append(sid)
-        lines.append(f'{indent}subgraph {sid}["{mermaid_text(stage.name)}"]')
+        title = "<br/>".join(mermaid_text(line) for line in stage_label(stage))
+        lines.append(f'{indent}subgraph {sid}["{title}"]')
         lines.append(f"{indent}  direction TB")
         steps = stage.steps
         step_ids: list[str] = []
@@ -178,9 +192,8 @@ def _dot_body(pipeline: Pipeline, prefix: str, indent: str) -> list[str]:
     junction = 0
     for si, stage in enumerate(pipeline.stages):
         lines.append(f"{indent}subgraph cluster_{prefix}{si} {{")
-        lines.append(
-            f'{indent}  label={dot_string(stage.name)}; style="rounded,filled"; fillcolor="#f7f7f7"; color="#bbbbbb";'
-        )
+        title = dot_string("\n".join(stage_label(stage)))
+        lines.append(f'{indent}  label={title}; style="rounded,filled"; fillcolor="#f7f7f7"; color="#bbbbbb";')
         for ri, step in enumerate(stage.steps):
             ids: list[tuple[str, bool]] = []
             for ai, action in enumerate(step.actions):

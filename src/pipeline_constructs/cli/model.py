@@ -10,6 +10,10 @@ stage, actions with the same ``RunOrder`` run in parallel and the next run
 order starts when all of them succeeded. So every chain of actions from the
 source to the end passes through exactly one action of each *step*
 (``(stage, run order)`` group).
+
+The deployment model is part of it: each stage's conditions (:mod:`.conditions`),
+its parallel deployments and AWS Health gate (:mod:`.deployments`), and the
+pipeline's git triggers (:mod:`.triggers`).
 """
 
 from __future__ import annotations
@@ -22,9 +26,20 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from pipeline_constructs.cli.assembly import CloudAssembly, StackArtifact, render_value
+from pipeline_constructs.cli.conditions import StageConditions, parse_conditions
+from pipeline_constructs.cli.deployments import (
+    HealthGate,
+    Wave,
+    checked_region,
+    health_gate_of,
+    is_health_check,
+    wave_of,
+)
+from pipeline_constructs.cli.triggers import Trigger, parse_triggers
 
 __all__ = [
     "GATE_APPROVAL",
+    "GATE_HEALTH",
     "GATE_PERMISSION_CHECK",
     "Action",
     "CriticalPath",
@@ -38,6 +53,7 @@ __all__ = [
 
 GATE_APPROVAL = "manual approval"
 GATE_PERMISSION_CHECK = "permission check"
+GATE_HEALTH = "AWS Health check"
 
 #: Configuration keys worth showing, per provider, in this order.
 _DETAIL_KEYS = (
@@ -71,7 +87,7 @@ class Action:
     outputs: tuple[str, ...] = ()
     #: Configuration, rendered to strings (intrinsics as ``${...}``).
     configuration: dict[str, str] = field(default_factory=dict)
-    #: ``GATE_APPROVAL``, ``GATE_PERMISSION_CHECK`` or ``None``.
+    #: ``GATE_APPROVAL``, ``GATE_PERMISSION_CHECK``, ``GATE_HEALTH`` or ``None``.
     gate: str | None = None
     #: For CodeBuild actions: logical id of the project, its compute type and image.
     project: str | None = None
@@ -151,11 +167,33 @@ class Stage:
 
     name: str
     actions: tuple[Action, ...]
+    #: ``BeforeEntry``, ``OnSuccess`` and ``OnFailure`` (empty when the stage has none).
+    conditions: StageConditions = field(default_factory=StageConditions)
+    #: When this is a ``<stage>-Health`` stage: the AWS Health gate of the stage it guards.
+    health_gate: HealthGate | None = None
 
     @property
     def steps(self) -> tuple[Step, ...]:
         orders = sorted({a.run_order for a in self.actions})
         return tuple(Step(self.name, order, tuple(a for a in self.actions if a.run_order == order)) for order in orders)
+
+    @property
+    def wave(self) -> Wave | None:
+        """The deployments of this stage that run in parallel (a wave), or ``None``."""
+        return wave_of(self.actions)
+
+    @property
+    def headline(self) -> str:
+        """``wave: 2 targets in parallel: ...``, ``AWS Health gate of Prod: eu-west-1`` or ``""``."""
+        if self.health_gate is not None:
+            return self.health_gate.description
+        wave = self.wave
+        return wave.description if wave is not None else ""
+
+    @property
+    def notes(self) -> list[str]:
+        """The headline, then the conditions (window, bake, on failure), one a line; empty for a plain stage."""
+        return [*([self.headline] if self.headline else []), *self.conditions.lines]
 
 
 @dataclass(frozen=True)
@@ -175,6 +213,9 @@ class Gate:
         names = " -> ".join(a.name for a in self.actions)
         if self.kind == GATE_PERMISSION_CHECK:
             return f"{names}: stops for approval when IAM or security-group permissions broaden"
+        if self.kind == GATE_HEALTH:
+            regions = ", ".join(dict.fromkeys(r for r in map(checked_region, self.actions) if r))
+            return f"{names}: fails while AWS Health reports an open issue" + (f" ({regions})" if regions else "")
         comment = next(
             (a.configuration.get("CustomData") for a in self.actions if a.configuration.get("CustomData")), ""
         )
@@ -210,10 +251,16 @@ class Pipeline:
     pipeline_type: str
     stages: tuple[Stage, ...]
     construct_path: str = ""
+    #: ``Triggers`` (CodePipeline V2 git push / pull-request filters).
+    triggers: tuple[Trigger, ...] = ()
 
     @property
     def title(self) -> str:
         return self.name
+
+    def triggers_of(self, action: Action) -> tuple[Trigger, ...]:
+        """The triggers that watch ``action`` (a source action named by their ``SourceActionName``)."""
+        return tuple(t for t in self.triggers if action.category == "Source" and t.source_action == action.name)
 
     @property
     def actions(self) -> tuple[Action, ...]:
@@ -233,7 +280,7 @@ class Pipeline:
 
     @property
     def gates(self) -> tuple[Gate, ...]:
-        """Permission checks (with the approval that confirms them) and manual approvals, in run order."""
+        """Permission checks (with the approval that confirms them), approvals and health checks, in run order."""
         gates: list[Gate] = []
         for stage in self.stages:
             for a in stage.actions:
@@ -242,8 +289,8 @@ class Pipeline:
                         c for c in stage.actions if c.gate == GATE_PERMISSION_CHECK and _confirms(c, {a.namespace})
                     ]
                     gates.append(Gate(stage.name, GATE_PERMISSION_CHECK, (a, *confirm)))
-                elif a.gate == GATE_APPROVAL:
-                    gates.append(Gate(stage.name, GATE_APPROVAL, (a,)))
+                elif a.gate in (GATE_APPROVAL, GATE_HEALTH):
+                    gates.append(Gate(stage.name, a.gate, (a,)))
         return tuple(gates)
 
     @property
@@ -291,11 +338,16 @@ class Pipeline:
                         }
                         for a in s.actions
                     ],
+                    "wave": s.wave.to_dict() if s.wave is not None else None,
+                    "health_gate": s.health_gate.to_dict() if s.health_gate is not None else None,
+                    "conditions": s.conditions.to_dict(),
+                    "notes": s.notes,
                 }
                 for s in self.stages
             ],
             "gates": [{"stage": g.stage, "kind": g.kind, "actions": [a.name for a in g.actions]} for g in self.gates],
             "critical_path": [a.qualified_name for a in self.critical_path.actions],
+            "triggers": [t.to_dict() for t in self.triggers],
         }
 
 
@@ -338,9 +390,15 @@ def _parse_pipeline(stack: StackArtifact, logical_id: str, resource: dict[str, A
         raw_actions = raw_stage.get("Actions") if isinstance(raw_stage.get("Actions"), list) else []
         assert isinstance(raw_actions, list)
         actions = [_parse_action(stack, stage_name, a) for a in raw_actions if isinstance(a, dict)]
-        actions = _mark_permission_checks(actions)
+        actions = _mark_health_checks(stage_name, _mark_permission_checks(actions))
         # Python's sort is stable: template order is kept within a run order.
-        stages.append(Stage(stage_name, tuple(sorted(actions, key=lambda a: a.run_order))))
+        ordered = tuple(sorted(actions, key=lambda a: a.run_order))
+        stages.append(Stage(stage_name, ordered, parse_conditions(raw_stage, stack.render)))
+    names = [s.name for s in stages]
+    stages = [
+        dataclasses.replace(s, health_gate=health_gate_of(s.name, s.actions, names[i + 1 :]))
+        for i, s in enumerate(stages)
+    ]
     return Pipeline(
         name=display,
         logical_id=logical_id,
@@ -351,6 +409,7 @@ def _parse_pipeline(stack: StackArtifact, logical_id: str, resource: dict[str, A
         pipeline_type=stack.render(props.get("PipelineType")) or "V1",
         stages=tuple(stages),
         construct_path=path,
+        triggers=parse_triggers(props.get("Triggers"), stack.render),
     )
 
 
@@ -431,6 +490,11 @@ def _codebuild(stack: StackArtifact, config_raw: dict[str, Any], configuration: 
         commands=commands,
         reports=reports,
     ), "--security-only" in buildspec
+
+
+def _mark_health_checks(stage: str, actions: list[Action]) -> list[Action]:
+    """The ``HealthCheck-<target>`` Lambda actions of a ``<stage>-Health`` stage are gates."""
+    return [dataclasses.replace(a, gate=GATE_HEALTH) if is_health_check(stage, a) else a for a in actions]
 
 
 def _mark_permission_checks(actions: list[Action]) -> list[Action]:

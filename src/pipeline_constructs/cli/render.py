@@ -7,7 +7,7 @@ import re
 import textwrap
 from collections.abc import Sequence
 
-from pipeline_constructs.cli.model import Pipeline
+from pipeline_constructs.cli.model import Pipeline, Stage
 
 __all__ = ["markdown_table", "show_json", "show_markdown", "show_text", "text_table"]
 
@@ -67,6 +67,13 @@ def _wrap(text: str, width: int) -> list[str]:
     return parts
 
 
+def _md_text(text: str) -> str:
+    """``text`` as literal Markdown: cron stars and glob patterns are not emphasis."""
+    for ch in ("\\", "*", "_", "`"):
+        text = text.replace(ch, "\\" + ch)
+    return text
+
+
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """A GitHub/mkdocs Markdown table (``|`` escaped in cells)."""
 
@@ -124,15 +131,43 @@ def _path_line(pipeline: Pipeline) -> str:
     )
 
 
+def _stage_title(stage: Stage) -> str:
+    """``Prod-2 (wave: 2 targets in parallel: eu-west-1, ap-southeast-2)``, or the bare name."""
+    return f"{stage.name} ({stage.headline})" if stage.headline else stage.name
+
+
+def _trigger_lines(pipeline: Pipeline) -> list[str]:
+    """Per trigger a heading (source action, provider) and one line per filter; nothing without triggers."""
+    out = []
+    for t in pipeline.triggers:
+        out.append(f"  Triggers (source action {t.source_action or '?'}, {t.provider_type or '?'}):")
+        out += [f"    {line}" for line in t.lines]
+    return out
+
+
+def _deployment_lines(pipeline: Pipeline) -> list[str]:
+    """Waves, health gates and stage conditions, stage by stage; nothing for a pipeline without any."""
+    staged = [s for s in pipeline.stages if s.notes]
+    if not staged:
+        return []
+    out = ["  Deployment model:"]
+    for stage in staged:
+        out.append(f"    {_stage_title(stage)}")
+        out += [f"      {line}" for line in stage.conditions.lines]
+    return [*out, ""]
+
+
 def show_text(pipelines: Sequence[Pipeline]) -> str:
-    """What ``show`` prints: per pipeline its table, gates and critical path."""
+    """What ``show`` prints: per pipeline its triggers, table, waves and conditions, gates and critical path."""
     out: list[str] = []
     for p in pipelines:
         out.append(f"Pipeline {_heading(p)}")
         out.append(f"  {_counts(p)}")
+        out += _trigger_lines(p)
         out.append("")
         out.append(text_table(_HEADERS, _rows(p)))
         out.append("")
+        out += _deployment_lines(p)
         out.append("  Gates:")
         if p.gates:
             for g in p.gates:
@@ -157,8 +192,20 @@ def show_markdown(pipelines: Sequence[Pipeline], *, heading_level: int = 3) -> s
         out.append("")
         out.append(f"Stack `{p.stack_name}`; {_counts(p)}.")
         out.append("")
+        for t in p.triggers:
+            filters = "; ".join(_md_text(line) for line in t.lines)
+            out.append(f"**Triggers** (source action `{t.source_action or '?'}`): {filters}.")
+            out.append("")
         out.append(markdown_table(_HEADERS, _rows(p)))
         out.append("")
+        staged = [s for s in p.stages if s.notes]
+        if staged:
+            out.append("**Deployment model:**")
+            out.append("")
+            for stage in staged:
+                facts = [_stage_title(stage), *stage.conditions.lines]
+                out.append("- " + "; ".join(_md_text(fact) for fact in facts))
+            out.append("")
         if p.gates:
             out.append("**Gates:**")
             out.append("")

@@ -1,7 +1,8 @@
 """A dependency-free SVG picture of a pipeline (no Graphviz, no browser).
 
 Layout, like the CodePipeline console: stages as bands from top to bottom, each
-titled in a left-hand column that no arrow enters; inside a stage one row per
+titled in a left-hand column that no arrow enters (with the stage's notes under
+its name: a wave, the AWS Health gate it is, window, bake and failure policy); inside a stage one row per
 run order, parallel actions side by side (wrapped after :data:`MAX_PER_ROW`,
 inside a dashed frame); gates as red hexagons; the critical path in dark blue
 (borders and arrows).
@@ -38,6 +39,8 @@ BOX_PAD_X, BOX_PAD_Y = 9.0, 8.0
 GAP_X, ROW_GAP, STEP_GAP = 16.0, 26.0, 34.0
 LANE_OFFSET, RAIL_OFFSET = 8.0, 10.0
 PAD, GUTTER_W, CONTENT_PAD = 16.0, 136.0, 18.0
+#: The title column of a pipeline whose stages carry notes (waves, health gates, conditions).
+NOTES_GUTTER_W = 264.0
 STAGE_PAD, STAGE_GAP = 14.0, 36.0
 MAX_COMMANDS, COMMAND_LINES = 6, 2
 FONT = "Helvetica, Arial, sans-serif"
@@ -48,6 +51,7 @@ STYLES = {
     "title": (15.0, 19.0, True, False),
     "subtitle": (11.5, 15.0, False, False),
     "stage": (13.0, 16.0, True, False),
+    "note": (10.0, 13.0, False, False),
     "name": (12.0, 15.0, True, False),
     "sub": (10.5, 13.5, False, False),
     "step": (9.5, 12.0, False, True),
@@ -236,7 +240,8 @@ class _Layout:
 
 def _layout(pipeline: Pipeline) -> _Layout:
     per_row = min(MAX_PER_ROW, max((len(s.actions) for s in pipeline.steps), default=1))
-    content_x0 = PAD + GUTTER_W
+    gutter = NOTES_GUTTER_W if any(s.notes for s in pipeline.stages) else GUTTER_W
+    content_x0 = PAD + gutter
     content_w = per_row * BOX_W + (per_row - 1) * GAP_X + 2 * CONTENT_PAD
     width = max(content_x0 + content_w + PAD, 640.0)
     cx = content_x0 + (width - PAD - content_x0) / 2
@@ -280,16 +285,18 @@ def _layout(pipeline: Pipeline) -> _Layout:
             groups.append(group)
             if si < len(steps) - 1:
                 y += STEP_GAP
-        title = wrap_text(stage.name, GUTTER_W - 20, "stage")
-        y = max(y + STAGE_PAD, top + 2 * STAGE_PAD + len(title) * STYLES["stage"][1])
+        title = [(line, "stage") for line in wrap_text(stage.name, gutter - 20, "stage")]
+        title += [(line, "note") for note in stage.notes for line in wrap_text(note, gutter - 20, "note")]
+        y = max(y + STAGE_PAD, top + 2 * STAGE_PAD + sum(STYLES[style][1] for _, style in title))
         band = [
             f'<g class="stage"><rect x="{PAD:.1f}" y="{top:.1f}" width="{width - 2 * PAD:.1f}" '
             f'height="{y - top:.1f}" rx="10" fill="#f6f7f9" stroke="#d5d9de"/>'
         ]
         ty = top + STAGE_PAD
-        for line in title:
-            ty += STYLES["stage"][1]
-            band.append(_text(PAD + 10, ty - 3, line, "stage", "#333", cls="stage-title"))
+        for line, style in title:
+            ty += STYLES[style][1]
+            color, cls = ("#333", "stage-title") if style == "stage" else ("#4a5560", "stage-note")
+            band.append(_text(PAD + 10, ty - 3, line, style, color, cls=cls))
         bands.append("".join(band) + "</g>")
         y += STAGE_GAP
 
