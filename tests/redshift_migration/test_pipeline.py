@@ -15,6 +15,7 @@ from helpers import pipeline_actions, pipeline_props
 from redshift_migration.redshift_helpers import construct, database, project, target
 
 from pipeline_constructs.core.compliance import add_compliance_checks, unacknowledged_findings
+from pipeline_constructs.core.conditions import DeploymentWindow, HealthGate, OnFailure
 from pipeline_constructs.core.options import CDK_CLI_VERSION
 from pipeline_constructs.stages.security_gated import SecurityGatedStage
 from pipeline_constructs.testing import deterministic_app
@@ -150,6 +151,20 @@ def test_escape_hatches(waves):
     assert construct_.secure_pipeline.pipeline is construct_.pipeline
     assert construct_.code_pipeline.node.path == "S/M/Pipeline/Pipeline/Pipeline"
     assert [t.name for t in construct_.targets] == ["Test", "Prod"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("wave", "Databases"),
+        ("on_failure", OnFailure.rollback()),
+        ("deployment_window", DeploymentWindow.weekdays()),
+        ("health_gate", HealthGate()),
+    ],
+)
+def test_without_a_stage_factory_the_deployment_model_is_refused_by_name(field, value):
+    with pytest.raises(ValueError, match=rf"targets\[1\]\.{field}.*give a stage_factory"):
+        construct(targets=[target("Test"), target("Prod", **{field: value})])
 
 
 # ---------------------------------------------------------------- the shared props contract

@@ -38,6 +38,7 @@ from pipeline_constructs.core.private.naming import default_pipeline_name
 from pipeline_constructs.core.targets import (
     DeploymentTarget,
     StageFactory,
+    reject_deployment_model,
     require_stage_factory,
     validate_targets,
 )
@@ -143,6 +144,13 @@ class RedshiftMigrationPipeline(PipelineConstruct):
         #: Each target's database, by target name.
         self.databases: dict[str, DatabaseEndpoint] = check_databases(where, self.targets, databases)
         factory = require_stage_factory(where, "stage_factory", stage_factory)
+        if factory is None:
+            reject_deployment_model(
+                where,
+                self.targets,
+                why="without a stage_factory a target's stage holds only its approval and migration build; give a "
+                "stage_factory to deploy with waves, stage conditions, the AWS Health gate or an assessment",
+            )
         check_gates(where, self.targets, factory)
         settings = build_settings(
             where,
