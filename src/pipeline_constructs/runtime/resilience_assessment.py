@@ -491,11 +491,12 @@ def step(run: Run, state: State) -> Outcome:
         code = pj.error_code(err)
         if code in pj.THROTTLING_CODES or code == "ConflictException":
             # Throttled beyond the call's retries, or another import or assessment of the app is running.
-            run.deadline(state, f"{_operation(err)} kept failing with {code}: {err}")
+            what = run.job.step
+            run.deadline(state, f"{what} kept failing with {code}: {err}")
             retries = state.retries + 1
             if retries > MAX_RETRIES:
-                raise JobFailedError(f"{_operation(err)} failed {retries} times in a row: {err}") from None
-            return Outcome(f"waiting: {_operation(err)} answered {code}; retrying", replace(state, retries=retries))
+                raise JobFailedError(f"{what} failed {retries} times in a row: {err}") from None
+            return Outcome(f"waiting: {what} answered {code}; retrying", replace(state, retries=retries))
         raise _aws_failure(run, err) from None
 
 
