@@ -795,7 +795,6 @@ def test_access_denied_by_resilience_hub_is_a_permission_error(method):
 
 def test_an_unknown_app_is_a_configuration_error():
     harness = Harness()
-    harness.hub.app["appArn"] = OTHER_APP
     harness.wrap["hub"] = lambda hub: Flaky(
         hub, ["describe_app"], times=None, error=lambda: client_error("ResourceNotFoundException", "DescribeApp", 404)
     )

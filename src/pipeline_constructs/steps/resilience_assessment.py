@@ -303,21 +303,25 @@ def _stack_names(
 
 
 def _lookup_role_arn(where: str, prop: str, stage: cdk.Stage, names: tuple[str, ...], partition: str) -> str:
-    """The target's CDK bootstrap lookup role (its stacks' synthesizer names it; the qualifier is the team's)."""
+    """The target's CDK bootstrap lookup role, as the stacks' synthesizer names it (the qualifier is the team's)."""
     roles = set()
     for stack in _stage_stacks(stage):
         if stack.stack_name not in names:
             continue
         synthesizer = stack.synthesizer
-        if not isinstance(synthesizer, cdk.DefaultStackSynthesizer):
+        role = synthesizer.lookup_role if isinstance(synthesizer, cdk.DefaultStackSynthesizer) else None
+        if not role:
+            # A synthesizer instance given to the stack is bound to a copy CDK does not expose before synth.
             raise invalid(
                 where,
                 prop,
                 stack.stack_name,
-                f"stack {stack.node.path} of another account uses {type(synthesizer).__name__}: the assessment "
-                "reads its ARN with the target's CDK bootstrap lookup role, which only DefaultStackSynthesizer names",
+                f"stack {stack.node.path} is in another account, so the assessment reads its ARN with the target's "
+                "CDK bootstrap lookup role; its synthesizer does not name that role before synth (a "
+                f"{type(synthesizer).__name__} given to the stack). Use the app's default synthesizer, with the "
+                "bootstrap qualifier in the context key '@aws-cdk/core:bootstrapQualifier' if it is not the default",
             )
-        roles.add(str(synthesizer.lookup_role).replace("${AWS::Partition}", partition))
+        roles.add(str(role).replace("${AWS::Partition}", partition))
     (role,) = roles  # one account and region: one bootstrap, one lookup role
     if is_token(role) or "${" in role:
         raise invalid(where, prop, role, "expected the lookup role's ARN to be known at synth")
