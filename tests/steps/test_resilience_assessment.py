@@ -196,6 +196,15 @@ def test_the_functions_timeout_fits_a_held_invocation_and_its_watchdog(built):
     assert "DeadLetterConfig" in function
 
 
+def test_the_functions_asset_is_the_handler_and_the_job_machinery_only(built):
+    key = built.resources[built.function_id]["Properties"]["Code"]["S3Key"].removesuffix(".zip")
+    asset = Path(built.assembly.directory) / f"asset.{key}"
+    assert sorted(p.name for p in asset.iterdir()) == ["_pipeline_job.py", "resilience_assessment.py"]
+    for file in asset.iterdir():
+        imports = [line for line in file.read_text().splitlines() if line.lstrip().startswith(("import ", "from "))]
+        assert not [line for line in imports if "aws_cdk" in line or "pipeline_constructs" in line], file.name
+
+
 # --------------------------------------------------------------------------- least privilege
 
 
