@@ -137,6 +137,7 @@ class ResilienceAssessments(Construct):
         return [dict(e) for e in self._entries]
 
     def config_json(self) -> str:
+        """``RESILIENCE_ASSESSMENT_CONFIG``: the claims prefix and every assessment added so far."""
         return json.dumps({"claimsPrefix": CLAIMS_PREFIX, "assessments": self._entries}, separators=(",", ":"))
 
     def add(self, where: str, prop: str, entry: dict[str, Any]) -> None:
