@@ -325,23 +325,74 @@ class ResilienceAssessment:
     per application per month (a quota you can ask to raise): give it a stage that deploys less
     often than every commit, or expect the step to fail with the quota error.
 
-    :param app_arn: the Resilience Hub application (``arn:<partition>:resiliencehub:<region>:<account>:app/<id>``)
-        in the pipeline's account.
-    :param stack_names: which of the stage's stacks to import. Default: all of them.
+    The application must exist in the pipeline's account (any region), have a resiliency policy
+    and use the ``RoleBased`` permission model: Resilience Hub reads the stacks' resources with the
+    app's invoker role (and, for a target in another account, with a role there that trusts the
+    invoker role: the app's ``crossAccountRoleArns``), never with the pipeline's credentials.
+
+    :param app_arn: the Resilience Hub application, ``arn:<partition>:resiliencehub:<region>:<account>:app/<id>``
+        (partition ``aws``, ``aws-cn`` or ``aws-us-gov``), in the pipeline's account.
+    :param stack_names: the CloudFormation names (``Stack.stack_name``) of the stage's stacks to
+        import, each a letter followed by letters, digits or ``-`` (at most 128 characters).
+        Default: every stack of the stage in the target's account and region.
     """
 
     app_arn: str
     stack_names: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
-        require_str("ResilienceAssessment", "app_arn", self.app_arn, allowed="expected a Resilience Hub app ARN")
+        # Imported here: only this class of the module is edited for the Resilience Hub step.
+        import re
+
+        from pipeline_constructs.core.validation_aws import STACK_NAME_PATTERN, known_regions
+
+        # The application resource type of the Service Authorization Reference (list_awsresiliencehub.html).
+        app_arn_pattern = re.compile(
+            r"arn:(?P<partition>aws|aws-cn|aws-us-gov):resiliencehub:(?P<region>[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}):"
+            r"(?P<account>[0-9]{12}):app/[A-Za-z0-9][A-Za-z0-9-]{0,127}"
+        )
+        require_str(
+            "ResilienceAssessment",
+            "app_arn",
+            self.app_arn,
+            pattern=app_arn_pattern,
+            allowed="expected a Resilience Hub app ARN such as "
+            "'arn:aws:resiliencehub:eu-west-1:111111111111:app/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d'",
+        )
+        match = app_arn_pattern.fullmatch(self.app_arn)
+        assert match is not None
+        if match["region"] not in known_regions():
+            raise invalid("ResilienceAssessment", "app_arn", self.app_arn, f"{match['region']!r} is not an AWS region")
         if self.stack_names is not None:
             names = require_sequence(
                 "ResilienceAssessment",
                 "stack_names",
                 self.stack_names,
-                item=lambda w, p, v: require_str(w, p, v, allowed="expected a stack name"),
+                item=lambda w, p, v: require_str(
+                    w,
+                    p,
+                    v,
+                    pattern=STACK_NAME_PATTERN,
+                    allowed="expected a CloudFormation stack name: a letter, then letters, digits or '-' "
+                    "(at most 128 characters)",
+                ),
                 allowed="expected a tuple of stack names",
                 min_length=1,
             )
+            require_unique("ResilienceAssessment", "stack_names", names)
             object.__setattr__(self, "stack_names", names)
+
+    @property
+    def account(self) -> str:
+        """The account of the application (from its ARN)."""
+        return self.app_arn.split(":")[4]
+
+    @property
+    def region(self) -> str:
+        """The region of the application (from its ARN)."""
+        return self.app_arn.split(":")[3]
+
+    @property
+    def partition(self) -> str:
+        """The partition of the application (from its ARN)."""
+        return self.app_arn.split(":")[1]

@@ -14,8 +14,11 @@ from pipeline_constructs.core.compliance.reasons import (
     VPC_DATA_SERVICES,
     AckContext,
     Reason,
+    _all,
     _catalogue,
+    _exactly,
     _fail_unless,
+    _finding,
     _refs,
     _type_of,
 )
@@ -264,5 +267,16 @@ REASONS_LAMBDA = _catalogue(
         "whose alarm notifies. A reserved concurrency could only fail a deployment.",
         _check_job_function_with_dlq,
         evidence=("https://docs.aws.amazon.com/codepipeline/latest/userguide/actions-invoke-lambda-function.html",),
+    ),
+    Reason(
+        "stack-by-name",
+        ("IAM5",),
+        "cloudformation:DescribeStacks only, on stack {stack} of account {account} in {region}: a stack's ARN "
+        "ends in an id CloudFormation generates when it creates the stack, so only its name is known at synth.",
+        _all(
+            _finding(lambda p: f":cloudformation:{p['region']}:{p['account']}:stack/{p['stack']}/*", suffix=True),
+            _exactly("cloudformation:DescribeStacks"),
+        ),
+        evidence=("https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscloudformation.html",),
     ),
 )
