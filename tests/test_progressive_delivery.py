@@ -137,7 +137,11 @@ def test_failed_executions_notify_a_kms_encrypted_topic(template):
 def test_the_bake_alarms_exist_in_the_pipeline_account_in_each_prod_region(synthesized_example):
     root = Path(synthesized_example(NAME))
     manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
-    alarm_stacks = {k: v for k, v in manifest["artifacts"].items() if k.startswith("ServiceAlarms-")}
+    alarm_stacks = {
+        k: v
+        for k, v in manifest["artifacts"].items()
+        if k.startswith("ServiceAlarms-") and v["type"] == "aws:cloudformation:stack"
+    }
     assert {v["environment"] for v in alarm_stacks.values()} == {
         f"aws://111111111111/{r}" for r in ("eu-west-1", "us-east-1", "ap-southeast-2")
     }
