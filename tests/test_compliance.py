@@ -77,6 +77,44 @@ def _glue_cross_region(app: cdk.App) -> None:
     )
 
 
+def _glue_progressive(app: cdk.App) -> None:
+    """The Glue example with the deployment model (issue 13): a same-account Test stage assessed by Resilience
+    Hub, then a two-region Prod wave behind the AWS Health gate, a window, alarm bake and retry on failure."""
+    from pipeline_constructs import AlarmBake, DeploymentWindow, GlueEtlPipeline, HealthGate, OnFailure
+    from pipeline_constructs import ResilienceAssessment
+
+    example = load_example("glue_etl")
+    stack = cdk.Stack(app, "GlueEtlPipeline", env=HOME)
+    prod = {
+        "account": "222222222222",
+        "wave": "Prod",
+        "health_gate": HealthGate(),
+        "deployment_window": DeploymentWindow.weekdays(),
+        "on_failure": OnFailure.retry(),
+    }
+    GlueEtlPipeline(
+        stack,
+        "Delivery",
+        source=pipelines.CodePipelineSource.connection("example-org/covid19-glue", "main", connection_arn=CONNECTION),
+        spec=example.covid19_spec(),
+        job_tests="tests",
+        targets=[
+            DeploymentTarget(
+                name="Test",
+                account="111111111111",
+                region="eu-west-1",
+                resilience_assessment=ResilienceAssessment(
+                    app_arn="arn:aws:resiliencehub:eu-west-1:111111111111:app/0a1b2c3d-0000-4000-8000-000000000000"
+                ),
+            ),
+            *(
+                DeploymentTarget(name=f"Prod-{r}", region=r, bake=AlarmBake(alarm_names=(f"etl-{r}",)), **prod)
+                for r in ("eu-west-1", "us-east-1")
+            ),
+        ],
+    )
+
+
 def _gated(targets: list[tuple[str, str, str]]) -> Callable[[cdk.App], None]:
     """SecurePipeline + one SecurityGatedStage per target (the security_gated example's data stage)."""
 
@@ -142,6 +180,7 @@ VARIANTS: dict[str, Callable[[cdk.App], None]] = {
     "same-account-plain-check": _same_account_plain_check,
     "triggers-and-notifications": _triggers_and_notifications,
     "glue-cross-region": _glue_cross_region,
+    "glue-progressive": _glue_progressive,
     "gated-cross-region": _gated([("Stg", "111111111111", "eu-central-1"), ("Prod", "222222222222", "us-east-1")]),
     f"gated-{SCALE_TARGETS}-targets": _gated(
         [(f"T{i}", f"{200000000000 + i:012d}", "eu-west-1") for i in range(SCALE_TARGETS)]

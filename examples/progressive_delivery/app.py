@@ -91,7 +91,7 @@ def service_alarms(app: cdk.App, region: str) -> cdk.Stack:
         datapoints_to_alarm=2,
         treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
     )
-    for pack in ("NIST.800.53.R5", "HIPAA.Security", "PCI.DSS.321"):
+    for pack in ("NIST.800.53.R5", "HIPAA.Security"):
         acknowledge(alarm.node.default_child, f"{pack}-CloudWatchAlarmAction", BAKE_ALARM_REASON)
     return stack
 
