@@ -262,6 +262,8 @@ API_MODULES = [
     ("RedshiftMigrationPipeline", "pipeline_constructs.redshift_migration"),
     ("MultiRegionLayerPipeline", "pipeline_constructs.multi_region_layer"),
     ("Steps", "pipeline_constructs.steps"),
+    ("AWS Health gate", "pipeline_constructs.steps.health_gate"),
+    ("Resilience Hub assessment", "pipeline_constructs.steps.resilience_assessment"),
     ("Testing", "pipeline_constructs.testing"),
     ("CLI", "pipeline_constructs.cli"),
 ]
