@@ -248,6 +248,7 @@ API_MODULES = [
     ("Plain pipelines", "pipeline_constructs.core.plain_pipeline"),
     ("SecurityGatedStage", "pipeline_constructs.stages.security_gated"),
     ("Deployment targets", "pipeline_constructs.core.targets"),
+    ("Waves and stage layout", "pipeline_constructs.core.waves"),
     ("Stage conditions and gates", "pipeline_constructs.core.conditions"),
     ("Triggers", "pipeline_constructs.core.triggers"),
     ("Notifications", "pipeline_constructs.core.notifications"),
