@@ -22,15 +22,15 @@ from typing import Any
 import boto3
 import pytest
 from botocore.validate import validate_parameters
-from moto import mock_aws
 from runtime.job_fakes import (
-    FAST_POLICY,
     Atomic,
     Context,
     FakeCodePipeline,
     Flaky,
     client_error,
+    job_environment,
     json_lines,
+    moto_aws,
     service_model,
 )
 
@@ -73,27 +73,17 @@ def new_job() -> str:
 
 @pytest.fixture(scope="module")
 def aws():
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": REGION,
-        }.items():
-            env.setenv(name, value)
-        with mock_aws():
-            s3 = boto3.client("s3", region_name=REGION)
-            s3.create_bucket(Bucket=ARTIFACT_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-            _S3[:] = [s3]
-            yield s3
-            _S3.clear()
+    with moto_aws(REGION):
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket=ARTIFACT_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        _S3[:] = [s3]
+        yield s3
+        _S3.clear()
 
 
 @pytest.fixture(autouse=True)
 def environment(monkeypatch, aws):
-    monkeypatch.setenv(pj.POLICY_ENV, json.dumps(FAST_POLICY))
-    monkeypatch.setenv(ra.CONFIG_ENV, json.dumps(CONFIG))
-    monkeypatch.setenv(pj.ARTIFACT_BUCKET_ENV, ARTIFACT_BUCKET)
+    job_environment(monkeypatch, ARTIFACT_BUCKET, {ra.CONFIG_ENV: json.dumps(CONFIG)})
 
 
 # --------------------------------------------------------------------------- fakes
