@@ -6,6 +6,7 @@
 * :class:`Flaky` wraps any client: chosen methods raise an error the first ``times`` calls (or always).
 * :class:`Atomic` wraps an S3 client so conditional writes are atomic under threads (S3 guarantees it;
   moto's in-memory check-then-write does not).
+* :class:`RecordingFake` is the base of a fake service client: it validates and records each request.
 * :class:`Context` is a Lambda context with a fixed deadline.
 * :func:`moto_aws` (fake credentials and moto's in-memory AWS, for a module's ``aws`` fixture) and
   :func:`job_environment` (what the construct sets on every job function, with fast retries).
@@ -166,6 +167,26 @@ class Atomic:
     def put_object(self, **kwargs: Any) -> Any:
         with self._lock:
             return self._client.put_object(**kwargs)
+
+
+class RecordingFake:
+    """A fake client of ``service``: each request validated against its botocore model, then recorded in order."""
+
+    def __init__(self, service: str) -> None:
+        self._model = service_model(service)
+        self.lock = threading.Lock()
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def _call(self, operation: str, params: dict[str, Any]) -> None:
+        validate_parameters(params, self._model.operation_model(operation).input_shape)
+        with self.lock:
+            self.calls.append((operation, params))
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.calls]
+
+    def requests(self, operation: str) -> list[dict[str, Any]]:
+        return [p for name, p in self.calls if name == operation]
 
 
 class Context:

@@ -19,12 +19,12 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.validate import validate_parameters
 from runtime.job_fakes import (
     Atomic,
     Context,
     FakeCodePipeline,
     Flaky,
+    RecordingFake,
     client_error,
     job_environment,
     json_lines,
@@ -137,23 +137,13 @@ def application(status: str, code: dict[str, str], version: int = 5, snapshots: 
     }
 
 
-class FakeFlink:
+class FakeFlink(RecordingFake):
     """One Managed Flink application: requests validated against the botocore model, answered like the API."""
 
     def __init__(self, app: dict[str, Any]) -> None:
-        self._model = service_model("kinesisanalyticsv2")
+        super().__init__("kinesisanalyticsv2")
         self.app = app
         self.snapshots: list[dict[str, Any]] = []
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-        self.lock = threading.Lock()
-
-    def _call(self, operation: str, params: dict[str, Any]) -> None:
-        validate_parameters(params, self._model.operation_model(operation).input_shape)
-        with self.lock:
-            self.calls.append((operation, params))
-
-    def names(self) -> list[str]:
-        return [name for name, _ in self.calls]
 
     def describe_application(self, **params: Any) -> dict[str, Any]:
         self._call("DescribeApplication", params)

@@ -447,3 +447,18 @@ def test_session_clients_use_the_policy_and_the_credentials_given():
     assert assumed.meta.config.read_timeout == fast.calls.read_timeout
     with pytest.raises(KeyError):  # a partial credentials map never falls back to the function's own
         clients.regional("cloudformation", "us-east-2", {"AccessKeyId": "ASIAX"})
+
+
+def test_a_token_round_trips_and_anything_else_loads_as_none():
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class State:
+        phase: str
+        retries: int = 0
+
+    token = pj.dump_token(State("await", 2))
+    assert token == '{"phase":"await","retries":2}'
+    assert pj.load_token(State, token) == State("await", 2)
+    for other in (None, 3, "", "not json", "[1]", '{"phase": "x", "extra": 1}', "{}"):
+        assert pj.load_token(State, other) is None, other

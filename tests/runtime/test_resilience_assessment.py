@@ -27,6 +27,7 @@ from runtime.job_fakes import (
     Context,
     FakeCodePipeline,
     Flaky,
+    RecordingFake,
     client_error,
     job_environment,
     json_lines,
@@ -127,13 +128,11 @@ class FakeSTS:
         return {"Credentials": {"AccessKeyId": f"ASIA{account}", "SecretAccessKey": "s", "SessionToken": "t"}}
 
 
-class FakeResilienceHub:
+class FakeResilienceHub(RecordingFake):
     """One Resilience Hub app: requests validated against the botocore model, statuses scripted by tests."""
 
     def __init__(self) -> None:
-        self._model = service_model("resiliencehub")
-        self.lock = threading.Lock()
-        self.calls: list[tuple[str, dict[str, Any]]] = []
+        super().__init__("resiliencehub")
         self.app: dict[str, Any] = {
             "appArn": APP,
             "name": "orders",
@@ -151,17 +150,6 @@ class FakeResilienceHub:
         self.assessments: dict[str, str] = {}  # client token -> assessment ARN
         self.quota = 20
         self.foreign_assessment = False
-
-    def _call(self, operation: str, params: dict[str, Any]) -> None:
-        validate_parameters(params, self._model.operation_model(operation).input_shape)
-        with self.lock:
-            self.calls.append((operation, params))
-
-    def names(self) -> list[str]:
-        return [name for name, _ in self.calls]
-
-    def requests(self, operation: str) -> list[dict[str, Any]]:
-        return [p for name, p in self.calls if name == operation]
 
     def describe_app(self, **params: Any) -> dict[str, Any]:
         self._call("DescribeApp", params)

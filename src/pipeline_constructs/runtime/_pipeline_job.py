@@ -55,7 +55,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import IO, TYPE_CHECKING, Any, Protocol, TypeVar
 
 import boto3
@@ -87,12 +87,14 @@ __all__ = [
     "SessionClients",
     "artifact_bucket",
     "clip",
+    "dump_token",
     "entry_points",
     "error_code",
     "function_region",
     "input_artifact",
     "job_id_of",
     "job_policy",
+    "load_token",
     "log",
     "run_job",
     "text",
@@ -151,6 +153,8 @@ TRANSIENT_CODES = frozenset(
 #: The AWS clients of a handler (its own class; tests replace it).
 C = TypeVar("C")
 C_contra = TypeVar("C_contra", contravariant=True)
+#: A handler's continuation state.
+S = TypeVar("S")
 _TRANSIENT_STATUS = frozenset({500, 502, 503, 504})
 PERMISSION_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "403"})
 
@@ -250,6 +254,21 @@ def input_artifact(
     ):
         raise JobFailedError("the job carries no artifact credentials", "ConfigurationError")
     return {"bucketName": name, "objectKey": key}, credentials
+
+
+def dump_token(state: Any) -> str:
+    """A continuation token: the handler's state (a dataclass) as compact, key-sorted JSON."""
+    return json.dumps(asdict(state), separators=(",", ":"), sort_keys=True)
+
+
+def load_token(kind: Callable[..., S], token: Any) -> S | None:
+    """``kind(**fields)`` of a token :func:`dump_token` wrote, or ``None`` for anything that is not one
+    (the handler then checks the fields and refuses the token)."""
+    try:
+        data = json.loads(token) if isinstance(token, str) else None
+        return kind(**data) if isinstance(data, dict) else None
+    except (ValueError, TypeError):
+        return None
 
 
 def log(level: str, message: str, **fields: Any) -> None:

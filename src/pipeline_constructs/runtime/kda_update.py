@@ -314,17 +314,13 @@ class State:
     retries: int = 0
 
     def dump(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
+        return pj.dump_token(self)
 
     @classmethod
     def load(cls, token: Any, release: Release, now: float) -> State:
         """Parse a token strictly: it must be one this handler wrote, for this job's own release."""
         problem = "not one this handler wrote"
-        try:
-            data = json.loads(token) if isinstance(token, str) else None
-            state = cls(**data) if isinstance(data, dict) else None
-        except (ValueError, TypeError):
-            state = None
+        state = pj.load_token(cls, token)
         if state is not None:
             counts = (state.conflicts, state.retries)
             if (

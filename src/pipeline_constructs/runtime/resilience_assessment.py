@@ -264,7 +264,7 @@ class State:
     retries: int = 0
 
     def dump(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
+        return pj.dump_token(self)
 
     @classmethod
     def first(cls, job_id: str, assessment: Assessment, now: float) -> State:
@@ -281,11 +281,7 @@ class State:
     def load(cls, token: Any, assessment: Assessment, now: float, timing: Timing) -> State:
         """Parse a token strictly: one this handler wrote, for this job's own assessment."""
         problem = "not one this handler wrote"
-        try:
-            data = json.loads(token) if isinstance(token, str) else None
-            state = cls(**data) if isinstance(data, dict) else None
-        except (ValueError, TypeError):
-            state = None
+        state = pj.load_token(cls, token)
         if state is not None and not _valid(state, assessment, now, timing):
             state = None
         elif state is not None and state.assessment != assessment.fingerprint:
