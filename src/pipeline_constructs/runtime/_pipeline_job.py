@@ -1,4 +1,4 @@
-"""One CodePipeline job, run safely: the machinery both pipeline Lambda handlers share.
+"""One CodePipeline job, run safely: the machinery every pipeline Lambda handler shares.
 
 Standard library and boto3 only. It ships in each handler's asset next to the
 handler, which imports it as a top-level module there (and as part of the
