@@ -25,6 +25,7 @@ from pipeline_constructs.core.validation import (
     require_commands,
     require_cron,
     require_email,
+    require_emails,
     require_iam_role_name,
     require_lambda_environment,
     require_organization_id,
@@ -459,3 +460,14 @@ def test_acknowledge_accepts_the_form_cdk_nag_prints():
     for malformed in ("AwsSolutions::Serverless-S1", "AwsSolutions-S1\n", "AwsSolutions-"):
         with pytest.raises(ValueError, match="rule_id"):
             acknowledge(stack, malformed, "A reason that is long enough to be specific.")
+
+
+def test_require_emails_accepts_distinct_addresses_and_names_the_bad_one():
+    assert require_emails("W", "emails", ["a@example.com", "b@example.com"]) == ("a@example.com", "b@example.com")
+    assert require_emails("W", "emails", ()) == ()
+    with pytest.raises(ValueError, match=r"W: emails\[1\] = 'nope'.*e-mail address"):
+        require_emails("W", "emails", ["a@example.com", "nope"])
+    with pytest.raises(ValueError, match=r"unique.*'a@example\.com' already used"):
+        require_emails("W", "emails", ["a@example.com", "A@example.com"])
+    with pytest.raises((TypeError, ValueError), match="expected a tuple of e-mail addresses"):
+        require_emails("W", "emails", "a@example.com", allowed="expected a tuple of e-mail addresses")

@@ -6,21 +6,29 @@
 * :class:`Flaky` wraps any client: chosen methods raise an error the first ``times`` calls (or always).
 * :class:`Atomic` wraps an S3 client so conditional writes are atomic under threads (S3 guarantees it;
   moto's in-memory check-then-write does not).
+* :class:`RecordingFake` is the base of a fake service client: it validates and records each request.
 * :class:`Context` is a Lambda context with a fixed deadline.
+* :func:`moto_aws` (fake credentials and moto's in-memory AWS, for a module's ``aws`` fixture) and
+  :func:`job_environment` (what the construct sets on every job function, with fast retries).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import boto3
+import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 from botocore.validate import validate_parameters
+from moto import mock_aws
+
+from pipeline_constructs.runtime import _pipeline_job as pj
 
 #: Fast retries and a short watchdog margin, so tests of timeouts take a second, not a minute.
 FAST_POLICY = {
@@ -161,6 +169,26 @@ class Atomic:
             return self._client.put_object(**kwargs)
 
 
+class RecordingFake:
+    """A fake client of ``service``: each request validated against its botocore model, then recorded in order."""
+
+    def __init__(self, service: str) -> None:
+        self._model = service_model(service)
+        self.lock = threading.Lock()
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def _call(self, operation: str, params: dict[str, Any]) -> None:
+        validate_parameters(params, self._model.operation_model(operation).input_shape)
+        with self.lock:
+            self.calls.append((operation, params))
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.calls]
+
+    def requests(self, operation: str) -> list[dict[str, Any]]:
+        return [p for name, p in self.calls if name == operation]
+
+
 class Context:
     """A Lambda context with ``remaining_ms`` left at creation."""
 
@@ -175,3 +203,33 @@ class Context:
 def json_lines(text: str) -> list[dict[str, Any]]:
     """Every non-empty line of ``text`` as JSON (fails on a line that is not)."""
     return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+@contextlib.contextmanager
+def moto_aws(region: str, *, function_region: bool = False) -> Iterator[None]:
+    """Fake credentials and ``AWS_DEFAULT_REGION`` in the environment (``AWS_REGION`` too with
+    ``function_region``), and moto's in-memory AWS, for as long as the block runs (a module's ``aws`` fixture)."""
+    variables = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": region,
+    }
+    if function_region:
+        variables["AWS_REGION"] = region
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in variables.items():
+            env.setenv(name, value)
+        with mock_aws():
+            yield
+
+
+def job_environment(
+    monkeypatch: pytest.MonkeyPatch, artifact_bucket: str, config: dict[str, str] | None = None
+) -> None:
+    """What the construct sets on a job function: fast retries (``PIPELINE_JOB_POLICY``), the artifact bucket,
+    and ``config`` (``{variable: JSON text}``, the handler's own configuration)."""
+    monkeypatch.setenv(pj.POLICY_ENV, json.dumps(FAST_POLICY))
+    monkeypatch.setenv(pj.ARTIFACT_BUCKET_ENV, artifact_bucket)
+    for name, value in (config or {}).items():
+        monkeypatch.setenv(name, value)

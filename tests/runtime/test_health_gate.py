@@ -23,8 +23,16 @@ from botocore.exceptions import EndpointConnectionError
 from botocore.validate import validate_parameters
 from hypothesis import given
 from hypothesis import strategies as st
-from moto import mock_aws
-from runtime.job_fakes import FAST_POLICY, Context, FakeCodePipeline, client_error, service_model, throttled
+from runtime.job_fakes import (
+    FAST_POLICY,
+    Context,
+    FakeCodePipeline,
+    client_error,
+    job_environment,
+    moto_aws,
+    service_model,
+    throttled,
+)
 
 from pipeline_constructs.runtime import _pipeline_job as pj
 from pipeline_constructs.runtime import health_gate as hg
@@ -90,27 +98,18 @@ def unavailable() -> Exception:
 
 @pytest.fixture(scope="module")
 def aws():
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": HOME,
-            "AWS_REGION": HOME,
-        }.items():
-            env.setenv(name, value)
-        with mock_aws():
-            boto3.client("s3", region_name=HOME).create_bucket(
-                Bucket=ARTIFACT_BUCKET, CreateBucketConfiguration={"LocationConstraint": HOME}
-            )
-            yield
+    with moto_aws(HOME, function_region=True):
+        boto3.client("s3", region_name=HOME).create_bucket(
+            Bucket=ARTIFACT_BUCKET, CreateBucketConfiguration={"LocationConstraint": HOME}
+        )
+        yield
 
 
 @pytest.fixture(autouse=True)
 def environment(monkeypatch):
-    monkeypatch.setenv(pj.POLICY_ENV, json.dumps(FAST_POLICY))
-    monkeypatch.setenv(pj.ARTIFACT_BUCKET_ENV, ARTIFACT_BUCKET)
-    monkeypatch.setenv(hg.CONFIG_ENV, json.dumps({"claimsPrefix": CLAIMS, "partition": "aws"}))
+    job_environment(
+        monkeypatch, ARTIFACT_BUCKET, {hg.CONFIG_ENV: json.dumps({"claimsPrefix": CLAIMS, "partition": "aws"})}
+    )
 
 
 class Harness:

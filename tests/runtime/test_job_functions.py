@@ -8,7 +8,11 @@ watches; its timeout fits the worst case of its retries; its asset is the handle
 
 from __future__ import annotations
 
+import fnmatch
 import json
+import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -258,3 +262,50 @@ def test_too_many_flink_targets_for_the_configuration_is_a_clear_error():
             ),
             source=source,
         )
+
+
+_RUNTIME_DIR = _PACKAGE / "runtime"
+#: Every job handler in runtime/ (the modules without a leading underscore are handlers; the rest is shared).
+_HANDLER_FILES = sorted(p.name for p in _RUNTIME_DIR.glob("*.py") if not p.name.startswith("_"))
+
+
+def _packaged(handler_file: str) -> list[str]:
+    """The runtime/ files ``Code.from_asset(RUNTIME_DIR, exclude=job_function_asset_excludes(...))`` keeps:
+    the exclude patterns apply in order, a ``!`` pattern takes a file back."""
+    kept = []
+    for path in sorted(_RUNTIME_DIR.iterdir()):
+        included = True
+        for pattern in pipeline_jobs.job_function_asset_excludes(handler_file):
+            negated = pattern.startswith("!")
+            if fnmatch.fnmatchcase(path.name, pattern.removeprefix("!")):
+                included = negated
+        if included:
+            kept.append(path.name)
+    return kept
+
+
+def test_the_packaging_rule_is_the_one_the_synthesized_assets_show():
+    assert _HANDLER_FILES == ["health_gate.py", "kda_update.py", "layer_distributor.py", "resilience_assessment.py"]
+    assert _packaged("kda_update.py") == ["_pipeline_job.py", "kda_update.py"]  # as the asset test above finds
+
+
+@pytest.mark.parametrize("handler_file", _HANDLER_FILES)
+def test_every_handler_runs_from_only_the_files_its_asset_packages(tmp_path, handler_file):
+    """Each job function's asset holds what its handler imports: the shared job machinery included."""
+    for name in _packaged(handler_file):
+        shutil.copy(_RUNTIME_DIR / name, tmp_path / name)
+    module = handler_file.removesuffix(".py")
+    code = (
+        f"import sys, {module}\n"
+        "assert 'pipeline_constructs' not in sys.modules\n"
+        "try:\n"
+        f"    {module}.handler({{'not': 'a job'}}, None)\n"
+        "except ValueError as err:\n"
+        "    assert 'CodePipeline job event' in str(err), err\n"
+        "else:\n"
+        "    raise AssertionError('no ValueError')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-E", "-s", "-c", code], cwd=tmp_path, capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.returncode == 0, result.stderr

@@ -19,16 +19,16 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.validate import validate_parameters
-from moto import mock_aws
 from runtime.job_fakes import (
-    FAST_POLICY,
     Atomic,
     Context,
     FakeCodePipeline,
     Flaky,
+    RecordingFake,
     client_error,
+    job_environment,
     json_lines,
+    moto_aws,
     read_timeout,
     service_model,
 )
@@ -76,29 +76,19 @@ def new_job() -> str:
 
 @pytest.fixture(scope="module")
 def aws():
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": REGION,
-        }.items():
-            env.setenv(name, value)
-        with mock_aws():
-            s3 = boto3.client("s3", region_name=REGION)
-            for bucket in (ARTIFACT_BUCKET, OTHER_BUCKET, RELEASE_BUCKET, "other-releases"):
-                s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
-            s3.put_bucket_versioning(Bucket=RELEASE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
-            _S3[:] = [s3]
-            yield s3
-            _S3.clear()
+    with moto_aws(REGION):
+        s3 = boto3.client("s3", region_name=REGION)
+        for bucket in (ARTIFACT_BUCKET, OTHER_BUCKET, RELEASE_BUCKET, "other-releases"):
+            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+        s3.put_bucket_versioning(Bucket=RELEASE_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        _S3[:] = [s3]
+        yield s3
+        _S3.clear()
 
 
 @pytest.fixture(autouse=True)
 def environment(monkeypatch):
-    monkeypatch.setenv(pj.POLICY_ENV, json.dumps(FAST_POLICY))
-    monkeypatch.setenv(ku.CONFIG_ENV, json.dumps(CONFIG))
-    monkeypatch.setenv(pj.ARTIFACT_BUCKET_ENV, ARTIFACT_BUCKET)
+    job_environment(monkeypatch, ARTIFACT_BUCKET, {ku.CONFIG_ENV: json.dumps(CONFIG)})
 
 
 @pytest.fixture(scope="module")
@@ -147,23 +137,13 @@ def application(status: str, code: dict[str, str], version: int = 5, snapshots: 
     }
 
 
-class FakeFlink:
+class FakeFlink(RecordingFake):
     """One Managed Flink application: requests validated against the botocore model, answered like the API."""
 
     def __init__(self, app: dict[str, Any]) -> None:
-        self._model = service_model("kinesisanalyticsv2")
+        super().__init__("kinesisanalyticsv2")
         self.app = app
         self.snapshots: list[dict[str, Any]] = []
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-        self.lock = threading.Lock()
-
-    def _call(self, operation: str, params: dict[str, Any]) -> None:
-        validate_parameters(params, self._model.operation_model(operation).input_shape)
-        with self.lock:
-            self.calls.append((operation, params))
-
-    def names(self) -> list[str]:
-        return [name for name, _ in self.calls]
 
     def describe_application(self, **params: Any) -> dict[str, Any]:
         self._call("DescribeApplication", params)

@@ -24,15 +24,15 @@ import pytest
 from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from moto import mock_aws
 from runtime.job_fakes import (
-    FAST_POLICY,
     Atomic,
     Context,
     FakeCodePipeline,
     Flaky,
     client_error,
+    job_environment,
     json_lines,
+    moto_aws,
     read_timeout,
 )
 
@@ -56,29 +56,19 @@ RUNTIME_DIR = Path(ld.__file__).parent
 @pytest.fixture(scope="module")
 def aws():
     """One moto account for the module; each test uses its own layer name, job ids and artifact keys."""
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": HOME,
-            "AWS_REGION": HOME,
-        }.items():
-            env.setenv(name, value)
-        with mock_aws():
-            home = boto3.client("s3", region_name=HOME)
-            home.create_bucket(Bucket=ARTIFACT_BUCKET, CreateBucketConfiguration={"LocationConstraint": HOME})
-            home.create_bucket(Bucket="someone-elses-bucket", CreateBucketConfiguration={"LocationConstraint": HOME})
-            target = boto3.client("s3", region_name=TARGET)
-            target.create_bucket(Bucket=STAGING_BUCKET)
-            target.put_bucket_versioning(Bucket=STAGING_BUCKET, VersioningConfiguration={"Status": "Enabled"})
-            yield
+    with moto_aws(HOME, function_region=True):
+        home = boto3.client("s3", region_name=HOME)
+        home.create_bucket(Bucket=ARTIFACT_BUCKET, CreateBucketConfiguration={"LocationConstraint": HOME})
+        home.create_bucket(Bucket="someone-elses-bucket", CreateBucketConfiguration={"LocationConstraint": HOME})
+        target = boto3.client("s3", region_name=TARGET)
+        target.create_bucket(Bucket=STAGING_BUCKET)
+        target.put_bucket_versioning(Bucket=STAGING_BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        yield
 
 
 @pytest.fixture(autouse=True)
 def fast_policy(monkeypatch):
-    monkeypatch.setenv(pj.POLICY_ENV, json.dumps(FAST_POLICY))
-    monkeypatch.setenv(pj.ARTIFACT_BUCKET_ENV, ARTIFACT_BUCKET)
+    job_environment(monkeypatch, ARTIFACT_BUCKET)
 
 
 def layer_zip(files: dict[str, str] | None = None, compression: int = zipfile.ZIP_DEFLATED) -> bytes:
@@ -850,11 +840,11 @@ def test_a_report_throttled_a_few_times_is_sent_once(aws, monkeypatch):
     [lambda: client_error("ThrottlingException"), lambda: client_error("JobNotFoundException"), read_timeout],
     ids=["always-throttled", "job-not-found", "always-timing-out"],
 )
-def test_a_report_that_cannot_be_sent_raises_for_the_dead_letter_queue(aws, monkeypatch, error):
+def test_a_report_that_cannot_be_sent_raises_for_the_dead_letter_queue(aws, monkeypatch, error, request):
     harness = Harness(FakeCodePipeline(always=True, error=error))
     put_artifact("p/BuildLayer/unsent", layer_zip())
     use_config(monkeypatch, "unsent")
-    job_id = f"job-unsent-{abs(hash(str(error))) % 1000}"
+    job_id = f"job-unsent-{request.node.callspec.id}"  # one per case: a claim left by another case is another job
     with pytest.raises(pj.ReportError, match="could not report"):
         harness.run(event(job_id, "p/BuildLayer/unsent"))
     assert harness.codepipeline.results == []

@@ -380,3 +380,85 @@ def test_events_that_are_not_jobs_raise_value_error():
     ):
         with pytest.raises(ValueError, match="CodePipeline job"):
             pj.job_id_of(bad)
+
+
+# --------------------------------------------------------------------------- the pieces every handler shares
+
+
+def test_the_clients_policy_falls_back_to_the_defaults_while_the_job_reports_the_malformed_one(monkeypatch):
+    assert pj.job_policy() == pj.Policy.from_env({pj.POLICY_ENV: json.dumps(FAST_POLICY)}) != pj.Policy()
+    monkeypatch.setenv(pj.POLICY_ENV, "{not json")
+    assert pj.job_policy() == pj.Policy()
+    with pytest.raises(pj.JobFailedError, match="is malformed"):
+        pj.Policy.from_env({pj.POLICY_ENV: "{not json"})
+
+
+def test_the_function_region_is_aws_region_then_the_default_region_else_a_configuration_error():
+    assert pj.function_region({"AWS_REGION": "eu-west-1", "AWS_DEFAULT_REGION": "us-east-1"}) == "eu-west-1"
+    assert pj.function_region({"AWS_DEFAULT_REGION": "us-east-1"}) == "us-east-1"
+    with pytest.raises(pj.ConfigurationError, match="AWS_REGION is not set") as raised:
+        pj.function_region({"AWS_REGION": ""})
+    assert raised.value.kind == "ConfigurationError"
+
+
+def test_entry_points_run_the_work_with_the_given_or_the_default_clients():
+    made: list[str] = []
+
+    class Clients:
+        def __init__(self, label: str) -> None:
+            self.label = label
+            self.codepipeline = FakeCodePipeline()
+
+    def default() -> Clients:
+        made.append("default")
+        return Clients("default")
+
+    def work(job: pj.Job, data: Any, clients: Clients) -> None:
+        job.succeed(f"{clients.label}: {data['actionConfiguration']}")
+
+    run, handler = pj.entry_points(
+        name="the test handler", default_clients=default, codepipeline=lambda c: c.codepipeline, work=work
+    )
+    given = Clients("given")
+    job = {"CodePipeline.job": {"id": "job-e", "data": {"actionConfiguration": "x"}}}
+    assert run(job, clients=given) == {"jobId": "job-e", "outcome": "succeeded"}
+    assert given.codepipeline.succeeded("job-e")["executionDetails"]["summary"] == "given: x"
+    assert made == []
+    assert handler({"CodePipeline.job": {"id": "job-f", "data": {}}}, None)["outcome"] == "failed"  # data lacks it
+    assert made == ["default"]
+    with pytest.raises(ValueError, match="CodePipeline job event"):
+        handler({"not": "a job"}, None)
+    assert made == ["default"]  # no clients for an event that is not a job
+
+
+def test_session_clients_use_the_policy_and_the_credentials_given():
+    import boto3
+
+    clients = pj.SessionClients(boto3.session.Session(region_name="eu-west-1"))
+    fast = pj.Policy.from_env({pj.POLICY_ENV: json.dumps(FAST_POLICY)})
+    assert clients.codepipeline().meta.config.read_timeout == fast.reports.read_timeout
+    assert clients.s3().meta.config.signature_version == "s3v4"
+    assert clients.sts().meta.config.connect_timeout == fast.calls.connect_timeout
+    assumed = clients.regional(
+        "cloudformation", "us-east-2", {"AccessKeyId": "ASIAX", "SecretAccessKey": "s", "SessionToken": "t"}
+    )
+    assert assumed.meta.region_name == "us-east-2"
+    assert assumed._request_signer._credentials.access_key == "ASIAX"
+    assert assumed.meta.config.read_timeout == fast.calls.read_timeout
+    with pytest.raises(KeyError):  # a partial credentials map never falls back to the function's own
+        clients.regional("cloudformation", "us-east-2", {"AccessKeyId": "ASIAX"})
+
+
+def test_a_token_round_trips_and_anything_else_loads_as_none():
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class State:
+        phase: str
+        retries: int = 0
+
+    token = pj.dump_token(State("await", 2))
+    assert token == '{"phase":"await","retries":2}'
+    assert pj.load_token(State, token) == State("await", 2)
+    for other in (None, 3, "", "not json", "[1]", '{"phase": "x", "extra": 1}', "{}"):
+        assert pj.load_token(State, other) is None, other

@@ -22,15 +22,16 @@ from typing import Any
 import boto3
 import pytest
 from botocore.validate import validate_parameters
-from moto import mock_aws
 from runtime.job_fakes import (
-    FAST_POLICY,
     Atomic,
     Context,
     FakeCodePipeline,
     Flaky,
+    RecordingFake,
     client_error,
+    job_environment,
     json_lines,
+    moto_aws,
     service_model,
 )
 
@@ -73,27 +74,17 @@ def new_job() -> str:
 
 @pytest.fixture(scope="module")
 def aws():
-    with pytest.MonkeyPatch.context() as env:
-        for name, value in {
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": REGION,
-        }.items():
-            env.setenv(name, value)
-        with mock_aws():
-            s3 = boto3.client("s3", region_name=REGION)
-            s3.create_bucket(Bucket=ARTIFACT_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
-            _S3[:] = [s3]
-            yield s3
-            _S3.clear()
+    with moto_aws(REGION):
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket=ARTIFACT_BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        _S3[:] = [s3]
+        yield s3
+        _S3.clear()
 
 
 @pytest.fixture(autouse=True)
 def environment(monkeypatch, aws):
-    monkeypatch.setenv(pj.POLICY_ENV, json.dumps(FAST_POLICY))
-    monkeypatch.setenv(ra.CONFIG_ENV, json.dumps(CONFIG))
-    monkeypatch.setenv(pj.ARTIFACT_BUCKET_ENV, ARTIFACT_BUCKET)
+    job_environment(monkeypatch, ARTIFACT_BUCKET, {ra.CONFIG_ENV: json.dumps(CONFIG)})
 
 
 # --------------------------------------------------------------------------- fakes
@@ -137,13 +128,11 @@ class FakeSTS:
         return {"Credentials": {"AccessKeyId": f"ASIA{account}", "SecretAccessKey": "s", "SessionToken": "t"}}
 
 
-class FakeResilienceHub:
+class FakeResilienceHub(RecordingFake):
     """One Resilience Hub app: requests validated against the botocore model, statuses scripted by tests."""
 
     def __init__(self) -> None:
-        self._model = service_model("resiliencehub")
-        self.lock = threading.Lock()
-        self.calls: list[tuple[str, dict[str, Any]]] = []
+        super().__init__("resiliencehub")
         self.app: dict[str, Any] = {
             "appArn": APP,
             "name": "orders",
@@ -161,17 +150,6 @@ class FakeResilienceHub:
         self.assessments: dict[str, str] = {}  # client token -> assessment ARN
         self.quota = 20
         self.foreign_assessment = False
-
-    def _call(self, operation: str, params: dict[str, Any]) -> None:
-        validate_parameters(params, self._model.operation_model(operation).input_shape)
-        with self.lock:
-            self.calls.append((operation, params))
-
-    def names(self) -> list[str]:
-        return [name for name, _ in self.calls]
-
-    def requests(self, operation: str) -> list[dict[str, Any]]:
-        return [p for name, p in self.calls if name == operation]
 
     def describe_app(self, **params: Any) -> dict[str, Any]:
         self._call("DescribeApp", params)

@@ -41,11 +41,9 @@ from pipeline_constructs.core.private.topics import allow_service_publish, encry
 from pipeline_constructs.core.validation import (
     invalid,
     require_bool,
-    require_email,
+    require_emails,
     require_instance,
     require_interface,
-    require_sequence,
-    require_unique,
 )
 
 if TYPE_CHECKING:
@@ -91,10 +89,7 @@ class PipelineNotifications:
 
     def __post_init__(self) -> None:
         where = "PipelineNotifications"
-        emails = require_sequence(
-            where, "emails", self.emails, item=require_email, allowed="expected a tuple of e-mail addresses"
-        )
-        require_unique(where, "emails", emails)
+        emails = require_emails(where, "emails", self.emails, allowed="expected a tuple of e-mail addresses")
         object.__setattr__(self, "emails", emails)
         if self.topic is not None:
             require_interface(where, "topic", self.topic, "topic_arn", "expected an sns.ITopic")

@@ -30,7 +30,7 @@ from pipeline_constructs.core.validation import (
     require_approval_comment,
     require_bool,
     require_callable,
-    require_email,
+    require_emails,
     require_instance,
     require_region,
     require_sequence,
@@ -139,15 +139,10 @@ class DeploymentTarget:
         require_region(where, "region", self.region)
         require_bool(where, "manual_approval", self.manual_approval)
         require_bool(where, "security_gated", self.security_gated)
-        emails = require_sequence(
-            where,
-            "notification_emails",
-            self.notification_emails,
-            item=require_email,
-            allowed="expected a tuple of addresses",
+        emails = require_emails(
+            where, "notification_emails", self.notification_emails, allowed="expected a tuple of addresses"
         )
         object.__setattr__(self, "notification_emails", emails)
-        require_unique(where, "notification_emails", emails)
         if emails and not self.security_gated:
             raise invalid(
                 where,

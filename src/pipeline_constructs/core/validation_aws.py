@@ -18,7 +18,15 @@ from aws_cdk.region_info import RegionInfo
 from constructs import IConstruct
 
 from pipeline_constructs.core.private.cron import parse_cron
-from pipeline_constructs.core.validation import invalid, is_token, require_mapping, require_str, wrong_type
+from pipeline_constructs.core.validation import (
+    invalid,
+    is_token,
+    require_mapping,
+    require_sequence,
+    require_str,
+    require_unique,
+    wrong_type,
+)
 
 __all__ = [
     "ACCOUNT_PATTERN",
@@ -44,6 +52,7 @@ __all__ = [
     "require_cron",
     "require_duration",
     "require_email",
+    "require_emails",
     "require_iam_role_name",
     "require_lambda_environment",
     "require_lambda_timeout",
@@ -238,6 +247,19 @@ require_email = _accepting(
     lambda v: len(v) <= 254 and len(v.partition("@")[0]) <= 64 and EMAIL_PATTERN.fullmatch(v) is not None,
     "Accept an e-mail address as SNS e-mail subscriptions take it (ASCII, at most 254 characters).",
 )
+
+
+def require_emails(
+    where: str, prop: str, value: Any, *, allowed: str = "expected a list of e-mail addresses"
+) -> tuple[str, ...]:
+    """Accept a list or tuple of distinct e-mail addresses (:func:`require_email` each; duplicates, also in
+    another case, refused); ``allowed`` is what the error says a non-sequence should have been.
+
+    :returns: the addresses as a tuple.
+    """
+    emails: tuple[str, ...] = require_sequence(where, prop, value, item=require_email, allowed=allowed)
+    require_unique(where, prop, emails)
+    return emails
 
 
 def require_arn(

@@ -1,4 +1,4 @@
-"""One CodePipeline job, run safely: the machinery both pipeline Lambda handlers share.
+"""One CodePipeline job, run safely: the machinery every pipeline Lambda handler shares.
 
 Standard library and boto3 only. It ships in each handler's asset next to the
 handler, which imports it as a top-level module there (and as part of the
@@ -55,9 +55,10 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import IO, Any, TypeVar
+from dataclasses import asdict, dataclass, field
+from typing import IO, TYPE_CHECKING, Any, Protocol, TypeVar
 
+import boto3
 from botocore.config import Config
 from botocore.exceptions import (
     BotoCoreError,
@@ -66,22 +67,34 @@ from botocore.exceptions import (
     EndpointConnectionError,
 )
 
+if TYPE_CHECKING:  # pragma: no cover - stubs are a dev dependency only
+    from mypy_boto3_codepipeline import CodePipelineClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sts import STSClient
+
 __all__ = [
     "ARTIFACT_BUCKET_ENV",
     "POLICY_ENV",
     "Budget",
     "ClaimStore",
+    "ConfigurationError",
     "JobAbortedError",
     "JobFailedError",
     "OutcomeUnknownError",
     "Policy",
     "ReportError",
     "RetryPolicy",
+    "SessionClients",
     "artifact_bucket",
     "clip",
+    "dump_token",
+    "entry_points",
     "error_code",
+    "function_region",
     "input_artifact",
     "job_id_of",
+    "job_policy",
+    "load_token",
     "log",
     "run_job",
     "text",
@@ -139,6 +152,9 @@ TRANSIENT_CODES = frozenset(
 )
 #: The AWS clients of a handler (its own class; tests replace it).
 C = TypeVar("C")
+C_contra = TypeVar("C_contra", contravariant=True)
+#: A handler's continuation state.
+S = TypeVar("S")
 _TRANSIENT_STATUS = frozenset({500, 502, 503, 504})
 PERMISSION_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "403"})
 
@@ -151,6 +167,18 @@ def artifact_bucket(environ: Mapping[str, str]) -> str:
             f"{ARTIFACT_BUCKET_ENV} is not set to a bucket name on the function ({bucket!r})", "ConfigurationError"
         )
     return bucket
+
+
+def function_region(environ: Mapping[str, str] | None = None) -> str:
+    """The function's own region (``AWS_REGION``, else ``AWS_DEFAULT_REGION``): where the artifact bucket is.
+
+    :raises ConfigurationError: when neither is set.
+    """
+    env = os.environ if environ is None else environ
+    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")
+    if not region:
+        raise ConfigurationError("AWS_REGION is not set: cannot find the artifact bucket's region")
+    return region
 
 
 def text(data: Mapping[str, Any], key: str) -> str:
@@ -228,6 +256,21 @@ def input_artifact(
     return {"bucketName": name, "objectKey": key}, credentials
 
 
+def dump_token(state: Any) -> str:
+    """A continuation token: the handler's state (a dataclass) as compact, key-sorted JSON."""
+    return json.dumps(asdict(state), separators=(",", ":"), sort_keys=True)
+
+
+def load_token(kind: Callable[..., S], token: Any) -> S | None:
+    """``kind(**fields)`` of a token :func:`dump_token` wrote, or ``None`` for anything that is not one
+    (the handler then checks the fields and refuses the token)."""
+    try:
+        data = json.loads(token) if isinstance(token, str) else None
+        return kind(**data) if isinstance(data, dict) else None
+    except (ValueError, TypeError):
+        return None
+
+
 def log(level: str, message: str, **fields: Any) -> None:
     """Write one structured log line: a JSON object with ``level``, ``message`` and ``fields``."""
     line = json.dumps({"level": level, "message": message, **fields}, default=str, sort_keys=True)
@@ -284,6 +327,13 @@ class JobFailedError(Exception):
         super().__init__(message)
         self.message = message
         self.kind = kind
+
+
+class ConfigurationError(JobFailedError):
+    """The job's parameters or the function's configuration are wrong: retrying will not help."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, "ConfigurationError")
 
 
 class JobAbortedError(Exception):
@@ -376,6 +426,15 @@ class Policy:
             )
         except (ValueError, KeyError, TypeError) as err:
             raise JobFailedError(f"{POLICY_ENV} is malformed: {err!r}", "ConfigurationError") from None
+
+
+def job_policy(environ: Mapping[str, str] | None = None) -> Policy:
+    """The :class:`Policy` a handler's clients use: the defaults while ``PIPELINE_JOB_POLICY`` is malformed
+    (:func:`run_job` reports that as the job's failure)."""
+    try:
+        return Policy.from_env(os.environ if environ is None else environ)
+    except JobFailedError:  # reported by the job itself; the clients use the defaults meanwhile
+        return Policy()
 
 
 def _retry_fields(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -896,6 +955,86 @@ def handle(
         codepipeline=lambda: codepipeline(resolved),
         work=lambda job, data: work(job, data.get("data") or {}, resolved),
     )
+
+
+class Run(Protocol[C_contra]):
+    """A handler module's ``run(event, context=None, *, clients=None)`` (see :func:`entry_points`)."""
+
+    def __call__(
+        self, event: Mapping[str, Any], context: Any = None, *, clients: C_contra | None = None
+    ) -> dict[str, Any]: ...
+
+
+class Handler(Protocol):
+    """A Lambda entry point ``handler(event, context)``."""
+
+    def __call__(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]: ...
+
+
+def entry_points(
+    *,
+    name: str,
+    default_clients: Callable[[], C],
+    codepipeline: Callable[[C], Any],
+    work: Callable[[Job, Mapping[str, Any], C], None],
+) -> tuple[Run[C], Handler]:
+    """A handler module's ``run`` and ``handler``: :func:`handle` with ``work``.
+
+    ``run(event, context=None, *, clients=None)`` handles one CodePipeline job with ``clients`` (tests pass
+    fakes; default: ``default_clients()``), ``handler(event, context)`` is the Lambda entry point.
+    """
+
+    def run(event: Mapping[str, Any], context: Any = None, *, clients: C | None = None) -> dict[str, Any]:
+        """Handle one CodePipeline job: exactly one result, or an exception (for the on-failure destination)."""
+        return handle(
+            event,
+            context,
+            name=name,
+            clients=lambda: clients or default_clients(),
+            codepipeline=codepipeline,
+            work=work,
+        )
+
+    def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        """Lambda entry point."""
+        return run(event, context)
+
+    return run, handler
+
+
+class SessionClients:
+    """The AWS clients every job handler uses, from one boto3 session (handlers add theirs; tests replace it).
+
+    Clients have the :class:`Policy`'s timeouts and no retries of their own (:meth:`Job.call` retries).
+    """
+
+    def __init__(self, session: boto3.session.Session | None = None) -> None:
+        self._session = session or boto3.session.Session()
+        self._policy = job_policy()
+
+    def codepipeline(self) -> CodePipelineClient:
+        return self._session.client("codepipeline", config=self._policy.reports.client_config())
+
+    def s3(self) -> S3Client:
+        """The function's own credentials: writes job claims (and what else the handler reads with them)."""
+        return self._session.client("s3", config=self._policy.calls.client_config(signature_version="s3v4"))
+
+    def sts(self) -> STSClient:
+        return self._session.client("sts", config=self._policy.calls.client_config())
+
+    def regional(self, service: str, region: str, credentials: Mapping[str, Any] | None = None) -> Any:
+        """A ``service`` client in ``region``: the function's own credentials, or ``credentials`` (an STS
+        ``Credentials`` map: ``AccessKeyId``, ``SecretAccessKey``, ``SessionToken``)."""
+        keys: dict[str, Any] = {}
+        if credentials:
+            keys = {
+                "aws_access_key_id": credentials["AccessKeyId"],
+                "aws_secret_access_key": credentials["SecretAccessKey"],
+                "aws_session_token": credentials["SessionToken"],
+            }
+        return self._session.client(  # type: ignore[call-overload]
+            service, region_name=region, config=self._policy.calls.client_config(), **keys
+        )
 
 
 def iter_chunks(job: Job, body: Any, size: int) -> Iterator[bytes]:

@@ -117,11 +117,7 @@ _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}", re.ASCII)
 _CONNECTION_ERRORS = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError)
 
 
-class ConfigurationError(pj.JobFailedError):
-    """The job's parameters or the function's configuration are wrong: retrying will not help."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, "ConfigurationError")
+ConfigurationError = pj.ConfigurationError
 
 
 log = pj.log
@@ -241,10 +237,7 @@ class Clients:
 
 def default_clients() -> Clients:
     """boto3 clients with the job machinery's timeouts and no retries of their own (:meth:`Job.call` retries)."""
-    try:
-        policy = pj.Policy.from_env(os.environ)
-    except pj.JobFailedError:  # reported by the job itself; the clients use the defaults meanwhile
-        policy = pj.Policy()
+    policy = pj.job_policy()
     calls = policy.calls.client_config()
     cache: dict[tuple[str, str], Any] = {}
 
@@ -255,9 +248,7 @@ def default_clients() -> Clients:
         return cache[key]
 
     def claims_s3() -> Any:
-        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-        if not region:
-            raise ConfigurationError("AWS_REGION is not set: cannot find the artifact bucket's region")
+        region = pj.function_region()
         return boto3.client("s3", region_name=region, config=policy.calls.client_config(signature_version="s3v4"))
 
     return Clients(
@@ -414,18 +405,8 @@ def check(job: pj.Job, data: Mapping[str, Any], clients: Clients) -> None:
     )
 
 
-def run(event: Mapping[str, Any], context: Any = None, *, clients: Clients | None = None) -> dict[str, Any]:
-    """Handle one CodePipeline job: exactly one result, or an exception (for the on-failure destination)."""
-    return pj.handle(
-        event,
-        context,
-        name=NAME,
-        clients=lambda: clients or default_clients(),
-        codepipeline=lambda resolved: resolved.codepipeline,
-        work=check,
-    )
-
-
-def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-    """Lambda entry point."""
-    return run(event, context)
+#: ``run(event, context=None, *, clients=None)`` handles one CodePipeline job (exactly one result, or an
+#: exception for the on-failure destination); ``handler(event, context)`` is the Lambda entry point.
+run, handler = pj.entry_points(
+    name=NAME, default_clients=default_clients, codepipeline=lambda resolved: resolved.codepipeline, work=check
+)

@@ -59,7 +59,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from botocore.exceptions import ClientError
 
 if __package__:
@@ -68,10 +67,8 @@ else:  # pragma: no cover - in the Lambda asset the handler and its helper are t
     import _pipeline_job as pj  # type: ignore[import-not-found,no-redef]
 
 if TYPE_CHECKING:  # pragma: no cover - stubs are a dev dependency only
-    from mypy_boto3_codepipeline import CodePipelineClient
     from mypy_boto3_kinesisanalyticsv2 import KinesisAnalyticsV2Client
     from mypy_boto3_s3 import S3Client
-    from mypy_boto3_sts import STSClient
 
 __all__ = [
     "CONFIG_ENV",
@@ -129,8 +126,7 @@ def log(event: str, **fields: Any) -> None:
     pj.log("INFO", event, **fields)
 
 
-def _config_error(message: str) -> pj.JobFailedError:
-    return pj.JobFailedError(message, "ConfigurationError")
+_config_error = pj.ConfigurationError
 
 
 # --------------------------------------------------------------------------- configuration
@@ -318,17 +314,13 @@ class State:
     retries: int = 0
 
     def dump(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
+        return pj.dump_token(self)
 
     @classmethod
     def load(cls, token: Any, release: Release, now: float) -> State:
         """Parse a token strictly: it must be one this handler wrote, for this job's own release."""
         problem = "not one this handler wrote"
-        try:
-            data = json.loads(token) if isinstance(token, str) else None
-            state = cls(**data) if isinstance(data, dict) else None
-        except (ValueError, TypeError):
-            state = None
+        state = pj.load_token(cls, token)
         if state is not None:
             counts = (state.conflicts, state.retries)
             if (
@@ -358,22 +350,11 @@ class Outcome:
     state: State | None = None
 
 
-class Clients:
-    """Creates the AWS clients the handler uses (replace it in tests)."""
+class Clients(pj.SessionClients):
+    """Creates the AWS clients the handler uses (replace it in tests).
 
-    def __init__(self, session: boto3.session.Session | None = None) -> None:
-        self._session = session or boto3.session.Session()
-        try:
-            self._policy = pj.Policy.from_env(os.environ)
-        except pj.JobFailedError:  # reported by the job itself; the clients use the defaults meanwhile
-            self._policy = pj.Policy()
-
-    def codepipeline(self) -> CodePipelineClient:
-        return self._session.client("codepipeline", config=self._policy.reports.client_config())
-
-    def s3(self) -> S3Client:
-        """The function's own credentials: checks release objects, writes job claims."""
-        return self._session.client("s3", config=self._policy.calls.client_config(signature_version="s3v4"))
+    :meth:`s3` (the function's own credentials) checks release objects and writes job claims.
+    """
 
     def artifact_s3(self, credentials: Mapping[str, str]) -> S3Client:
         """The job's temporary artifact credentials: reads the input artifact."""
@@ -385,22 +366,13 @@ class Clients:
             config=self._policy.calls.client_config(signature_version="s3v4"),
         )
 
-    def sts(self) -> STSClient:
-        return self._session.client("sts", config=self._policy.calls.client_config())
-
     def kda(self, role_arn: str, region: str, session_name: str) -> KinesisAnalyticsV2Client:
         """A client in the target account and region, through the target's updater role."""
         creds = self.sts().assume_role(RoleArn=role_arn, RoleSessionName=session_name, DurationSeconds=900)[
             "Credentials"
         ]
-        return self._session.client(
-            "kinesisanalyticsv2",
-            region_name=region,
-            aws_access_key_id=creds["AccessKeyId"],
-            aws_secret_access_key=creds["SecretAccessKey"],
-            aws_session_token=creds["SessionToken"],
-            config=self._policy.calls.client_config(),
-        )
+        client: KinesisAnalyticsV2Client = self.regional("kinesisanalyticsv2", region, creds)
+        return client
 
 
 # --------------------------------------------------------------------------- entry point

@@ -116,11 +116,7 @@ _LAYOUT_HINT = {
 }
 
 
-class ConfigurationError(pj.JobFailedError):
-    """The job's parameters or the function's configuration are wrong: retrying will not help."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, "ConfigurationError")
+ConfigurationError = pj.ConfigurationError
 
 
 class ArtifactError(pj.JobFailedError):
@@ -267,18 +263,13 @@ class Clients:
     def claims(self) -> Any:
         if self.claims_s3 is not None:
             return self.claims_s3()
-        region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-        if not region:
-            raise ConfigurationError("AWS_REGION is not set: cannot find the artifact bucket's region")
+        region = pj.function_region()
         return self.regional("s3", region)
 
 
 def default_clients() -> Clients:
     """boto3 clients: CodePipeline in this region, artifacts with the job's credentials, the rest per region."""
-    try:
-        policy = pj.Policy.from_env(os.environ)
-    except pj.JobFailedError:  # reported by the job itself; the clients use the defaults meanwhile
-        policy = pj.Policy()
+    policy = pj.job_policy()
     calls = policy.calls.client_config()
     s3v4 = policy.calls.client_config(signature_version="s3v4")
     cache: dict[tuple[str, str], Any] = {}
@@ -637,18 +628,8 @@ def distribute(job: pj.Job, data: Mapping[str, Any], clients: Clients) -> None:
     )
 
 
-def run(event: Mapping[str, Any], context: Any = None, *, clients: Clients | None = None) -> dict[str, Any]:
-    """Handle one CodePipeline job: exactly one result, or an exception (for the on-failure destination)."""
-    return pj.handle(
-        event,
-        context,
-        name=NAME,
-        clients=lambda: clients or default_clients(),
-        codepipeline=lambda resolved: resolved.codepipeline,
-        work=distribute,
-    )
-
-
-def handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
-    """Lambda entry point."""
-    return run(event, context)
+#: ``run(event, context=None, *, clients=None)`` handles one CodePipeline job (exactly one result, or an
+#: exception for the on-failure destination); ``handler(event, context)`` is the Lambda entry point.
+run, handler = pj.entry_points(
+    name=NAME, default_clients=default_clients, codepipeline=lambda resolved: resolved.codepipeline, work=distribute
+)

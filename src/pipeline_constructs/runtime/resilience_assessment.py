@@ -59,20 +59,14 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import boto3
 from botocore.exceptions import ClientError
 
 if __package__:
     from . import _pipeline_job as pj
 else:  # pragma: no cover - in the Lambda asset the handler and its helper are top-level modules
     import _pipeline_job as pj  # type: ignore[import-not-found,no-redef]
-
-if TYPE_CHECKING:  # pragma: no cover - stubs are a dev dependency only
-    from mypy_boto3_codepipeline import CodePipelineClient
-    from mypy_boto3_s3 import S3Client
-    from mypy_boto3_sts import STSClient
 
 __all__ = [
     "APP_VERSION",
@@ -111,8 +105,7 @@ _SETTLED = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"})
 JobFailedError = pj.JobFailedError
 
 
-def _config_error(message: str) -> pj.JobFailedError:
-    return pj.JobFailedError(message, "ConfigurationError")
+_config_error = pj.ConfigurationError
 
 
 # --------------------------------------------------------------------------- configuration
@@ -271,7 +264,7 @@ class State:
     retries: int = 0
 
     def dump(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
+        return pj.dump_token(self)
 
     @classmethod
     def first(cls, job_id: str, assessment: Assessment, now: float) -> State:
@@ -288,11 +281,7 @@ class State:
     def load(cls, token: Any, assessment: Assessment, now: float, timing: Timing) -> State:
         """Parse a token strictly: one this handler wrote, for this job's own assessment."""
         problem = "not one this handler wrote"
-        try:
-            data = json.loads(token) if isinstance(token, str) else None
-            state = cls(**data) if isinstance(data, dict) else None
-        except (ValueError, TypeError):
-            state = None
+        state = pj.load_token(cls, token)
         if state is not None and not _valid(state, assessment, now, timing):
             state = None
         elif state is not None and state.assessment != assessment.fingerprint:
@@ -345,41 +334,19 @@ class _HandoverError(Exception):
 # --------------------------------------------------------------------------- clients
 
 
-class Clients:
-    """Creates the AWS clients the handler uses (replace it in tests)."""
+class Clients(pj.SessionClients):
+    """Creates the AWS clients the handler uses (replace it in tests).
 
-    def __init__(self, session: boto3.session.Session | None = None) -> None:
-        self._session = session or boto3.session.Session()
-        try:
-            self._policy = pj.Policy.from_env(os.environ)
-        except pj.JobFailedError:  # reported by the job itself; the clients use the defaults meanwhile
-            self._policy = pj.Policy()
-
-    def codepipeline(self) -> CodePipelineClient:
-        return self._session.client("codepipeline", config=self._policy.reports.client_config())
-
-    def s3(self) -> S3Client:
-        """The function's own credentials: writes job claims."""
-        return self._session.client("s3", config=self._policy.calls.client_config(signature_version="s3v4"))
-
-    def sts(self) -> STSClient:
-        return self._session.client("sts", config=self._policy.calls.client_config())
+    :meth:`s3` (the function's own credentials) writes job claims.
+    """
 
     def resiliencehub(self, region: str) -> Any:  # no stubs among the dev dependencies
         """The function's own credentials, in the app's region (the app is in the pipeline's account)."""
-        return self._session.client("resiliencehub", region_name=region, config=self._policy.calls.client_config())
+        return self.regional("resiliencehub", region)
 
     def cloudformation(self, region: str, credentials: Mapping[str, str] | None) -> Any:
         """CloudFormation in the target's region: the function's own credentials, or an assumed role's."""
-        creds = credentials or {}
-        return self._session.client(
-            "cloudformation",
-            region_name=region,
-            aws_access_key_id=creds.get("AccessKeyId"),
-            aws_secret_access_key=creds.get("SecretAccessKey"),
-            aws_session_token=creds.get("SessionToken"),
-            config=self._policy.calls.client_config(),
-        )
+        return self.regional("cloudformation", region, credentials)
 
 
 # --------------------------------------------------------------------------- entry point

@@ -20,11 +20,10 @@ from pipeline_constructs.core.validation import (
     require_action_name,
     require_approval_comment,
     require_bool,
-    require_email,
+    require_emails,
     require_instance,
     require_interface,
     require_sequence,
-    require_unique,
 )
 
 __all__ = ["SecurityGatedStage", "add_target_stage", "require_steps"]
@@ -102,14 +101,7 @@ class SecurityGatedStage(Construct):
         require_instance(where, "stage", stage, cdk.Stage, "expected an aws_cdk.Stage")
         if notification_topic is not None:
             require_interface(where, "notification_topic", notification_topic, "topic_arn", "expected an sns.ITopic")
-        notification_emails = require_sequence(
-            where,
-            "notification_emails",
-            notification_emails,
-            item=require_email,
-            allowed="expected a list of e-mail addresses",
-        )
-        require_unique(where, "notification_emails", notification_emails)
+        notification_emails = require_emails(where, "notification_emails", notification_emails)
         if topic_key is not None:
             require_interface(where, "topic_key", topic_key, "key_arn", "expected a kms.IKey")
         require_bool(where, "manual_approval", manual_approval)

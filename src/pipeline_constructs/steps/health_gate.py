@@ -27,7 +27,7 @@ from constructs import Construct
 
 from pipeline_constructs.core.conditions import MAX_HEALTH_SERVICES, HealthGate
 from pipeline_constructs.core.pipeline_jobs import claims_prefix, job_function_timeout
-from pipeline_constructs.core.private.lambda_recipe import JobFunction, invoke_role, job_function
+from pipeline_constructs.core.private.lambda_recipe import JobFunction, invoke_role, job_function, one_per_pipeline
 from pipeline_constructs.core.validation import (
     require_action_name,
     require_bool,
@@ -158,10 +158,7 @@ def health_check_function(secure: SecurePipeline) -> HealthCheckFunction:
     from pipeline_constructs.core.pipeline import SecurePipeline
 
     require_instance("health_check_step", "secure", secure, SecurePipeline, "expected a SecurePipeline")
-    existing = secure.node.try_find_child(FUNCTION_ID)
-    if isinstance(existing, HealthCheckFunction):
-        return existing
-    return HealthCheckFunction(secure, FUNCTION_ID)
+    return one_per_pipeline(secure, FUNCTION_ID, HealthCheckFunction, lambda: HealthCheckFunction(secure, FUNCTION_ID))
 
 
 def health_check_step(

@@ -46,10 +46,10 @@ from pipeline_constructs.core.compliance.reasons import reason
 from pipeline_constructs.core.conditions import ResilienceAssessment
 from pipeline_constructs.core.pipeline_jobs import claims_prefix, job_function_timeout, policy_environment
 from pipeline_constructs.core.private.defaults import resolve_log_retention
-from pipeline_constructs.core.private.lambda_recipe import JobFunction, job_function
+from pipeline_constructs.core.private.lambda_recipe import JobFunction, invoke_role, job_function, one_per_pipeline
 from pipeline_constructs.core.validation import invalid, is_token
 from pipeline_constructs.core.validation_aws import MAX_LAMBDA_ENVIRONMENT_BYTES
-from pipeline_constructs.steps.lambda_invoke import LambdaInvokeStep, pipeline_role_principal
+from pipeline_constructs.steps.lambda_invoke import LambdaInvokeStep
 
 if TYPE_CHECKING:
     from pipeline_constructs.core.pipeline import SecurePipeline
@@ -121,15 +121,19 @@ class ResilienceAssessments(Construct):
             environment={CONFIG_ENV: cdk.Lazy.string(_Config(self))},
         )
         #: The role CodePipeline invokes the function with: trusts the pipeline's role, may invoke this function.
-        self.invoke_role: iam.IRole = _invoke_role(self, secure, self.job)
+        self.invoke_role: iam.IRole = invoke_role(
+            self,
+            secure.pipeline,
+            self.job.function,
+            description=f"CodePipeline invokes the Resilience Hub assessment function of {secure.node.path} with this",
+            policy_description=f"CodePipeline's Resilience Hub assessment actions of {secure.node.path}",
+            invoke_sid="InvokeAssessment",
+        )
 
     @classmethod
     def of(cls, secure: SecurePipeline) -> ResilienceAssessments:
         """The pipeline's assessment construct, created on first use."""
-        found = secure.node.try_find_child(FUNCTION_ID)
-        if isinstance(found, ResilienceAssessments):
-            return found
-        return cls(secure)
+        return one_per_pipeline(secure, FUNCTION_ID, cls, lambda: cls(secure))
 
     @property
     def entries(self) -> list[dict[str, Any]]:
@@ -335,30 +339,3 @@ def _removal_policy(secure: SecurePipeline) -> cdk.RemovalPolicy:
     assert isinstance(bucket, cdk.CfnResource)
     deletion = bucket.cfn_options.deletion_policy
     return cdk.RemovalPolicy.RETAIN if deletion != cdk.CfnDeletionPolicy.DELETE else cdk.RemovalPolicy.DESTROY
-
-
-def _invoke_role(owner: Construct, secure: SecurePipeline, job: JobFunction) -> iam.IRole:
-    """The role CodePipeline assumes for every assessment action: invoke the function, nothing else.
-
-    It trusts the pipeline's own role (not the account) and is immutable: CodePipeline's grants
-    (invoke, ``lambda:ListFunctions`` on ``*``) are refused; its managed policy is its whole permission
-    set (the actions have no input artifacts to read).
-    """
-    role = iam.Role(
-        owner,
-        "InvokeRole",
-        assumed_by=pipeline_role_principal(secure.pipeline),
-        description=f"CodePipeline invokes the Resilience Hub assessment function of {secure.node.path} with this",
-    )
-    iam.ManagedPolicy(
-        owner,
-        "InvokePolicy",
-        description=f"CodePipeline's Resilience Hub assessment actions of {secure.node.path}",
-        roles=[role],
-        statements=[
-            iam.PolicyStatement(
-                sid="InvokeAssessment", actions=["lambda:InvokeFunction"], resources=[job.function.function_arn]
-            )
-        ],
-    )
-    return role.without_policy_updates()

@@ -72,17 +72,8 @@ def parse_cron(expression: str) -> tuple[str, ...] | str:
     fields = tuple(m[1].split(" "))
     if len(fields) != 6:
         return f"expected six fields (minutes hours day-of-month month day-of-week year), got {len(fields)}"
-    for i, text in enumerate(fields):
-        name, low, high, _ = _CRON_FIELDS[i]
-        if text == "?":
-            if i not in (2, 4):
-                return f"'?' is allowed only in day-of-month or day-of-week, not in {name}"
-            continue
-        if not all(item and _cron_item(i, item) for item in text.split(",")):
-            return f"{name} field {text!r} is invalid: expected values from {low} to {high}, '*', ',', '-', '/'"
-    if (fields[2] == "?") == (fields[4] == "?"):
-        return "exactly one of day-of-month and day-of-week must be '?'"
-    return fields
+    problem = _field_problem(fields)
+    return fields if problem is None else problem
 
 
 def parse_window_cron(expression: str) -> tuple[str, ...] | str:
@@ -104,8 +95,13 @@ def parse_window_cron(expression: str) -> tuple[str, ...] | str:
         )
     if fields[0] != "*":
         return f"the seconds field must be '*', got {fields[0]!r}"
-    rest = fields[1:]
-    for i, text in enumerate(rest):
+    problem = _field_problem(fields[1:])
+    return fields if problem is None else problem
+
+
+def _field_problem(fields: tuple[str, ...]) -> str | None:
+    """What is wrong with the minutes-to-year fields of a cron expression (the year optional), or ``None``."""
+    for i, text in enumerate(fields):
         name, low, high, _ = _CRON_FIELDS[i]
         if text == "?":
             if i not in (2, 4):
@@ -113,6 +109,6 @@ def parse_window_cron(expression: str) -> tuple[str, ...] | str:
             continue
         if not all(item and _cron_item(i, item) for item in text.split(",")):
             return f"{name} field {text!r} is invalid: expected values from {low} to {high}, '*', ',', '-', '/'"
-    if (rest[2] == "?") == (rest[4] == "?"):
+    if (fields[2] == "?") == (fields[4] == "?"):
         return "exactly one of day-of-month and day-of-week must be '?'"
-    return fields
+    return None

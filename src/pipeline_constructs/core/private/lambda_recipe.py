@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import aws_cdk as cdk
 from aws_cdk import aws_codepipeline as codepipeline
@@ -35,7 +36,7 @@ from pipeline_constructs.core.private.iam_idioms import (
     stack_constructs,
 )
 
-__all__ = ["RUNTIME_DIR", "JobFunction", "invoke_role", "job_function"]
+__all__ = ["RUNTIME_DIR", "JobFunction", "invoke_role", "job_function", "one_per_pipeline"]
 
 #: Where the job handlers live (``runtime/``): packaged as the functions' code assets, never imported.
 RUNTIME_DIR = Path(__file__).resolve().parents[2] / "runtime"
@@ -186,6 +187,20 @@ def job_function(
     acknowledge_function_outside_vpc(function, role=role)
     at_synth(function, "PipelineConstructsJobFunction", lambda: _acknowledge_job_function(function))
     return JobFunction(function=function, role=role, policy=policy, log_group=log_group, failures=failures)
+
+
+_Shared = TypeVar("_Shared", bound=Construct)
+
+
+def one_per_pipeline(secure: Construct, id: str, kind: type[_Shared], create: Callable[[], _Shared]) -> _Shared:
+    """A pipeline's one ``kind`` construct ``<secure>/<id>`` (a job function and its invoke role), created on first use.
+
+    :param create: makes it, as ``<secure>/<id>``, when ``secure`` has none yet.
+    """
+    existing = secure.node.try_find_child(id)
+    if isinstance(existing, kind):
+        return existing
+    return create()
 
 
 def invoke_role(
