@@ -80,8 +80,14 @@ def _glue_cross_region(app: cdk.App) -> None:
 def _glue_progressive(app: cdk.App) -> None:
     """The Glue example with the deployment model (issue 13): a same-account Test stage assessed by Resilience
     Hub, then a two-region Prod wave behind the AWS Health gate, a window, alarm bake and retry on failure."""
-    from pipeline_constructs import AlarmBake, DeploymentWindow, GlueEtlPipeline, HealthGate, OnFailure
-    from pipeline_constructs import ResilienceAssessment
+    from pipeline_constructs import (
+        AlarmBake,
+        DeploymentWindow,
+        GlueEtlPipeline,
+        HealthGate,
+        OnFailure,
+        ResilienceAssessment,
+    )
 
     example = load_example("glue_etl")
     stack = cdk.Stack(app, "GlueEtlPipeline", env=HOME)

@@ -478,3 +478,9 @@ def test_stack_names_follow_cloudformations_rules(names, message):
 
 def test_stack_names_are_kept_as_a_tuple():
     assert ResilienceAssessment(APP, stack_names=["A", "B-2"]).stack_names == ("A", "B-2")  # type: ignore[arg-type]
+
+
+def test_a_region_with_a_longer_prefix_is_accepted():
+    # hypothesis found it: the European Sovereign Cloud's regions start with four letters
+    assessment = ResilienceAssessment("arn:aws:resiliencehub:eusc-de-east-1:111111111111:app/x")
+    assert assessment.region == "eusc-de-east-1"

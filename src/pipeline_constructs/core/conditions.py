@@ -348,7 +348,7 @@ class ResilienceAssessment:
 
         # The application resource type of the Service Authorization Reference (list_awsresiliencehub.html).
         app_arn_pattern = re.compile(
-            r"arn:(?P<partition>aws|aws-cn|aws-us-gov):resiliencehub:(?P<region>[a-z]{2}(?:-[a-z]+)+-[0-9]{1,2}):"
+            r"arn:(?P<partition>aws|aws-cn|aws-us-gov):resiliencehub:(?P<region>[a-z]{2,4}(?:-[a-z]+)+-[0-9]{1,2}):"
             r"(?P<account>[0-9]{12}):app/[A-Za-z0-9][A-Za-z0-9-]{0,127}"
         )
         require_str(

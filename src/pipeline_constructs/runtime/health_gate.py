@@ -113,7 +113,7 @@ SUPPORT_PLAN_MESSAGE = (
 NAME = "the AWS Health gate"
 _PARAMETERS = frozenset({"region", "services", "includeGlobal"})
 _EXPECTED = '{"region": "eu-west-1", "services": ["LAMBDA", ...], "includeGlobal": true}'
-_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}", re.ASCII)
+_REGION = re.compile(r"[a-z]{2,4}(-[a-z]+)+-[0-9]{1,2}", re.ASCII)
 _CONNECTION_ERRORS = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError)
 
 

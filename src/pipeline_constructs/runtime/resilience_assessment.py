@@ -93,11 +93,13 @@ MAX_RETRIES = 5
 NAME = "the Resilience Hub assessment"
 _PARAMETERS = frozenset({"appArn", "stackNames", "account", "region", "lookupRoleArn"})
 _PHASES = ("import", "await_import", "publish", "await_assessment")
-_APP_ARN = re.compile(r"arn:(aws|aws-cn|aws-us-gov):resiliencehub:([a-z]{2}(?:-[a-z]+)+-\d):(\d{12}):app/[A-Za-z0-9-]+")
+_APP_ARN = re.compile(
+    r"arn:(aws|aws-cn|aws-us-gov):resiliencehub:([a-z]{2,4}(?:-[a-z]+)+-\d{1,2}):(\d{12}):app/[A-Za-z0-9-]+"
+)
 _ASSESSMENT_ID = re.compile(r"[A-Za-z0-9-]{1,128}")
 _STACK_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,127}")
 _ACCOUNT = re.compile(r"\d{12}")
-_REGION = re.compile(r"[a-z]{2}(?:-[a-z]+)+-\d")
+_REGION = re.compile(r"[a-z]{2,4}(?:-[a-z]+)+-\d{1,2}")
 _ROLE_ARN = re.compile(r"arn:(aws|aws-cn|aws-us-gov):iam::(\d{12}):role/[A-Za-z0-9+=,.@_/-]{1,512}")
 #: CloudFormation stack statuses in which the stack's resources are what its last deployment asked for.
 _SETTLED = frozenset({"CREATE_COMPLETE", "UPDATE_COMPLETE", "IMPORT_COMPLETE"})
