@@ -183,7 +183,9 @@ class DeploymentTarget:
         ):
             value = getattr(self, prop)
             if value is not None:
-                require_instance(where, prop, value, kind, f"expected a {kind.__name__}")
+                require_instance(
+                    where, prop, value, kind, f"expected {'an' if kind.__name__[0] in 'AEIOU' else 'a'} {kind.__name__}"
+                )
 
     @property
     def env(self) -> cdk.Environment:
