@@ -195,6 +195,7 @@ def main() -> int:
             k: subprocess.run([v, "--version"], capture_output=True, text=True).stdout.strip() for k, v in nodes.items()
         },
         "examples": {},
+        "model": {},
     }
     names = sorted(p.parent.name for p in (ROOT / "examples").glob("*/app.py"))
     for name in names:
@@ -218,6 +219,7 @@ def main() -> int:
                     for node_name, node in nodes.items():
                         times[variant][node_name].append(synth_once(path, node, Path(tmp) / variant, context))
             row: dict[str, Any] = {}
+            model: dict[str, Any] = {}
             for variant, (path, context) in variants.items():
                 outdir = Path(tmp) / variant
                 synth_once(path, NODE24, outdir, context)
@@ -225,12 +227,15 @@ def main() -> int:
                     "synth_median_s": {n: round(statistics.median(t), 2) for n, t in times[variant].items()},
                     **pipeline_shape(outdir),
                     **nag_counts(path, Path(tmp) / f"{variant}-nag"),
-                    "estimate": modeled(outdir),
                 }
-            if "handwritten" in row:
-                row["model_vs_port"] = model_comparison(row["library"]["estimate"], row["handwritten"]["estimate"])
+                model[variant] = modeled(outdir)
+                row[variant]["modeled"] = "; ".join(_model_line(m) for m in model[variant])
+            if "handwritten" in model:
+                model["vs_port"] = model_comparison(model["library"], model["handwritten"])
+        # the structured model numbers live beside "examples" (whose variants the docs render as table rows)
+        results["model"][name] = model
         results["examples"][name] = row
-        print_row(name, row)
+        print_row(name, row, model)
     out = ROOT / "benchmarks" / "out"
     out.mkdir(parents=True, exist_ok=True)
     previous = out / "results.json"
@@ -238,12 +243,22 @@ def main() -> int:
         merged = json.loads(previous.read_text())
         merged.setdefault("examples", {}).update(results["examples"])
         results["examples"] = merged["examples"]
+        merged.setdefault("model", {}).update(results["model"])
+        results["model"] = merged["model"]
     (out / "results.json").write_text(json.dumps(results, indent=2))
     print(f"\nwrote {out / 'results.json'}")
     return 0
 
 
-def print_row(name: str, row: dict[str, Any]) -> None:
+def _model_line(m: dict[str, Any]) -> str:
+    first = m["first_deployment_s"]
+    return (
+        f"{m['pipeline']}: worst case {m['worst_case_s']} s, typical run {m['typical_s']} s, "
+        f"first deployment done at {first if first is not None else '-'} s"
+    )
+
+
+def print_row(name: str, row: dict[str, Any], model: dict[str, Any]) -> None:
     print(f"\n== {name}", flush=True)
     header = (
         f"{'variant':<14} {'node24 s':>9} {'node20 s':>9} {'stages':>6} {'actions':>7} {'CB<deploy':>9} "
@@ -251,8 +266,6 @@ def print_row(name: str, row: dict[str, Any]) -> None:
     )
     print(header)
     for variant, r in row.items():
-        if variant == "model_vs_port":
-            continue
         f = r["findings"]
         t = r["synth_median_s"]
         print(
@@ -274,13 +287,9 @@ def print_row(name: str, row: dict[str, Any]) -> None:
         ratios.append(f"cost of the 5 nag packs: +{full['node24'] - s['node24']:.2f} s")
         print("   " + "; ".join(ratios))
     for variant in ("library", "handwritten"):
-        for m in row.get(variant, {}).get("estimate", []):
-            first = m["first_deployment_s"]
-            print(
-                f"   modeled {variant:<11} {m['pipeline']}: worst case {m['worst_case_s']} s, typical run "
-                f"{m['typical_s']} s, first deployment done at {first if first is not None else '-'} s"
-            )
-    for c in row.get("model_vs_port", []):
+        for m in model.get(variant, []):
+            print(f"   modeled {variant:<11} {_model_line(m)}")
+    for c in model.get("vs_port", []):
         parts = []
         labels = (("typical_s", "typical"), ("first_deployment_s", "first deployment"), ("worst_case_s", "worst"))
         for key, label in labels:
