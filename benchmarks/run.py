@@ -7,7 +7,10 @@ For each ``examples/<name>/app.py`` with a ``benchmarks/handwritten/<name>.py``:
   variants interleaved in one script so machine noise hits both alike;
 * stage and action counts, CodeBuild actions before the first deployment,
   pipeline template size, resources in the whole assembly;
-* cdk-nag findings (unacknowledged) and acknowledgments per pack.
+* cdk-nag findings (unacknowledged) and acknowledgments per pack;
+* the fixed run-time model of ``pipeline-constructs show --estimate``
+  (:mod:`pipeline_constructs.cli.estimate`) per pipeline: worst case, typical run, first
+  deployment done, and ours / port ratios.
 
 Prints a table and writes ``benchmarks/out/results.json`` (the docs'
 performance page renders it). Usage: ``python benchmarks/run.py [--runs 5] [--only NAME]``.
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -29,6 +33,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+from pipeline_constructs.cli.assembly import CloudAssembly  # noqa: E402  (stdlib only)
+from pipeline_constructs.cli.estimate import estimate  # noqa: E402  (stdlib only)
+from pipeline_constructs.cli.model import pipelines_in  # noqa: E402  (stdlib only)
 from pipeline_constructs.core.private.node import project_node  # noqa: E402  (stdlib only)
 
 NODE24 = project_node()
@@ -103,6 +110,59 @@ def pipeline_shape(outdir: Path) -> dict[str, Any]:
     }
 
 
+def modeled(outdir: Path) -> list[dict[str, Any]]:
+    """The fixed model (``show --estimate``) of every pipeline of the assembly at ``outdir``."""
+    out = []
+    for p in pipelines_in(CloudAssembly.load(outdir)):
+        e = estimate(p)
+        out.append(
+            {
+                "pipeline": p.name,
+                "worst_case_s": e.worst_case,
+                "typical_s": e.typical,
+                "first_deployment_s": e.first_deployment,
+                "stages": {s.name: s.worst_case for s in e.stages},
+            }
+        )
+    return out
+
+
+def _prefixes(name: str) -> set[str]:
+    words = re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|[0-9]+", name)
+    return {w.lower()[:5] for w in words} - {"pipel", "stack", "code"}
+
+
+def paired(ours: list[dict[str, Any]], port: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Each of our pipelines with the port's pipeline of the same role (shared name words; else by position)."""
+    if len(ours) == 1 and len(port) == 1:
+        return [(ours[0], port[0])]
+    pairs = []
+    for i, o in enumerate(ours):
+        best = max(
+            range(len(port)),
+            key=lambda j: (len(_prefixes(o["pipeline"]) & _prefixes(port[j]["pipeline"])), j == i),
+            default=None,
+        )
+        if best is not None:
+            pairs.append((o, port[best]))
+    return pairs
+
+
+def _ratio(a: int | None, b: int | None) -> float | None:
+    return round(a / b, 2) if a is not None and b else None
+
+
+def model_comparison(ours: list[dict[str, Any]], port: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per pipeline pair: our and the port's modeled seconds, and ours / port."""
+    out = []
+    for o, p in paired(ours, port):
+        row: dict[str, Any] = {"pipeline": o["pipeline"], "port_pipeline": p["pipeline"]}
+        for key in ("worst_case_s", "typical_s", "first_deployment_s"):
+            row[key] = {"ours": o[key], "port": p[key], "ratio": _ratio(o[key], p[key])}
+        out.append(row)
+    return out
+
+
 def nag_counts(app_py: Path, outdir: Path) -> dict[str, Any]:
     env = {**os.environ, "JSII_NODE": NODE24 or "node"}
     shutil.rmtree(outdir, ignore_errors=True)
@@ -135,6 +195,7 @@ def main() -> int:
             k: subprocess.run([v, "--version"], capture_output=True, text=True).stdout.strip() for k, v in nodes.items()
         },
         "examples": {},
+        "model": {},
     }
     names = sorted(p.parent.name for p in (ROOT / "examples").glob("*/app.py"))
     for name in names:
@@ -158,6 +219,7 @@ def main() -> int:
                     for node_name, node in nodes.items():
                         times[variant][node_name].append(synth_once(path, node, Path(tmp) / variant, context))
             row: dict[str, Any] = {}
+            model: dict[str, Any] = {}
             for variant, (path, context) in variants.items():
                 outdir = Path(tmp) / variant
                 synth_once(path, NODE24, outdir, context)
@@ -166,8 +228,14 @@ def main() -> int:
                     **pipeline_shape(outdir),
                     **nag_counts(path, Path(tmp) / f"{variant}-nag"),
                 }
+                model[variant] = modeled(outdir)
+                row[variant]["modeled"] = "; ".join(_model_line(m) for m in model[variant])
+            if "handwritten" in model:
+                model["vs_port"] = model_comparison(model["library"], model["handwritten"])
+        # the structured model numbers live beside "examples" (whose variants the docs render as table rows)
+        results["model"][name] = model
         results["examples"][name] = row
-        print_row(name, row)
+        print_row(name, row, model)
     out = ROOT / "benchmarks" / "out"
     out.mkdir(parents=True, exist_ok=True)
     previous = out / "results.json"
@@ -175,12 +243,22 @@ def main() -> int:
         merged = json.loads(previous.read_text())
         merged.setdefault("examples", {}).update(results["examples"])
         results["examples"] = merged["examples"]
+        merged.setdefault("model", {}).update(results["model"])
+        results["model"] = merged["model"]
     (out / "results.json").write_text(json.dumps(results, indent=2))
     print(f"\nwrote {out / 'results.json'}")
     return 0
 
 
-def print_row(name: str, row: dict[str, Any]) -> None:
+def _model_line(m: dict[str, Any]) -> str:
+    first = m["first_deployment_s"]
+    return (
+        f"{m['pipeline']}: worst case {m['worst_case_s']} s, typical run {m['typical_s']} s, "
+        f"first deployment done at {first if first is not None else '-'} s"
+    )
+
+
+def print_row(name: str, row: dict[str, Any], model: dict[str, Any]) -> None:
     print(f"\n== {name}", flush=True)
     header = (
         f"{'variant':<14} {'node24 s':>9} {'node20 s':>9} {'stages':>6} {'actions':>7} {'CB<deploy':>9} "
@@ -208,6 +286,17 @@ def print_row(name: str, row: dict[str, Any]) -> None:
         full = row["library"]["synth_median_s"]
         ratios.append(f"cost of the 5 nag packs: +{full['node24'] - s['node24']:.2f} s")
         print("   " + "; ".join(ratios))
+    for variant in ("library", "handwritten"):
+        for m in model.get(variant, []):
+            print(f"   modeled {variant:<11} {_model_line(m)}")
+    for c in model.get("vs_port", []):
+        parts = []
+        labels = (("typical_s", "typical"), ("first_deployment_s", "first deployment"), ("worst_case_s", "worst"))
+        for key, label in labels:
+            v = c[key]
+            ratio = f" ({v['ratio']:.2f}x)" if v["ratio"] is not None else ""
+            parts.append(f"{label} {v['ours']} vs {v['port']}{ratio}")
+        print(f"   model, ours vs port ({c['pipeline']} / {c['port_pipeline']}): " + "; ".join(parts))
 
 
 if __name__ == "__main__":

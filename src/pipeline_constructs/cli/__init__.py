@@ -141,11 +141,11 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 def _cmd_show(args: argparse.Namespace) -> int:
     pipelines = load_pipelines(args.cdk_out, name=args.pipeline)
     if args.format == "json":
-        sys.stdout.write(show_json(pipelines))
+        sys.stdout.write(show_json(pipelines, estimate=args.estimate))
     elif args.format == "markdown":
-        sys.stdout.write(show_markdown(pipelines))
+        sys.stdout.write(show_markdown(pipelines, estimate=args.estimate))
     else:
-        sys.stdout.write(show_text(pipelines))
+        sys.stdout.write(show_text(pipelines, estimate=args.estimate))
     return 0
 
 
@@ -210,6 +210,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("cdk_out", metavar="CDK_OUT", help="cloud assembly folder (cdk.out)")
     p.add_argument("-p", "--pipeline", help="only pipelines whose name or stack contains this")
     p.add_argument("-f", "--format", choices=("text", "markdown", "json"), default="text")
+    p.add_argument(
+        "--estimate",
+        action="store_true",
+        help="add the fixed-model run time: worst case, typical run, first deployment done, per stage "
+        "(JSON: an 'estimate' field per pipeline)",
+    )
     p.set_defaults(func=_cmd_show)
 
     p = sub.add_parser("graph", help="a picture of each pipeline (Mermaid, SVG or Graphviz DOT)")

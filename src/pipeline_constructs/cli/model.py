@@ -93,6 +93,8 @@ class Action:
     project: str | None = None
     compute_type: str | None = None
     image: str | None = None
+    #: For CodeBuild actions: the project's ``Environment.Type`` (``LINUX_CONTAINER``, ``ARM_LAMBDA_CONTAINER``...).
+    environment_type: str | None = None
     #: For CodeBuild actions with an inline buildspec: its commands, phase by phase (``install``
     #: before ``build``), and the report groups it publishes to (``"UnitTests (JUNITXML)"``).
     commands: tuple[str, ...] = ()
@@ -465,6 +467,7 @@ class _Build:
     project: str | None = None
     compute_type: str | None = None
     image: str | None = None
+    environment_type: str | None = None
     commands: tuple[str, ...] = ()
     reports: tuple[str, ...] = ()
 
@@ -487,6 +490,7 @@ def _codebuild(stack: StackArtifact, config_raw: dict[str, Any], configuration: 
         project=project,
         compute_type=(render_value(env.get("ComputeType")) or None) if isinstance(env, dict) else None,
         image=(render_value(env.get("Image")) or None) if isinstance(env, dict) else None,
+        environment_type=(render_value(env.get("Type")) or None) if isinstance(env, dict) else None,
         commands=commands,
         reports=reports,
     ), "--security-only" in buildspec

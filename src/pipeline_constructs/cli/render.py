@@ -157,8 +157,11 @@ def _deployment_lines(pipeline: Pipeline) -> list[str]:
     return [*out, ""]
 
 
-def show_text(pipelines: Sequence[Pipeline]) -> str:
-    """What ``show`` prints: per pipeline its triggers, table, waves and conditions, gates and critical path."""
+def show_text(pipelines: Sequence[Pipeline], *, estimate: bool = False) -> str:
+    """What ``show`` prints: per pipeline its triggers, table, waves and conditions, gates and critical path.
+
+    With ``estimate``: then the fixed-model run time (:mod:`.estimate`).
+    """
     out: list[str] = []
     for p in pipelines:
         out.append(f"Pipeline {_heading(p)}")
@@ -180,11 +183,15 @@ def show_text(pipelines: Sequence[Pipeline]) -> str:
         for a in p.critical_path.actions:
             out.append(f"    {a.qualified_name:<48} {a.kind}")
         out.append("")
+        if estimate:
+            from pipeline_constructs.cli.estimate import estimate_lines
+
+            out += estimate_lines(p)
     return "\n".join(out).rstrip() + "\n"
 
 
-def show_markdown(pipelines: Sequence[Pipeline], *, heading_level: int = 3) -> str:
-    """The same content as Markdown (used by the docs site)."""
+def show_markdown(pipelines: Sequence[Pipeline], *, heading_level: int = 3, estimate: bool = False) -> str:
+    """The same content as Markdown (used by the docs site); with ``estimate``, the fixed-model run time."""
     h = "#" * heading_level
     out: list[str] = []
     for p in pipelines:
@@ -218,8 +225,21 @@ def show_markdown(pipelines: Sequence[Pipeline], *, heading_level: int = 3) -> s
             f"**Critical path:** {_path_line(p)}: " + " → ".join(a.qualified_name for a in p.critical_path.actions)
         )
         out.append("")
+        if estimate:
+            from pipeline_constructs.cli.estimate import estimate as estimate_of
+
+            e = estimate_of(p)
+            out.append(f"**Estimate (fixed model):** {e.summary}.")
+            out.append("")
+            rows = [[s.name, str(s.worst_case), str(s.typical)] for s in e.stages]
+            out.append(markdown_table(("Stage", "worst s", "typical s"), rows))
+            out.append("")
     return "\n".join(out)
 
 
-def show_json(pipelines: Sequence[Pipeline]) -> str:
-    return json.dumps({"pipelines": [p.to_dict() for p in pipelines]}, indent=2) + "\n"
+def show_json(pipelines: Sequence[Pipeline], *, estimate: bool = False) -> str:
+    """``{"pipelines": [...]}``; with ``estimate``, each pipeline has an ``estimate`` field (:mod:`.estimate`)."""
+    from pipeline_constructs.cli.estimate import estimate as estimate_of
+
+    listed = [{**p.to_dict(), **({"estimate": estimate_of(p).to_dict()} if estimate else {})} for p in pipelines]
+    return json.dumps({"pipelines": listed}, indent=2) + "\n"
