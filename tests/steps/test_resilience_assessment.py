@@ -8,6 +8,7 @@ from typing import Any
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
 from aws_cdk import pipelines
 from aws_cdk.assertions import Template
@@ -484,3 +485,17 @@ def test_a_region_with_a_longer_prefix_is_accepted():
     # hypothesis found it: the European Sovereign Cloud's regions start with four letters
     assessment = ResilienceAssessment("arn:aws:resiliencehub:eusc-de-east-1:111111111111:app/x")
     assert assessment.region == "eusc-de-east-1"
+
+
+def test_the_functions_logs_follow_the_pipelines_retention_and_removal_policy():
+    stack, secure = _secure(log_retention=logs.RetentionDays.THREE_MONTHS, removal_policy=cdk.RemovalPolicy.DESTROY)
+    _assess(secure, STAGING, _stage(stack, STAGING))
+    template = Template.from_stack(stack).to_json()
+    groups = {
+        k: v
+        for k, v in template["Resources"].items()
+        if v["Type"] == "AWS::Logs::LogGroup" and k.startswith("PipelineResilienceAssessment")
+    }
+    assert groups
+    assert {v["Properties"]["RetentionInDays"] for v in groups.values()} == {90}
+    assert {v["DeletionPolicy"] for v in groups.values()} == {"Delete"}

@@ -45,7 +45,6 @@ from pipeline_constructs.core.compliance import acknowledge
 from pipeline_constructs.core.compliance.reasons import reason
 from pipeline_constructs.core.conditions import ResilienceAssessment
 from pipeline_constructs.core.pipeline_jobs import claims_prefix, job_function_timeout, policy_environment
-from pipeline_constructs.core.private.defaults import resolve_log_retention
 from pipeline_constructs.core.private.lambda_recipe import JobFunction, invoke_role, job_function, one_per_pipeline
 from pipeline_constructs.core.validation import invalid, is_token
 from pipeline_constructs.core.validation_aws import MAX_LAMBDA_ENVIRONMENT_BYTES
@@ -104,7 +103,6 @@ class ResilienceAssessments(Construct):
         self._entries: list[dict[str, Any]] = []
         self._statements: dict[str, iam.PolicyStatement] = {}
         self._acknowledged: set[str] = set()
-        removal = _removal_policy(secure)
         #: The function and its parts (role, policy, logs, dead-letter queue).
         self.job: JobFunction = job_function(
             self,
@@ -116,8 +114,8 @@ class ResilienceAssessments(Construct):
             artifacts=secure.artifact_bucket,
             artifact_key=secure.artifact_key,
             timeout=TIMEOUT,
-            retention=resolve_log_retention(secure, None),
-            removal_policy=removal,
+            retention=secure.log_retention,
+            removal_policy=secure.removal_policy,
             environment={CONFIG_ENV: cdk.Lazy.string(_Config(self))},
         )
         #: The role CodePipeline invokes the function with: trusts the pipeline's role, may invoke this function.
@@ -331,11 +329,3 @@ def _lookup_role_arn(where: str, prop: str, stage: cdk.Stage, names: tuple[str, 
     if is_token(role) or "${" in role:
         raise invalid(where, prop, role, "expected the lookup role's ARN to be known at synth")
     return role
-
-
-def _removal_policy(secure: SecurePipeline) -> cdk.RemovalPolicy:
-    """The pipeline's own removal policy (that of its artifact bucket)."""
-    bucket = secure.artifact_bucket.node.default_child
-    assert isinstance(bucket, cdk.CfnResource)
-    deletion = bucket.cfn_options.deletion_policy
-    return cdk.RemovalPolicy.RETAIN if deletion != cdk.CfnDeletionPolicy.DELETE else cdk.RemovalPolicy.DESTROY
