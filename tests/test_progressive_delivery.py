@@ -145,3 +145,27 @@ def test_the_bake_alarms_exist_in_the_pipeline_account_in_each_prod_region(synth
     assert {v["environment"] for v in alarm_stacks.values()} == {
         f"aws://111111111111/{r}" for r in ("eu-west-1", "us-east-1", "ap-southeast-2")
     }
+
+
+def test_every_acknowledged_bake_alarm_is_watched_by_a_rollback_rule_in_its_region(synthesized_example, pipeline):
+    """The example's acknowledgment says its alarms are bake signals a CloudWatchAlarm rule reads: check that
+    each alarm so acknowledged is named by an OnSuccess ROLLBACK rule of the pipeline, in the alarm's region."""
+    watched = {
+        (rule["Region"], rule["Configuration"]["AlarmName"])
+        for stage in pipeline["Stages"]
+        for condition in (stage.get("OnSuccess") or {}).get("Conditions", [])
+        if condition["Result"] == "ROLLBACK"
+        for rule in condition["Rules"]
+        if rule["RuleTypeId"]["Provider"] == "CloudWatchAlarm"
+    }
+    root = Path(synthesized_example(NAME))
+    acknowledged = set()
+    for path in root.glob("ServiceAlarms-*.template.json"):
+        region = path.name.removeprefix("ServiceAlarms-").removesuffix(".template.json")
+        body = json.loads(path.read_text(encoding="utf-8"))
+        for resource in _resources(body, "AWS::CloudWatch::Alarm").values():
+            rules = {e["id"] for e in resource["Metadata"]["cdk_nag"]["rules_to_suppress"]}
+            assert rules == {"NIST.800.53.R5-CloudWatchAlarmAction", "HIPAA.Security-CloudWatchAlarmAction"}
+            acknowledged.add((region, resource["Properties"]["AlarmName"]))
+    assert acknowledged
+    assert acknowledged == watched
