@@ -269,7 +269,7 @@ MAX_HEALTH_SERVICES = 10
 class HealthGate:
     """Before a target's stage: fail while AWS Health reports an open issue in the target's region.
 
-    A CodePipeline job (``<stage>-Health`` stage, one action per region) asks AWS Health
+    A CodePipeline job (``HealthCheck-<target>`` in a ``<stage>-Health`` stage just before the stage) asks AWS Health
     ``DescribeEvents`` for open events of category ``issue`` in the target's region (and
     ``global``) for ``services``; an open event fails the action, naming it, and a person retries
     the stage later. The AWS Health API needs a Business, Enterprise On-Ramp or Enterprise
@@ -319,7 +319,7 @@ class HealthGate:
 class ResilienceAssessment:
     """After a target's stage: an AWS Resilience Hub assessment of what the stage deployed.
 
-    A CodePipeline job (``<target>-Resilience``, after the stage's deployment) imports the stage's
+    A CodePipeline job (``Resilience-<target>``, after the stage's stacks) imports the stage's
     stacks into the Resilience Hub application, publishes a new app version, runs an assessment
     and fails when the app's resiliency policy is breached. Resilience Hub allows 20 assessments
     per application per month (a quota you can ask to raise): give it a stage that deploys less

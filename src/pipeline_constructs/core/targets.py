@@ -294,7 +294,7 @@ def deploy_targets(
     * consecutive targets of one ``wave`` deploy side by side in one CDK Pipelines ``Wave`` (a
       CodePipeline stage named after the wave), waves and single targets one after the other;
     * ``health_gate``: a ``<stage>-Health`` stage right before the stage, one AWS Health check
-      (``HealthCheck-<target>``, in the target's region) per gated target; a gated target with only
+      (``HealthCheck-<target>``, checking the target's region) per gated target; a gated target with only
       ``manual_approval`` has its ``PromoteTo<target>`` there, before the checks, so the check runs right
       before the deployment;
     * ``resilience_assessment``: a ``Resilience-<target>`` step after the target's stacks and ``post`` steps;
