@@ -58,8 +58,8 @@ def _dotnet_three_regions(app: cdk.App) -> None:
     )
 
 
-def _glue_cross_region(app: cdk.App) -> None:
-    """The Glue example with its targets in two other regions."""
+def _glue(app: cdk.App, targets: list[DeploymentTarget]) -> None:
+    """The Glue example's pipeline (its spec and job tests) deploying to ``targets``."""
     from pipeline_constructs import GlueEtlPipeline
 
     example = load_example("glue_etl")
@@ -70,7 +70,15 @@ def _glue_cross_region(app: cdk.App) -> None:
         source=pipelines.CodePipelineSource.connection("example-org/covid19-glue", "main", connection_arn=CONNECTION),
         spec=example.covid19_spec(),
         job_tests="tests",
-        targets=[
+        targets=targets,
+    )
+
+
+def _glue_cross_region(app: cdk.App) -> None:
+    """The Glue example with its targets in two other regions."""
+    _glue(
+        app,
+        [
             DeploymentTarget(name="Dev", account="111111111111", region="eu-central-1"),
             DeploymentTarget(name="Prod", account="222222222222", region="us-east-1", security_gated=True),
         ],
@@ -83,14 +91,11 @@ def _glue_progressive(app: cdk.App) -> None:
     from pipeline_constructs import (
         AlarmBake,
         DeploymentWindow,
-        GlueEtlPipeline,
         HealthGate,
         OnFailure,
         ResilienceAssessment,
     )
 
-    example = load_example("glue_etl")
-    stack = cdk.Stack(app, "GlueEtlPipeline", env=HOME)
     prod = {
         "account": "222222222222",
         "wave": "Prod",
@@ -98,13 +103,9 @@ def _glue_progressive(app: cdk.App) -> None:
         "deployment_window": DeploymentWindow.weekdays(),
         "on_failure": OnFailure.retry(),
     }
-    GlueEtlPipeline(
-        stack,
-        "Delivery",
-        source=pipelines.CodePipelineSource.connection("example-org/covid19-glue", "main", connection_arn=CONNECTION),
-        spec=example.covid19_spec(),
-        job_tests="tests",
-        targets=[
+    _glue(
+        app,
+        [
             DeploymentTarget(
                 name="Test",
                 account="111111111111",
