@@ -20,7 +20,13 @@ from pipeline_constructs.core.compliance.audit import audit_assembly
 from pipeline_constructs.core.compliance.iam import iam_statement_problems
 from pipeline_constructs.core.conditions import AlarmBake, DeploymentWindow, HealthGate, OnFailure
 from pipeline_constructs.core.pipeline import SecurePipeline
-from pipeline_constructs.core.stage_conditions import AlarmWatch, StageConditions, stage_condition_properties
+from pipeline_constructs.core.stage_conditions import (
+    AlarmWatch,
+    StageConditions,
+    VariableSkip,
+    add_stage_conditions,
+    stage_condition_properties,
+)
 from pipeline_constructs.core.targets import DeploymentTarget, deploy_targets
 from pipeline_constructs.testing import deterministic_app
 
@@ -276,3 +282,68 @@ def test_more_than_five_rules_in_one_condition_is_an_error():
         ValueError, match=r"stage 'Prod' would watch 6 alarms and a CodePipeline condition holds 5 rules"
     ):
         stage_condition_properties(StageConditions(stage_name="Prod", alarms=watches))
+
+
+# -- VariableSkip: BeforeEntry SKIP on a VariableCheck rule ---------------------------------------------
+
+
+def test_a_variable_skip_renders_one_skip_condition_with_its_variable_check():
+    skip = VariableSkip(rule_name="PipelineChanged", variable="#{Build.CHANGED}", operator="NE", value="false")
+    assert stage_condition_properties(StageConditions(stage_name="UpdatePipeline", skip_unless=skip)) == {
+        "BeforeEntry": {
+            "Conditions": [
+                {
+                    "Result": "SKIP",
+                    "Rules": [
+                        {
+                            "Name": "PipelineChanged",
+                            "RuleTypeId": {
+                                "Category": "Rule",
+                                "Owner": "AWS",
+                                "Provider": "VariableCheck",
+                                "Version": "1",
+                            },
+                            "Configuration": {"Variable": "#{Build.CHANGED}", "Operator": "NE", "Value": "false"},
+                        }
+                    ],
+                }
+            ]
+        }
+    }
+    assert not StageConditions(stage_name="UpdatePipeline", skip_unless=skip).empty
+
+
+@pytest.mark.parametrize("operator", ["eq", "GT", "", "EQUALS"])
+def test_a_variable_skip_names_the_allowed_operators(operator):
+    with pytest.raises(ValueError, match=r"VariableSkip.operator: .* is not one of CONTAINS, EQ, MATCHES, NE"):
+        VariableSkip(rule_name="R", variable="#{A.B}", operator=operator, value="x")
+
+
+def test_a_window_and_a_skip_on_one_stage_is_an_error():
+    skip = VariableSkip(rule_name="R", variable="#{A.B}", operator="NE", value="false")
+    with pytest.raises(ValueError, match=r"stage 'Prod' would have two BeforeEntry conditions"):
+        stage_condition_properties(StageConditions(stage_name="Prod", deployment_window=WINDOW, skip_unless=skip))
+
+
+def test_two_registrations_of_one_before_entry_on_a_built_stage_is_an_error():
+    app = deterministic_app()
+    stack = cdk.Stack(app, "Delivery", env=PIPELINE_ENV)
+    secure = SecurePipeline(stack, "Pipeline", synth=pipelines.ShellStep("Synth", input=SOURCE, commands=["x"]))
+    deploy_targets(Construct(stack, "Owner"), secure.pipeline, [target("Dev", deployment_window=WINDOW)], service)
+    skip = VariableSkip(rule_name="R", variable="#{A.B}", operator="NE", value="false")
+    add_stage_conditions(secure.pipeline, StageConditions(stage_name="Dev", skip_unless=skip))
+    with pytest.raises(RuntimeError, match=r"stage 'Dev' was given two BeforeEntry conditions"):
+        Template.from_stack(stack)
+
+
+def test_a_skip_lands_on_its_stage_of_the_built_pipeline():
+    app = deterministic_app()
+    stack = cdk.Stack(app, "Delivery", env=PIPELINE_ENV)
+    secure = SecurePipeline(stack, "Pipeline", synth=pipelines.ShellStep("Synth", input=SOURCE, commands=["x"]))
+    deploy_targets(Construct(stack, "Owner"), secure.pipeline, [target("Dev")], service)
+    skip = VariableSkip(rule_name="R", variable="#{A.B}", operator="NE", value="false")
+    add_stage_conditions(secure.pipeline, StageConditions(stage_name="UpdatePipeline", skip_unless=skip))
+    props = pipeline_props(Template.from_stack(stack))
+    entered = {s["Name"]: s["BeforeEntry"] for s in props["Stages"] if "BeforeEntry" in s}
+    assert list(entered) == ["UpdatePipeline"]
+    assert entered["UpdatePipeline"]["Conditions"][0]["Result"] == "SKIP"

@@ -6,7 +6,9 @@ applied once CDK Pipelines has built it (:func:`~pipeline_constructs.core.compli
 each stage found by its name:
 
 * ``BeforeEntry``: a ``DeploymentWindow`` rule, result ``FAIL`` (outside the window the execution
-  stops before the stage);
+  stops before the stage); or a ``VariableCheck`` rule, result ``SKIP`` (:class:`VariableSkip`: the
+  stage runs only when an earlier action's output variable passes the check). CodePipeline allows
+  one ``BeforeEntry`` condition per stage, so a stage has one or the other;
 * ``OnSuccess``: one ``CloudWatchAlarm`` rule per watched alarm (in the target's region), result
   ``ROLLBACK``; the pipeline's role may ``cloudwatch:DescribeAlarms`` on exactly those alarms;
 * ``OnFailure``: ``ROLLBACK``, or ``RETRY`` with its retry mode.
@@ -33,6 +35,7 @@ from pipeline_constructs.core.limits import MAX_RULES_PER_CONDITION
 __all__ = [
     "AlarmWatch",
     "StageConditions",
+    "VariableSkip",
     "add_stage_conditions",
     "alarm_rule",
     "apply_stage_conditions",
@@ -55,6 +58,45 @@ class AlarmWatch:
     bake: AlarmBake
 
 
+#: ``VariableCheck`` operators (rule reference: EQ, NE, CONTAINS, MATCHES).
+VARIABLE_CHECK_OPERATORS = frozenset({"EQ", "NE", "CONTAINS", "MATCHES"})
+
+
+@dataclass(frozen=True)
+class VariableSkip:
+    """``BeforeEntry``: enter the stage only when ``variable <operator> value`` holds, else skip it.
+
+    A ``VariableCheck`` rule with result ``SKIP``: the rule passing lets the execution into the
+    stage; the rule failing skips the stage (and the execution goes on with the next one). Choose the
+    check so that anything but the one value that proves the stage unnecessary *enters* the stage:
+    e.g. ``NE "false"`` rather than ``EQ "true"``, so an unexpected value runs the stage.
+    https://docs.aws.amazon.com/codepipeline/latest/userguide/rule-reference-VariableCheck.html
+    """
+
+    #: Rule name (``[A-Za-z0-9.@_-]``).
+    rule_name: str
+    #: The variable, ``#{<namespace>.<NAME>}`` of an action that runs before the stage.
+    variable: str
+    #: ``EQ``, ``NE``, ``CONTAINS`` or ``MATCHES``.
+    operator: str
+    #: The value compared with.
+    value: str
+
+    def __post_init__(self) -> None:
+        if self.operator not in VARIABLE_CHECK_OPERATORS:
+            raise ValueError(
+                f"VariableSkip.operator: {self.operator!r} is not one of {', '.join(sorted(VARIABLE_CHECK_OPERATORS))}"
+            )
+
+    def rule(self) -> dict[str, Any]:
+        """The ``VariableCheck`` rule declaration."""
+        return {
+            "Name": self.rule_name,
+            "RuleTypeId": _rule_type("VariableCheck"),
+            "Configuration": {"Variable": self.variable, "Operator": self.operator, "Value": self.value},
+        }
+
+
 @dataclass(frozen=True)
 class StageConditions:
     """The conditions of one CodePipeline stage, found by ``stage_name`` on the built pipeline."""
@@ -66,11 +108,15 @@ class StageConditions:
     on_failure: OnFailure | None = None
     #: ``OnSuccess``: the alarms watched after the deployment (rolled back when one fires).
     alarms: tuple[AlarmWatch, ...] = ()
+    #: ``BeforeEntry``: skip the stage unless an output variable passes a check.
+    skip_unless: VariableSkip | None = None
 
     @property
     def empty(self) -> bool:
         """Whether the stage gets no condition at all."""
-        return self.deployment_window is None and self.on_failure is None and not self.alarms
+        return (
+            self.deployment_window is None and self.on_failure is None and not self.alarms and self.skip_unless is None
+        )
 
 
 def _rule_type(provider: str) -> dict[str, str]:
@@ -115,6 +161,13 @@ def stage_condition_properties(conditions: StageConditions) -> dict[str, Any]:
     :raises ValueError: when the stage would watch more than five alarms (one condition holds five rules).
     """
     props: dict[str, Any] = {}
+    if conditions.deployment_window is not None and conditions.skip_unless is not None:
+        raise ValueError(
+            f"stage {conditions.stage_name!r} would have two BeforeEntry conditions (a deployment window and a "
+            "variable skip) and CodePipeline allows one per stage"
+        )
+    if conditions.skip_unless is not None:
+        props["BeforeEntry"] = {"Conditions": [{"Result": "SKIP", "Rules": [conditions.skip_unless.rule()]}]}
     if conditions.deployment_window is not None:
         props["BeforeEntry"] = {
             "Conditions": [{"Result": "FAIL", "Rules": [window_rule(conditions.deployment_window)]}]
@@ -164,10 +217,11 @@ def apply_stage_conditions(pipeline: pipelines.CodePipeline, stages: list[StageC
         return
     if cfn.pipeline_type != "V2":
         raise ValueError(
-            f"{pipeline.node.path}: stage conditions (deployment_window, bake, on_failure) need a V2 pipeline "
+            f"{pipeline.node.path}: stage conditions (deployment_window, bake, on_failure, skips) need a V2 pipeline "
             f"(pipeline_type={cfn.pipeline_type!r}): build it with pipeline_type=codepipeline.PipelineType.V2"
         )
     names = [s.stage_name for s in code_pipeline.stages]
+    applied: set[tuple[int, str]] = set()
     for conditions in wanted:
         if conditions.stage_name not in names:
             raise ValueError(
@@ -176,6 +230,12 @@ def apply_stage_conditions(pipeline: pipelines.CodePipeline, stages: list[StageC
             )
         index = names.index(conditions.stage_name)
         for key, value in stage_condition_properties(conditions).items():
+            if (index, key) in applied:
+                raise ValueError(
+                    f"{pipeline.node.path}: stage {conditions.stage_name!r} was given two {key} conditions and "
+                    f"CodePipeline allows one per stage"
+                )
+            applied.add((index, key))
             cfn.add_property_override(f"Stages.{index}.{key}", value)
     alarms = [a for s in wanted for a in s.alarms]
     if alarms:
