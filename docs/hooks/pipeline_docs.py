@@ -56,6 +56,7 @@ GUIDES = [
     "redshift_migration.md",
     "multi_region_layer.md",
     "progressive_delivery.md",
+    "fast_pipelines.md",
 ]
 TAIL = [
     ("Testing", "testing.md"),
