@@ -153,6 +153,7 @@ _WRONG_VALUES = {
     "cdk_assets_version": "latest",
     "triggers": "main",
     "notifications": ["team@example.com"],
+    "lambda_compute": "nodejs22",
 }
 
 

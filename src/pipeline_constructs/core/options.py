@@ -25,6 +25,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import pipelines
 from constructs import Construct
 
+from pipeline_constructs.core.compute import LambdaCompute
 from pipeline_constructs.core.notifications import PipelineNotifications
 from pipeline_constructs.core.private.defaults import (
     CDK_ASSETS_VERSION,
@@ -84,6 +85,7 @@ class PipelineOptions(TypedDict, total=False):
     removal_policy: cdk.RemovalPolicy
     triggers: Sequence[GitTrigger]
     notifications: PipelineNotifications
+    lambda_compute: LambdaCompute
     pipeline_props: dict[str, Any]
 
 
@@ -144,6 +146,7 @@ _OPTION_CHECKS: dict[str, Any] = {
     "notifications": lambda w, p, v: require_instance(
         w, p, v, PipelineNotifications, "expected a PipelineNotifications"
     ),
+    "lambda_compute": lambda w, p, v: require_instance(w, p, v, LambdaCompute, "expected a LambdaCompute"),
 }
 
 

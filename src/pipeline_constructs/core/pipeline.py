@@ -22,6 +22,7 @@ from pipeline_constructs.core.compliance.hardening import (
     harden_pipeline_internals,
 )
 from pipeline_constructs.core.compliance.reasons import reason
+from pipeline_constructs.core.compute import LambdaCompute, synth_on_lambda_compute
 from pipeline_constructs.core.notifications import PipelineNotifications, add_notifications
 from pipeline_constructs.core.options import (
     PipelineOptions,
@@ -118,6 +119,13 @@ class SecurePipeline(Construct):
     :param notifications: notify failed (and optionally succeeded, approval-needed) executions to a
         KMS-encrypted topic (:class:`~pipeline_constructs.core.notifications.PipelineNotifications`).
         Default: none.
+    :param lambda_compute: run the synth step on CodeBuild Lambda compute
+        (:class:`~pipeline_constructs.core.compute.LambdaCompute`: seconds to start instead of minutes).
+        Checked at construct time against Lambda compute's documented limits (no Docker or privileged
+        mode, no root, no VPC, no file systems, no cache, no custom timeout, 15 minutes at most, one
+        language runtime per curated image): a synth step that breaks one is refused with an error
+        naming the prop. Only the synth step moves; every other CodeBuild action keeps the standard
+        compute. Not verified against AWS by the library. Default: ``None`` (off: standard compute).
     :param pipeline_props: any other ``pipelines.CodePipeline`` keyword argument,
         passed through unchanged (wins over everything above; unknown names are an error).
     """
@@ -142,6 +150,7 @@ class SecurePipeline(Construct):
         removal_policy: cdk.RemovalPolicy = cdk.RemovalPolicy.RETAIN,
         triggers: Sequence[GitTrigger] = (),
         notifications: PipelineNotifications | None = None,
+        lambda_compute: LambdaCompute | None = None,
         pipeline_props: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(scope, id)
@@ -272,6 +281,10 @@ class SecurePipeline(Construct):
             "cdk_assets_cli_version": self.cdk_assets_version,
         }
         props.update(extra)
+        if lambda_compute is not None:
+            props["synth_code_build_defaults"] = synth_on_lambda_compute(
+                self, owner, options_prop("lambda_compute"), lambda_compute, props
+            )
         if checked_triggers and props.get("pipeline_type") not in (None, codepipeline.PipelineType.V2):
             raise invalid(
                 owner,
