@@ -19,6 +19,7 @@ from pipeline_constructs.cli.estimate import estimate
 from pipeline_constructs.cli.model import pipelines_in
 from pipeline_constructs.core.compliance import acknowledgments, suspended_acknowledgments, unacknowledged_findings
 from pipeline_constructs.core.private.defaults import CDK_CLI_VERSION
+from pipeline_constructs.core.run_orders import RunOrderOverride, add_run_order
 from pipeline_constructs.glue_etl import GlueEtlPipeline, GlueEtlStage
 from pipeline_constructs.testing import deterministic_app
 
@@ -71,6 +72,13 @@ def test_a_failing_job_test_stops_the_pipeline_before_anything_deploys(pipeline)
             category = action["ActionTypeId"]["Category"]
             if category == "Deploy" or action["Name"] in ("SelfMutate", "FileAssets"):
                 assert i > build, (stage["Name"], action["Name"])
+
+
+def test_the_job_tests_can_run_before_synth_again():
+    built = glue_pipeline()
+    add_run_order(built.pipeline, RunOrderOverride("Build", "JobTests", run_order=1))  # docs/fast_pipelines.md
+    actions = pipeline_actions(pipeline_props(Template.from_stack(cdk.Stack.of(built))))
+    assert [(a, o) for s, a, _p, o in actions if s == "Build"] == [("JobTests", 1), ("Synth", 2)]
 
 
 def test_modeled_run_time_the_job_tests_cost_nothing_before_the_first_deployment():
