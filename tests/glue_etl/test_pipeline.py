@@ -1,8 +1,10 @@
-"""GlueEtlPipeline: the stages in order, synth after the job tests, gates, the shared props contract."""
+"""GlueEtlPipeline: the stages in order, the job tests beside synth (and still a gate), gates, the shared props
+contract, the modeled run time."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import aws_cdk as cdk
 import pytest
@@ -12,8 +14,12 @@ from glue_etl.glue_example import DEV, EXAMPLE, SOURCE, buildspec, example, glue
 from helpers import pipeline_actions, pipeline_props, pipeline_stack, stage_names
 
 from pipeline_constructs import DeploymentTarget
+from pipeline_constructs.cli.assembly import CloudAssembly
+from pipeline_constructs.cli.estimate import estimate
+from pipeline_constructs.cli.model import pipelines_in
 from pipeline_constructs.core.compliance import acknowledgments, suspended_acknowledgments, unacknowledged_findings
 from pipeline_constructs.core.private.defaults import CDK_CLI_VERSION
+from pipeline_constructs.core.run_orders import RunOrderOverride, add_run_order
 from pipeline_constructs.glue_etl import GlueEtlPipeline, GlueEtlStage
 from pipeline_constructs.testing import deterministic_app
 
@@ -39,19 +45,49 @@ def test_stages_in_order(pipeline):
     assert stage_names(pipeline) == ["Source", "Build", "UpdatePipeline", "Assets", "Dev", "Prod"]
 
 
-def test_job_tests_run_before_synth(pipeline):
+def test_job_tests_run_beside_synth(pipeline):
     build = [(a, p, o) for s, a, p, o in pipeline_actions(pipeline) if s == "Build"]
-    assert build == [("JobTests", "CodeBuild", 1), ("Synth", "CodeBuild", 2)]
+    assert build == [("JobTests", "CodeBuild", 1), ("Synth", "CodeBuild", 1)]
 
 
-def test_four_codebuild_actions_before_the_first_deployment(pipeline):
-    before = []
-    for stage, action, provider, _order in pipeline_actions(pipeline):
-        if stage == "Dev":
-            break
-        if provider == "CodeBuild":
-            before.append(action)
-    assert before == ["JobTests", "Synth", "SelfMutate", "FileAssets"]
+def test_synth_reads_nothing_the_job_tests_write(pipeline):
+    (build,) = [s for s in pipeline["Stages"] if s["Name"] == "Build"]
+    actions = {a["Name"]: a for a in build["Actions"]}
+    assert "OutputArtifacts" not in actions["JobTests"]  # no output a parallel synth could miss
+    (source,) = next(s for s in pipeline["Stages"] if s["Name"] == "Source")["Actions"]
+    source_artifacts = [{"Name": o["Name"]} for o in source["OutputArtifacts"]]
+    assert actions["Synth"]["InputArtifacts"] == source_artifacts == actions["JobTests"]["InputArtifacts"]
+
+
+def test_a_failing_job_test_stops_the_pipeline_before_anything_deploys(pipeline):
+    stages = pipeline["Stages"]
+    names = [s["Name"] for s in stages]
+    build = names.index("Build")
+    assert ("Build", "JobTests") in [(s, a) for s, a, _p, _o in pipeline_actions(pipeline)]
+    # a stage succeeds only when all of its actions did, and nothing lets Build be skipped or end early
+    assert not {"BeforeEntry", "OnFailure", "OnSuccess"} & set(stages[build])
+    # every action that changes something (self-mutation, assets, change sets) is in a later stage
+    for i, stage in enumerate(stages):
+        for action in stage["Actions"]:
+            category = action["ActionTypeId"]["Category"]
+            if category == "Deploy" or action["Name"] in ("SelfMutate", "FileAssets"):
+                assert i > build, (stage["Name"], action["Name"])
+
+
+def test_the_job_tests_can_run_before_synth_again():
+    built = glue_pipeline()
+    add_run_order(built.pipeline, RunOrderOverride("Build", "JobTests", run_order=1))  # docs/fast_pipelines.md
+    actions = pipeline_actions(pipeline_props(Template.from_stack(cdk.Stack.of(built))))
+    assert [(a, o) for s, a, _p, o in actions if s == "Build"] == [("JobTests", 1), ("Synth", 2)]
+
+
+def test_modeled_run_time_the_job_tests_cost_nothing_before_the_first_deployment():
+    app = example()[0]
+    (modeled,) = [estimate(p) for p in pipelines_in(CloudAssembly.load(Path(app.outdir)))]
+    stages = {s.name: s for s in modeled.stages}
+    assert stages["Build"].steps == ((1, 90),)  # JobTests and Synth: one CodeBuild start's time
+    # Source 15 + Build 90 + UpdatePipeline 90 + Assets 90 + Dev 20 + 60: the hand-written port's 365 s
+    assert modeled.first_deployment_worst_case == 365
 
 
 def test_prod_is_gated_in_its_own_account(pipeline, construct):
@@ -132,12 +168,21 @@ def test_synth_and_the_default_synth_props_exclude_each_other(mixed):
         glue_pipeline(synth=own, **mixed)
 
 
-def test_an_own_synth_step_runs_after_the_job_tests():
+def test_an_own_synth_step_runs_beside_the_job_tests():
     own = pipelines.CodeBuildStep("OwnSynth", input=SOURCE, commands=["make synth"])
     built = glue_pipeline(synth=own)
-    build = [(a, o) for s, a, _p, o in pipeline_actions(pipeline_props(Template.from_stack(cdk.Stack.of(built))))]
-    assert ("JobTests", 1) in build
-    assert ("OwnSynth", 2) in build
+    actions = pipeline_actions(pipeline_props(Template.from_stack(cdk.Stack.of(built))))
+    assert [(a, o) for s, a, _p, o in actions if s == "Build"] == [("JobTests", 1), ("OwnSynth", 1)]
+
+
+def test_the_job_tests_join_an_own_synth_after_the_steps_it_needs():
+    generate = pipelines.CodeBuildStep("Generate", input=SOURCE, commands=["make gen"], primary_output_directory="gen")
+    own = pipelines.CodeBuildStep(
+        "OwnSynth", input=SOURCE, additional_inputs={"gen": generate}, commands=["make synth"]
+    )
+    built = glue_pipeline(synth=own)
+    actions = pipeline_actions(pipeline_props(Template.from_stack(cdk.Stack.of(built))))
+    assert [(a, o) for s, a, _p, o in actions if s == "Build"] == [("Generate", 1), ("JobTests", 2), ("OwnSynth", 2)]
 
 
 def test_a_synth_that_is_not_a_step_is_rejected():

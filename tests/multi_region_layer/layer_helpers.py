@@ -102,3 +102,13 @@ def layer_config(template: Template) -> dict[str, Any]:
         "AWS::Lambda::Function", {"Properties": {"Handler": "layer_distributor.handler"}}
     ).values()
     return json.loads(function["Properties"]["Environment"]["Variables"]["DISTRIBUTOR_CONFIG"])  # type: ignore[no-any-return]
+
+
+def synth_project(template: Template) -> dict[str, Any]:
+    """The CodeBuild project of the ``Build/Synth`` action (it builds the layer too)."""
+    (found,) = [
+        p
+        for p in template.find_resources("AWS::CodeBuild::Project").values()
+        if p["Properties"].get("Description", "").endswith("/Build/Synth")
+    ]
+    return found  # type: ignore[no-any-return]

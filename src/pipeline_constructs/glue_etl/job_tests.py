@@ -1,15 +1,19 @@
 """The job-test action: pytest in the aws-glue-libs image, no AWS credentials, results as a JUnit report.
 
-Why the job tests are their own action, ahead of synth (not inside it, as in
-the blog post): the synth action needs Node.js and the CDK CLI, the job tests
-need the Glue libraries and Spark of the job's Glue version. Running the
-aws-glue-libs image *as the CodeBuild image* of a separate action needs no
-Docker, so no privileged build (cdk-nag ``AwsSolutions-CB3``), no ``docker
-pull`` inside a build and no credentials handed to a container. The action
-runs before synth, so a failing test stops the pipeline before it mutates
-itself. Cost: one CodeBuild action more than the post (four before the first
-deployment: JobTests, Synth, SelfMutate, FileAsset), against a privileged
-synth that pulls a multi-GB image on every run.
+Why the job tests are their own action (not inside synth, as in the blog
+post): the synth action needs Node.js and the CDK CLI, the job tests need the
+Glue libraries and Spark of the job's Glue version. Running the aws-glue-libs
+image *as the CodeBuild image* of a separate action needs no Docker, so no
+privileged build (cdk-nag ``AwsSolutions-CB3``), no ``docker pull`` inside a
+build and no credentials handed to a container.
+
+The action runs in the ``Build`` stage at the same run order as synth, so the
+two CodeBuild starts overlap and the job tests add no time before the first
+deployment (:mod:`pipeline_constructs.core.run_orders`). It stays a gate: a
+stage succeeds only when every action in it succeeded, so a failing test fails
+``Build`` and the pipeline stops before it mutates itself, publishes assets or
+deploys anything. Synth reads nothing the job tests write (they have no output
+artifact).
 """
 
 from __future__ import annotations

@@ -2,11 +2,12 @@
 
 Pipeline (run order)::
 
-    Source -> Build: JobTests (pytest in the aws-glue-libs image -> JUnit report) -> Synth
+    Source -> Build: JobTests (pytest in the aws-glue-libs image -> JUnit report) | Synth, in parallel
            -> UpdatePipeline/SelfMutate -> Assets/FileAsset
            -> <target 1> (e.g. Dev) -> <target 2> (e.g. Prod: PermissionCheck -> PromoteToProd -> deploy)
 
-Why the job tests are their own action: :mod:`~pipeline_constructs.glue_etl.job_tests`.
+Why the job tests are their own action, and why running them beside synth is safe:
+:mod:`~pipeline_constructs.glue_etl.job_tests`.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pipeline_constructs.core.options import PipelineOptions, check_pipeline_opt
 from pipeline_constructs.core.pipeline import PipelineConstruct
 from pipeline_constructs.core.private.naming import default_pipeline_name, stage_stack_name
 from pipeline_constructs.core.reports import TestReportFormat, TestReports
+from pipeline_constructs.core.run_orders import RunOrderOverride, add_run_order
 from pipeline_constructs.core.targets import DeploymentTarget, StageFactory, require_stage_factory, validate_targets
 from pipeline_constructs.core.validation import (
     repository_roots,
@@ -50,12 +52,16 @@ from pipeline_constructs.glue_etl.workload.options import check_workload_options
 
 __all__ = ["GlueEtlPipeline"]
 
+#: The stage CDK Pipelines puts the synth step and the steps it depends on in.
+BUILD_STAGE = "Build"
+
 
 class GlueEtlPipeline(PipelineConstruct):
     """Self-mutating CDK Pipelines pipeline for a Glue ETL workload described by a :class:`GlueEtlSpec`.
 
     The job tests run with pytest in the aws-glue-libs image of the spec's Glue
-    version, as their own CodeBuild action before synth; results go to a
+    version, as their own CodeBuild action in the ``Build`` stage, in parallel with synth
+    (the stage, and so the pipeline, stops when either fails: nothing deploys); results go to a
     CodeBuild report group as JUnit XML (``test_reports["JobTests"]``). pytest runs
     with every AWS credential source removed from its environment, so a test that
     needs an account or live data fails instead of quietly using the build role.
@@ -67,7 +73,7 @@ class GlueEtlPipeline(PipelineConstruct):
     :param targets: where to deploy, in order (e.g. Dev, then Prod). At least one, unique names.
     :param spec: the Glue workload every target deploys.
     :param synth: a whole synth step of your own (a ``ShellStep``/``CodeBuildStep`` producing
-        ``cdk.out``); it runs after the job tests. Not with ``synth_commands`` or ``app_dir``.
+        ``cdk.out``); it runs in parallel with the job tests. Not with ``synth_commands`` or ``app_dir``.
         Default: a ``Synth`` CodeBuildStep on ``source`` running ``synth_commands`` in ``app_dir``.
     :param synth_commands: commands (run in ``app_dir``) that produce ``cdk.out``.
         Default: ``["pip install -r requirements.txt", "npx -y aws-cdk@<cli version> synth"]`` (the pipeline's
@@ -140,13 +146,13 @@ class GlueEtlPipeline(PipelineConstruct):
         options = check_pipeline_options(where, pipeline_options)
         synth = self._synth_step(source, synth, synth_commands, app_dir, options)
         if not isinstance(synth, pipelines.Step):
-            raise wrong_type(where, "synth", synth, "expected a pipelines.Step (the job tests run before it)")
+            raise wrong_type(where, "synth", synth, "expected a pipelines.Step (the job tests run beside it)")
         #: The spec every target deploys.
         self.spec = spec
         #: The CodeBuild image of the job tests.
         self.test_image: codebuild.IBuildImage = test_image or default_test_image(where, spec)
 
-        # Build: the job tests, then synth.
+        # Build: the job tests and synth, in parallel.
         self.test_reports["JobTests"] = TestReports(
             self,
             "JobTestReports",
@@ -164,12 +170,17 @@ class GlueEtlPipeline(PipelineConstruct):
             install_commands=test_install_commands,
             reports=self.test_reports["JobTests"],
         )
-        #: The synth action (runs after the job tests).
+        #: The synth action (runs in parallel with the job tests).
         self.synth: pipelines.IFileSetProducer = synth
+        # CDK Pipelines puts a step in the pipeline only when another depends on it: the synth step depends
+        # on the job tests (JobTests at run order 1, Synth at 2 of the Build stage), then the JobTests
+        # action takes Synth's run order on the built pipeline. Synth reads nothing of JobTests (it has no
+        # output), and the Build stage still succeeds only when both did.
         synth.add_step_dependency(self.job_tests)
         self._build_pipeline(
             synth=synth, pipeline_name=pipeline_name or default_pipeline_name(self), targets=targets, options=options
         )
+        add_run_order(self.pipeline, RunOrderOverride(BUILD_STAGE, self.job_tests.id, same_as=synth.id))
         image = self.test_image
         after_build(self.pipeline, lambda: acknowledge_test_image(self.pipeline, image))
 

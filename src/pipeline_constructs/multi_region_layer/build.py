@@ -1,7 +1,16 @@
-"""The layer build: one CodeBuild action that puts the layer's content into the output directory."""
+"""The layer build: the commands that put the layer's content into the output directory, and where they run.
+
+By default they run inside the synth action, before the CDK app is synthesized
+(:func:`synth_commands_before`); the output directory is then a second output
+of that action (one CodeBuild start fewer than a build action of its own). With
+a synth step of your own, which the construct cannot add commands to, they run
+in a ``BuildLayer`` action of their own at the start of the ``Layer`` stage
+(:func:`layer_build_step`).
+"""
 
 from __future__ import annotations
 
+import posixpath
 import shlex
 from collections.abc import Sequence
 
@@ -9,6 +18,7 @@ from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import pipelines
 
+from pipeline_constructs.core.options import merge_code_build_options
 from pipeline_constructs.core.validation import invalid
 
 __all__ = ["MAX_LAYER_UNZIPPED_BYTES", "default_build_commands"]
@@ -89,6 +99,84 @@ def default_build_commands(
     return commands
 
 
+#: The image an ARM-only layer builds on when nothing else is said (native modules are built for the host).
+ARM_BUILD_IMAGE = codebuild.LinuxArmBuildImage.AMAZON_LINUX_2023_STANDARD_3_0
+
+#: What the synth action runs after the layer build: back to the repository root, where the synth commands
+#: start (a ``cd`` in your build commands would otherwise move them, as CodeBuild runs the commands of a
+#: phase in one shell).
+BACK_TO_ROOT = 'cd "$CODEBUILD_SRC_DIR"'
+
+
+def synth_commands_before(commands: Sequence[str]) -> list[str]:
+    """The layer build as the first commands of the synth action (at the repository root), then back to the root.
+
+    Each command stays a command of its own, so CodeBuild fails the synth action (and the
+    pipeline stops before it mutates itself) at the first one that fails: a missing lock file,
+    a hash mismatch, a layer above 250 MB.
+    """
+    return [*commands, BACK_TO_ROOT]
+
+
+def check_output_directory(where: str, output_directory: str, app_dir: str | None) -> None:
+    """The layer's output must not overlap the synth action's ``<app_dir>/cdk.out``: both are outputs of one action.
+
+    :raises ValueError: naming ``output_directory`` when it is, holds or lies inside the cloud assembly.
+    """
+    assembly = posixpath.normpath(posixpath.join(app_dir or ".", "cdk.out"))
+    layer = posixpath.normpath(output_directory)
+    if layer == assembly or layer.startswith(assembly + "/") or assembly.startswith(layer + "/"):
+        raise invalid(
+            where,
+            "output_directory",
+            output_directory,
+            f"expected a directory apart from the cloud assembly {assembly!r}: the synth action outputs both, "
+            "and the layer must not contain (or be part of) cdk.out",
+        )
+
+
+def synth_code_build_defaults(
+    where: str,
+    architectures: Sequence[lambda_.Architecture],
+    build_environment: codebuild.BuildEnvironment | None,
+    synth_defaults: pipelines.CodeBuildOptions | None,
+) -> pipelines.CodeBuildOptions | None:
+    """The synth action's CodeBuild options when it also builds the layer.
+
+    * ``build_environment`` given: it is the layer build's environment, so the synth action's:
+      merged over ``pipeline_options['synth_code_build_defaults']`` field by field (it wins);
+    * else, an ARM-only layer: the synth action runs on :data:`ARM_BUILD_IMAGE` (native modules are
+      built for the host), unless ``synth_code_build_defaults`` names an ARM image of its own;
+    * else ``synth_code_build_defaults`` unchanged (the pipeline's image).
+
+    :raises ValueError: when an ARM-only layer would build on the non-ARM image that
+        ``synth_code_build_defaults`` names (pass ``build_environment`` with an ARM image).
+    """
+    if build_environment is not None:
+        return merge_code_build_options(
+            synth_defaults or pipelines.CodeBuildOptions(),
+            pipelines.CodeBuildOptions(build_environment=build_environment),
+        )
+    if [a.name for a in architectures] != ["arm64"]:
+        return synth_defaults
+    environment = synth_defaults.build_environment if synth_defaults is not None else None
+    image = environment.build_image if environment is not None else None
+    if image is None:
+        return merge_code_build_options(
+            synth_defaults or pipelines.CodeBuildOptions(),
+            pipelines.CodeBuildOptions(build_environment=codebuild.BuildEnvironment(build_image=ARM_BUILD_IMAGE)),
+        )
+    if "ARM" not in str(image.type):
+        raise invalid(
+            where,
+            "pipeline_options['synth_code_build_defaults']",
+            f"<build image {image.image_id}>",
+            "an arm64-only layer is built in the synth action, on ARM (native modules are built for the host); "
+            "name an ARM image there, or pass build_environment= with an ARM image",
+        )
+    return synth_defaults
+
+
 def layer_build_step(
     source: pipelines.IFileSetProducer,
     commands: Sequence[str],
@@ -97,15 +185,14 @@ def layer_build_step(
     architectures: Sequence[lambda_.Architecture],
     build_environment: codebuild.BuildEnvironment | None,
 ) -> pipelines.CodeBuildStep:
-    """The ``BuildLayer`` step: ``commands`` on ``source``; its output (``output_directory``) is the layer zip.
+    """The ``BuildLayer`` step (with a synth step of your own): ``commands`` on ``source``; its output
+    (``output_directory``) is the layer zip.
 
     Without a ``build_environment`` an ARM-only layer builds on ARM (native modules are built for
     the build host); otherwise on the pipeline's image.
     """
     if build_environment is None and [a.name for a in architectures] == ["arm64"]:
-        build_environment = codebuild.BuildEnvironment(
-            build_image=codebuild.LinuxArmBuildImage.AMAZON_LINUX_2023_STANDARD_3_0
-        )
+        build_environment = codebuild.BuildEnvironment(build_image=ARM_BUILD_IMAGE)
     return pipelines.CodeBuildStep(
         "BuildLayer",
         input=source,

@@ -4,8 +4,9 @@ The solution of the AWS blog post "Building a pipeline to distribute Lambda
 layers across Regions", as one construct, without the sample's flaws (see
 ``docs/multi_region_layer.md``). This module is the pipeline's description; the
 pieces live beside it: :mod:`.props` (what is accepted), :mod:`.build` (the
-layer build), :mod:`.regional` (the staging stacks), :mod:`.distributor` (the
-job function and its invoke role), :mod:`.sharing` (who may use the layer).
+layer build, inside the synth action), :mod:`.regional` (the staging stacks),
+:mod:`.distributor` (the job function and its invoke role), :mod:`.sharing` (who
+may use the layer).
 """
 
 from __future__ import annotations
@@ -33,7 +34,12 @@ from pipeline_constructs.core.validation import (
     require_pipeline_name,
     require_stack_env,
 )
-from pipeline_constructs.multi_region_layer.build import layer_build_step
+from pipeline_constructs.multi_region_layer.build import (
+    check_output_directory,
+    layer_build_step,
+    synth_code_build_defaults,
+    synth_commands_before,
+)
 from pipeline_constructs.multi_region_layer.distributor import MIN_DISTRIBUTOR_TIMEOUT, distributor, invoke_role
 from pipeline_constructs.multi_region_layer.props import MAX_REGIONS, check_layer_props
 from pipeline_constructs.multi_region_layer.regional import staging_bucket_prefix, staging_stack
@@ -46,11 +52,13 @@ __all__ = ["MAX_REGIONS", "MIN_DISTRIBUTOR_TIMEOUT", "MultiRegionLayerPipeline"]
 class MultiRegionLayerPipeline(PipelineConstruct):
     """A self-mutating pipeline that builds a Lambda layer once and publishes it to many regions in parallel.
 
-    Stages: ``Source`` -> ``Build`` (CDK synth) -> ``UpdatePipeline`` ->
-    ``Layer``: the layer's CodeBuild action, then one Lambda-invoke action per
-    target (``Publish-<target>``), all in parallel; a ``manual_approval`` target's
-    publish waits for ``PromoteTo<target>``. Adding a target adds an action,
-    never a stage.
+    Stages: ``Source`` -> ``Build`` (``Synth``: builds the layer, then synthesizes the
+    CDK app; the layer's content is a second output of the action) -> ``UpdatePipeline`` ->
+    ``Layer``: one Lambda-invoke action per target (``Publish-<target>``), all in
+    parallel; a ``manual_approval`` target's publish waits for ``PromoteTo<target>``.
+    Adding a target adds an action, never a stage. With a ``synth`` step of your own
+    (which the construct cannot add commands to) the layer builds in a ``BuildLayer``
+    CodeBuild action at the start of the ``Layer`` stage instead.
 
     Each publish action invokes the distributor function (in the pipeline's
     region) with ``{"region", "stagingBucket"}``. The function downloads the
@@ -84,13 +92,17 @@ class MultiRegionLayerPipeline(PipelineConstruct):
         ``package-lock.json`` or ``requirements.txt``, relative to the source
         root. Default: ``"."``.
     :param build_commands: commands that put the layer's content into
-        ``output_directory`` (``nodejs/``, ``python/``...). Default:
+        ``output_directory`` (``nodejs/``, ``python/``...); they run at the repository
+        root, first in the synth action (which then returns to the root before its own
+        commands). Default:
         :func:`~pipeline_constructs.multi_region_layer.build.default_build_commands`
         (lock-file installs, never ``latest``).
     :param output_directory: where ``build_commands`` put the layer content,
-        relative to the source root; CodePipeline zips it as the artifact.
-        Default: ``"layer-build"``.
-    :param build_environment: CodeBuild environment of the layer build.
+        relative to the source root (apart from ``<app_dir>/cdk.out``); CodePipeline
+        zips it as the layer artifact. Default: ``"layer-build"``.
+    :param build_environment: CodeBuild environment of the layer build: the synth
+        action's (merged over ``pipeline_options['synth_code_build_defaults']``, and
+        winning), or the ``BuildLayer`` action's with a ``synth`` of your own.
         Default: the pipeline's image, on ARM when ``arm64`` is the only architecture.
     :param sharing: who else may use the layer. Default: private (no grant).
     :param license_info: the layer's license (SPDX id, URL or text, at most 512 characters).
@@ -98,8 +110,10 @@ class MultiRegionLayerPipeline(PipelineConstruct):
     :param description: description of each version (at most 256 characters). Default: none.
     :param parameter_name: SSM parameter (in every target region) that receives the
         latest version ARN. Default: ``/lambda-layers/<layer_name>/latest-version-arn``.
-    :param synth: a whole synth step of your own (not with ``synth_commands``/``app_dir``).
-        Default: a ``CodeBuildStep`` ``Synth`` on ``source`` running ``synth_commands``.
+    :param synth: a whole synth step of your own (not with ``synth_commands``/``app_dir``);
+        the layer then builds in a ``BuildLayer`` action of its own. Default: a
+        ``CodeBuildStep`` ``Synth`` on ``source`` running ``build_commands``, then
+        ``synth_commands``.
     :param synth_commands: the commands of the default synth step. Default:
         ``pip install -r requirements.txt`` and ``cdk synth`` with the pinned CDK CLI
         (:data:`~pipeline_constructs.core.options.CDK_CLI_VERSION`, team-overridable).
@@ -118,8 +132,9 @@ class MultiRegionLayerPipeline(PipelineConstruct):
     Attributes: the common ones (``secure_pipeline``, ``pipeline``, ``code_pipeline``;
     ``stages``, ``deployments``, ``gates`` and ``test_reports`` exist and stay empty: a
     layer pipeline deploys no ``cdk.Stage`` per target and runs no tests), and
-    ``targets``, ``regions``, ``wave`` (the ``Layer`` wave), ``build_step``,
-    ``publish_steps`` and ``approvals`` (by target name), ``distributor``,
+    ``targets``, ``regions``, ``wave`` (the ``Layer`` wave), ``build_step`` (the step
+    that builds the layer: the synth step, or ``BuildLayer``), ``layer_output`` (the
+    layer's file set), ``publish_steps`` and ``approvals`` (by target name), ``distributor``,
     ``distributor_failures``, ``regional_stacks`` and ``staging_buckets`` (by target
     name), ``parameter_name``.
     """
@@ -174,7 +189,23 @@ class MultiRegionLayerPipeline(PipelineConstruct):
         options = check_pipeline_options(where, pipeline_options)
         removal_policy = options.get("removal_policy", cdk.RemovalPolicy.RETAIN)
         retention = resolve_log_retention(self, options.get("log_retention"), prop="pipeline_options['log_retention']")
-        synth_action = self._synth_step(source, synth, synth_commands, app_dir, pipeline_options)
+        #: Whether the layer builds inside the synth action (the default synth step) or in ``BuildLayer``.
+        self.builds_in_synth: bool = synth is None
+        synth_action = self._synth_step(
+            source,
+            synth,
+            synth_commands,
+            app_dir,
+            pipeline_options,
+            **({"commands_before": synth_commands_before(layer.build_commands)} if self.builds_in_synth else {}),
+        )
+        if self.builds_in_synth:  # the synth action builds the layer: its environment is the layer build's
+            check_output_directory(where, layer.output_directory, app_dir)
+            synth_defaults = synth_code_build_defaults(
+                where, layer.architectures, layer.build_environment, options.get("synth_code_build_defaults")
+            )
+            if synth_defaults is not None:
+                options = {**options, "synth_code_build_defaults": synth_defaults}
         #: The targets, in order (one per region).
         self.targets: tuple[DeploymentTarget, ...] = layer.targets
         #: The target regions, in target order.
@@ -215,15 +246,26 @@ class MultiRegionLayerPipeline(PipelineConstruct):
         self.distributor_failures: JobFailures = built.failures
         role = invoke_role(self, secure, self.distributor)
 
-        # ---- Layer: build once, then publish to every target in parallel (approved ones after PromoteTo<target>)
-        #: The CodeBuild step that builds the layer (its output is the layer zip's content).
-        self.build_step = layer_build_step(
-            source,
-            layer.build_commands,
-            output_directory=layer.output_directory,
-            architectures=layer.architectures,
-            build_environment=layer.build_environment,
-        )
+        # ---- the layer: built once, in the synth action (or BuildLayer), then published to every target in
+        # parallel (approved ones after PromoteTo<target>)
+        #: The CodeBuild step that builds the layer: the synth step (``Synth``), or ``BuildLayer`` with your own synth.
+        self.build_step: pipelines.CodeBuildStep
+        #: The layer's content (zipped by CodePipeline): the input artifact of every publish action.
+        self.layer_output: pipelines.FileSet
+        if self.builds_in_synth:
+            assert isinstance(synth_action, pipelines.CodeBuildStep)
+            self.build_step = synth_action
+            self.layer_output = synth_action.add_output_directory(layer.output_directory)
+        else:
+            self.build_step = layer_build_step(
+                source,
+                layer.build_commands,
+                output_directory=layer.output_directory,
+                architectures=layer.architectures,
+                build_environment=layer.build_environment,
+            )
+            assert self.build_step.primary_output is not None
+            self.layer_output = self.build_step.primary_output
         #: Target name -> the ``PromoteTo<target>`` approval of a ``manual_approval`` target (after the build).
         self.approvals: dict[str, pipelines.ManualApprovalStep] = {
             t.name: self._approval(t, layer_name) for t in layer.targets if t.manual_approval
@@ -232,14 +274,17 @@ class MultiRegionLayerPipeline(PipelineConstruct):
         self.publish_steps: dict[str, LambdaInvokeStep] = {t.name: self._publish_step(t, role) for t in layer.targets}
         #: The ``Layer`` wave (the pipeline's last stage): add your own ``post`` steps to it.
         self.wave = self.pipeline.add_wave(
-            "Layer", pre=[self.build_step], post=[*self.approvals.values(), *self.publish_steps.values()]
+            "Layer",
+            pre=[] if self.builds_in_synth else [self.build_step],
+            post=[*self.approvals.values(), *self.publish_steps.values()],
         )
 
     def _approval(self, target: DeploymentTarget, layer_name: str) -> pipelines.ManualApprovalStep:
         """``PromoteTo<target>``: a person approves the built layer for this target."""
         comment = target.approval_comment or f"Publish layer {layer_name} to {target.name} ({target.region})?"
         step = pipelines.ManualApprovalStep(f"PromoteTo{target.name}", comment=comment)
-        step.add_step_dependency(self.build_step)
+        if not self.builds_in_synth:  # built in synth: the layer exists before the Layer stage starts
+            step.add_step_dependency(self.build_step)
         return step
 
     def _publish_step(self, target: DeploymentTarget, role: iam.IRole) -> LambdaInvokeStep:
@@ -247,7 +292,7 @@ class MultiRegionLayerPipeline(PipelineConstruct):
         step = LambdaInvokeStep(
             f"Publish-{target.name}",
             function=self.distributor,
-            inputs=[self.build_step],
+            inputs=[self.layer_output],
             user_parameters={"region": target.region, "stagingBucket": self.staging_buckets[target.name]},
             role=role,
             variables_namespace=f"Layer-{target.name}",
