@@ -99,7 +99,7 @@ def check_commands(cli_version: str) -> list[str]:
     return [
         f"npm install -g aws-cdk@{cli_version}",
         f'export PIPELINE_NAME="$({node} \'`${{process.env.CODEBUILD_INITIATOR}}`.split("/")[1]\')"',
-        "ARN=$CODEBUILD_BUILD_ARN",
+        "export ARN=$CODEBUILD_BUILD_ARN",  # CDK writes ARN=...: node reads it from its environment
         f'REGION="$({node} \'`${{process.env.ARN}}`.split(":")[3]\')"',
         f'ACCOUNT_ID="$({node} \'`${{process.env.ARN}}`.split(":")[4]\')"',
         f'PROJECT_NAME="$({node} \'`${{process.env.ARN}}`.split(":")[5].split("/")[1]\')"',
