@@ -52,8 +52,10 @@ def without_asset(scope: Construct, id: str, t: Any) -> cdk.Stage:
     return stage
 
 
-def deploy(targets: list[Any], factory: Any = with_asset) -> tuple[cdk.App, cdk.Stack, dict[str, Any], Any]:
-    app = deterministic_app()
+def deploy(
+    targets: list[Any], factory: Any = with_asset, context: dict[str, Any] | None = None
+) -> tuple[cdk.App, cdk.Stack, dict[str, Any], Any]:
+    app = deterministic_app(context=context)
     stack = cdk.Stack(app, "Delivery", env=PIPELINE_ENV)
     secure = SecurePipeline(
         stack, "Pipeline", synth=pipelines.ShellStep("Synth", input=SOURCE, commands=["x"]), targets=targets
@@ -243,6 +245,25 @@ def test_two_gated_targets_each_get_a_check_and_a_confirmation_stage():
     assert stage_names(props)[-5:] == ["Dev", "Staging-Permissions", "Staging", "Prod-Permissions", "Prod"]
     rule = stage(props, "Staging-Permissions")["BeforeEntry"]["Conditions"][0]["Rules"][0]
     assert rule["Configuration"]["Variable"] == "#{PermissionCheck-Staging.PERMISSIONS}"
+
+
+@pytest.mark.parametrize("off", [False, "false"])
+def test_a_team_default_turns_the_early_check_off(off):
+    _, _, props, added = deploy([DEV, PROD], context={"pipeline-constructs:earlyPermissionChecks": off})
+    assert "Prod-Permissions" not in stage_names(props)
+    assert [a for s, a, _, _ in pipeline_actions(props) if s == "Prod"][:3] == [
+        "PermissionCheck.Check",
+        "PermissionCheck.Confirm",
+        "PromoteToProd",
+    ]
+    assert isinstance(added.gates["Prod"].permission_check, pipelines.ConfirmPermissionsBroadening)
+
+
+def test_a_bad_team_default_names_the_key():
+    with pytest.raises(
+        ValueError, match=r"context pipeline-constructs:earlyPermissionChecks = 'sometimes' is invalid: expected true"
+    ):
+        deploy([DEV, PROD], context={"pipeline-constructs:earlyPermissionChecks": "sometimes"})
 
 
 # -- layout and limits ----------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from pipeline_constructs.core.conditions import (
     OnFailure,
     ResilienceAssessment,
 )
+from pipeline_constructs.core.private.defaults import resolve_default
 from pipeline_constructs.core.stage_conditions import StageConditions, add_stage_conditions
 from pipeline_constructs.core.validation import (
     invalid,
@@ -298,7 +299,8 @@ def deploy_targets(
     * ``security_gated`` (with ``secure``): the permissions check runs early, in the ``Assets`` stage, and
       its confirmation sits in a ``<target>-Permissions`` stage before the stage (and its Health stage),
       skipped when nothing broadens (:mod:`pipeline_constructs.core.permission_checks`); without
-      ``secure``, CDK's ``ConfirmPermissionsBroadening`` in the target's stage;
+      ``secure``, or with the team default ``pipeline-constructs:earlyPermissionChecks`` ``false``, CDK's
+      ``ConfirmPermissionsBroadening`` in the target's stage;
     * ``health_gate``: a ``<stage>-Health`` stage right before the stage, one AWS Health check
       (``HealthCheck-<target>``, checking the target's region) per gated target; a gated target with only
       ``manual_approval`` has its ``PromoteTo<target>`` there, before the checks, so the check runs right
@@ -333,7 +335,8 @@ def deploy_targets(
                 )
     fixed = 2 + int(pipeline.self_mutation_enabled) + len(pipeline.waves)  # Source, Build, UpdatePipeline, earlier
     health = sum(g.health_stage is not None for g in groups)
-    early = secure is not None  # the early permissions check needs the hardened pipeline's CLI, logs and key
+    # The early permissions check needs the hardened pipeline's CLI, logs and key; a team can turn it off.
+    early = secure is not None and resolve_default(owner, "earlyPermissionChecks", None, True)
     permissions = sum(len(g.permission_stages) for g in groups) if early else 0
     limits.check_stage_count(
         where,
