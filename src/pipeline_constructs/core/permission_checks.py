@@ -38,6 +38,7 @@ from constructs import Construct
 from pipeline_constructs.core.compliance.acknowledgments import acknowledge_all
 from pipeline_constructs.core.compliance.hardening import after_build
 from pipeline_constructs.core.compliance.hardening_rules import project_rules
+from pipeline_constructs.core.private.defaults import resolve_compute_type
 from pipeline_constructs.core.private.iam_idioms import acknowledge_role_policies
 from pipeline_constructs.core.stage_conditions import StageConditions, VariableSkip, add_stage_conditions
 
@@ -169,8 +170,9 @@ class PermissionCheck(Construct):
                     "phases": {"build": {"commands": check_commands(secure.cli_version)}},
                 }
             ),
+            # The team's computeType, like every other action (library default SMALL, as CDK's check).
             environment=codebuild.BuildEnvironment(
-                build_image=DEFAULT_BUILD_IMAGE, compute_type=codebuild.ComputeType.SMALL
+                build_image=DEFAULT_BUILD_IMAGE, compute_type=resolve_compute_type(secure, None)
             ),
             encryption_key=secure.artifact_key,
             logging=codebuild.LoggingOptions(
