@@ -289,7 +289,9 @@ def test_show_markdown_estimate(tmp_path, capsys):
 
 
 def test_dotnet_lambda_example(synthesized_example):
-    """Source 15; Synth 90; SelfMutate 90; FileAssets 90; Dev 20 + 60; Prod check 90, two approvals 0, 20 + 60."""
+    """Source 15; Synth 90; SelfMutate 90; FileAssets and Prod's permissions check side by side 90; Dev 20 + 60;
+    Prod-Permissions (the check's confirmation, skipped when nothing broadens) 0; Prod: approval 0, 20 + 60.
+    (Before the early permissions check: Prod was 90 + 0 + 0 + 20 + 60 = 170, 535 s in all.)"""
     (p,) = pipelines_at(synthesized_example("dotnet_lambda"))
     e = estimate(p)
     assert [(s.name, s.worst_case) for s in e.stages] == [
@@ -298,9 +300,11 @@ def test_dotnet_lambda_example(synthesized_example):
         ("UpdatePipeline", 90),
         ("Assets", 90),
         ("Dev", 80),
-        ("Prod", 170),
+        ("Prod-Permissions", 0),
+        ("Prod", 80),
     ]
-    assert e.stages[-1].steps == ((1, 90), (2, 0), (3, 0), (4, 20), (5, 60))
-    assert e.worst_case == e.typical == 535
+    assert e.stages[3].steps == ((1, 90),)
+    assert e.stages[-1].steps == ((1, 0), (2, 20), (3, 60))
+    assert e.worst_case == e.typical == 445
     assert e.first_deployment == e.first_deployment_worst_case == 15 + 90 + 90 + 90 + 20 + 60 == 365
     assert e.assumed == ()

@@ -184,7 +184,7 @@ def test_escape_hatches_of_a_built_construct():
     assert isinstance(tiny.code_pipeline, codepipeline.Pipeline)
     props = pipeline_props(Template.from_stack(stack))
     assert props["Name"] == "Tiny"
-    assert stage_names(props)[-2:] == ["Dev", "Prod"]
+    assert stage_names(props)[-3:] == ["Dev", "Prod-Permissions", "Prod"]  # the early check's confirmation
 
 
 def test_the_constructs_fixed_options_win_over_pipeline_options():

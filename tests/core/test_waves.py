@@ -300,10 +300,12 @@ def test_gates_pre_and_post_steps_apply_to_each_target_of_a_wave():
         "Eu.PromoteToEu",
         "Eu.BeforeEu",
         "Eu.AfterEu",
-        "Us.PermissionCheck.Check",
         "Us.BeforeUs",
         "Us.AfterUs",
     } <= set(names)
+    # Us's permissions check runs early (no Assets stage here: at the end of Build); its confirmation before the wave
+    assert ("PermissionCheck-Us", "CodeBuild", 2) in actions(props, "Build")
+    assert stage_names(props)[-2:] == ["Us-Permissions", "Prod"]
     eu = {a: o for a, _, o in actions(props, "Prod") if a.startswith("Eu.")}
     assert eu["Eu.PromoteToEu"] < eu["Eu.BeforeEu"] < eu["Eu.Svc.Prepare"] < eu["Eu.Svc.Deploy"] < eu["Eu.AfterEu"]
     assert list(added.gates) == ["Us"]
@@ -370,7 +372,8 @@ def test_a_manual_approval_moves_into_the_health_stage_before_the_checks(fake_st
     prod = [a for a, _, _ in actions(props, "Prod")]
     assert "Eu.PromoteToEu" not in prod
     assert "Us.PromoteToUs" in prod
-    assert {"Ap.PermissionCheck.Check", "Ap.PromoteToAp"} <= set(prod)  # a security gate keeps its own approval
+    assert "Ap.PromoteToAp" in prod  # a security gate keeps its own approval
+    assert stage_names(props)[-3:] == ["Ap-Permissions", "Prod-Health", "Prod"]  # the check's confirmation first
 
 
 def test_health_gate_and_assessment_need_the_hardened_pipeline():

@@ -47,33 +47,36 @@ def pipeline(template) -> dict:
 
 def test_stages_in_order_with_tests_in_synth(pipeline):
     assert pipeline["PipelineType"] == "V2"
-    assert stage_names(pipeline) == ["Source", "Build", "UpdatePipeline", "Assets", "Dev", "Prod"]
+    assert stage_names(pipeline) == ["Source", "Build", "UpdatePipeline", "Assets", "Dev", "Prod-Permissions", "Prod"]
 
 
 def test_at_most_three_codebuild_actions_before_first_deployment(pipeline):
     before = []
-    for stage, _action, provider, _order in pipeline_actions(pipeline):
+    for stage, _action, provider, order in pipeline_actions(pipeline):
         if stage == "Dev":
             break
-        if provider == "CodeBuild":
-            before.append(stage)
-    assert before == ["Build", "UpdatePipeline", "Assets"]
+        if provider == "CodeBuild" and (stage, order) not in before:
+            before.append((stage, order))  # actions of one run order start side by side: one serial start
+    assert before == [("Build", 1), ("UpdatePipeline", 1), ("Assets", 1)]
 
 
 def test_one_asset_action_per_asset_type(pipeline):
     (assets,) = [s for s in pipeline["Stages"] if s["Name"] == "Assets"]
-    assert [a["Name"] for a in assets["Actions"]] == ["FileAssets"]
+    assert [a["Name"] for a in assets["Actions"]] == ["FileAssets", "PermissionCheck-Prod"]  # and Prod's check
 
 
 def test_prod_is_gated_permission_check_then_approval_then_deploy(pipeline):
     prod = [(a, p, o) for s, a, p, o in pipeline_actions(pipeline) if s == "Prod"]
     assert prod == [
-        ("PermissionCheck.Check", "CodeBuild", 1),
-        ("PermissionCheck.Confirm", "Manual", 2),
-        ("PromoteToProd", "Manual", 3),
-        ("dotnet-lambda-Service.Prepare", "CloudFormation", 4),
-        ("dotnet-lambda-Service.Deploy", "CloudFormation", 5),
+        ("PromoteToProd", "Manual", 1),
+        ("dotnet-lambda-Service.Prepare", "CloudFormation", 2),
+        ("dotnet-lambda-Service.Deploy", "CloudFormation", 3),
     ]
+    # the permissions check ran in Assets; its confirmation is alone in the stage before, skipped when nothing broadens
+    assert ("Assets", "PermissionCheck-Prod", "CodeBuild", 1) in pipeline_actions(pipeline)
+    (confirm,) = [s for s in pipeline["Stages"] if s["Name"] == "Prod-Permissions"]
+    assert [a["Name"] for a in confirm["Actions"]] == ["PermissionCheck.Confirm"]
+    assert confirm["BeforeEntry"]["Conditions"][0]["Result"] == "SKIP"
     dev = [(a, p) for s, a, p, _ in pipeline_actions(pipeline) if s == "Dev"]
     assert "Manual" not in {p for _, p in dev}
     assert len(dev) == 2

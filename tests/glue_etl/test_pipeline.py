@@ -42,7 +42,7 @@ def pipeline(construct) -> dict:
 def test_stages_in_order(pipeline):
     assert pipeline["PipelineType"] == "V2"
     assert pipeline["Name"] == "covid19-glue"
-    assert stage_names(pipeline) == ["Source", "Build", "UpdatePipeline", "Assets", "Dev", "Prod"]
+    assert stage_names(pipeline) == ["Source", "Build", "UpdatePipeline", "Assets", "Dev", "Prod-Permissions", "Prod"]
 
 
 def test_job_tests_run_beside_synth(pipeline):
@@ -90,15 +90,32 @@ def test_modeled_run_time_the_job_tests_cost_nothing_before_the_first_deployment
     assert modeled.first_deployment_worst_case == 365
 
 
+def test_four_codebuild_actions_before_the_first_deployment(pipeline):
+    before = []
+    for stage, action, provider, _order in pipeline_actions(pipeline):
+        if stage == "Dev":
+            break
+        if provider == "CodeBuild":
+            before.append(action)
+    assert before == [
+        "JobTests",
+        "Synth",
+        "SelfMutate",
+        "FileAssets",
+        "PermissionCheck-Prod",
+    ]  # the last two side by side
+    assert ("Assets", "PermissionCheck-Prod", "CodeBuild", 1) in pipeline_actions(pipeline)
+
+
 def test_prod_is_gated_in_its_own_account(pipeline, construct):
     prod = [(a, p, o) for s, a, p, o in pipeline_actions(pipeline) if s == "Prod"]
     assert prod == [
-        ("PermissionCheck.Check", "CodeBuild", 1),
-        ("PermissionCheck.Confirm", "Manual", 2),
-        ("PromoteToProd", "Manual", 3),
-        ("covid19-glue-Etl.Prepare", "CloudFormation", 4),
-        ("covid19-glue-Etl.Deploy", "CloudFormation", 5),
+        ("PromoteToProd", "Manual", 1),
+        ("covid19-glue-Etl.Prepare", "CloudFormation", 2),
+        ("covid19-glue-Etl.Deploy", "CloudFormation", 3),
     ]
+    confirm = [(a, p) for s, a, p, _ in pipeline_actions(pipeline) if s == "Prod-Permissions"]
+    assert confirm == [("PermissionCheck.Confirm", "Manual")]  # the early check's confirmation, before Prod
     assert construct.stages["Prod"].account == "222222222222"
     assert set(construct.gates) == {"Prod"}
     dev = [(a, p) for s, a, p, _ in pipeline_actions(pipeline) if s == "Dev"]

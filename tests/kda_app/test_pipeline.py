@@ -22,16 +22,13 @@ from pipeline_constructs.testing import deterministic_app
 def test_infrastructure_pipeline_deploys_dev_then_gated_prod():
     pipeline = pipeline_named(example().template, "clickstream-infrastructure")
     assert pipeline["PipelineType"] == "V2"
-    assert stage_names(pipeline) == ["Source", "Build", "UpdatePipeline", "Assets", "Dev", "Prod"]
+    assert stage_names(pipeline) == ["Source", "Build", "UpdatePipeline", "Assets", "Dev", "Prod-Permissions", "Prod"]
     prod = [(a, p, o) for s, a, p, o in pipeline_actions(pipeline) if s == "Prod"]
-    assert [(p, o) for _, p, o in prod] == [
-        ("CodeBuild", 1),
-        ("Manual", 2),
-        ("Manual", 3),
-        ("CloudFormation", 4),
-        ("CloudFormation", 5),
-    ]
-    assert [a for a, _, _ in prod][:3] == ["PermissionCheck.Check", "PermissionCheck.Confirm", "PromoteToProd"]
+    assert [(p, o) for _, p, o in prod] == [("Manual", 1), ("CloudFormation", 2), ("CloudFormation", 3)]
+    assert prod[0][0] == "PromoteToProd"
+    # the permissions check runs in Assets; its confirmation waits alone in Prod-Permissions
+    assert ("Assets", "PermissionCheck-Prod", "CodeBuild", 1) in pipeline_actions(pipeline)
+    assert [a for s, a, _, _ in pipeline_actions(pipeline) if s == "Prod-Permissions"] == ["PermissionCheck.Confirm"]
     dev = [p for s, _, p, _ in pipeline_actions(pipeline) if s == "Dev"]
     assert dev == ["CloudFormation", "CloudFormation"]
 

@@ -50,16 +50,17 @@ def test_test_target_then_production_behind_the_permissions_check_and_promote_to
     assert _actions(template) == [
         ("Source", "example-org_redshift-migrations", "CodeStarSourceConnection", 1),
         ("Build", "Synth", "CodeBuild", 1),
+        # no Assets stage: the early permissions check runs at the end of Build
+        ("Build", "PermissionCheck-Prod", "CodeBuild", 2),
         ("UpdatePipeline", "SelfMutate", "CodeBuild", 1),
         ("Test", "Warehouse.Prepare", "CloudFormation", 1),
         ("Test", "Warehouse.Deploy", "CloudFormation", 2),
         ("Test", "MigrateAndTest", "CodeBuild", 3),
-        ("Prod", "PermissionCheck.Check", "CodeBuild", 1),
-        ("Prod", "PermissionCheck.Confirm", "Manual", 2),
-        ("Prod", "PromoteToProd", "Manual", 3),
-        ("Prod", "Warehouse.Prepare", "CloudFormation", 4),
-        ("Prod", "Warehouse.Deploy", "CloudFormation", 5),
-        ("Prod", "Migrate", "CodeBuild", 6),
+        ("Prod-Permissions", "PermissionCheck.Confirm", "Manual", 1),
+        ("Prod", "PromoteToProd", "Manual", 1),
+        ("Prod", "Warehouse.Prepare", "CloudFormation", 2),
+        ("Prod", "Warehouse.Deploy", "CloudFormation", 3),
+        ("Prod", "Migrate", "CodeBuild", 4),
     ]
 
 
@@ -239,9 +240,8 @@ def test_stage_factory_with_a_security_gate_on_a_test_target():
         stage_factory=factory,
     )
     actions = _actions(Template.from_stack(cdk.Stack.of(pipeline)).to_json())
+    assert [action for stage, action, _, _ in actions if stage == "Test-Permissions"] == ["PermissionCheck.Confirm"]
     assert [action for stage, action, _, _ in actions if stage == "Test"] == [
-        "PermissionCheck.Check",
-        "PermissionCheck.Confirm",
         "App.Prepare",
         "App.Deploy",
         "MigrateAndTest",

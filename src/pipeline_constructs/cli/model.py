@@ -205,16 +205,30 @@ class Gate:
     stage: str
     kind: str
     actions: tuple[Action, ...]
+    #: Later stages holding the gate's confirmation that a before-entry condition skips (an early permission
+    #: check's ``<stage>-Permissions`` stage, skipped when nothing broadens).
+    skipped_stages: tuple[str, ...] = ()
 
     @property
     def run_orders(self) -> tuple[int, ...]:
-        return tuple(sorted({a.run_order for a in self.actions}))
+        """The run orders of the gate's actions in its own stage."""
+        return tuple(sorted({a.run_order for a in self.actions if a.stage == self.stage}))
+
+    @property
+    def action_names(self) -> tuple[str, ...]:
+        """The actions' names; ``Stage/Action`` for an action in another stage than the gate's."""
+        return tuple(a.name if a.stage == self.stage else a.qualified_name for a in self.actions)
 
     @property
     def description(self) -> str:
-        names = " -> ".join(a.name for a in self.actions)
+        names = " -> ".join(self.action_names)
         if self.kind == GATE_PERMISSION_CHECK:
-            return f"{names}: stops for approval when IAM or security-group permissions broaden"
+            skipped = (
+                f" (confirmation stage {', '.join(self.skipped_stages)} skipped when nothing broadens)"
+                if self.skipped_stages
+                else ""
+            )
+            return f"{names}: stops for approval when IAM or security-group permissions broaden{skipped}"
         if self.kind == GATE_HEALTH:
             regions = ", ".join(dict.fromkeys(r for r in map(checked_region, self.actions) if r))
             return f"{names}: fails while AWS Health reports an open issue" + (f" ({regions})" if regions else "")
@@ -282,15 +296,25 @@ class Pipeline:
 
     @property
     def gates(self) -> tuple[Gate, ...]:
-        """Permission checks (with the approval that confirms them), approvals and health checks, in run order."""
+        """Permission checks (with the approval that confirms them, in its stage or a later one), approvals
+        and health checks, in run order."""
         gates: list[Gate] = []
-        for stage in self.stages:
+        for i, stage in enumerate(self.stages):
             for a in stage.actions:
                 if a.gate == GATE_PERMISSION_CHECK and a.is_codebuild:
                     confirm = [
-                        c for c in stage.actions if c.gate == GATE_PERMISSION_CHECK and _confirms(c, {a.namespace})
+                        c
+                        for later in self.stages[i:]
+                        for c in later.actions
+                        if c.gate == GATE_PERMISSION_CHECK and _confirms(c, {a.namespace})
                     ]
-                    gates.append(Gate(stage.name, GATE_PERMISSION_CHECK, (a, *confirm)))
+                    skips = tuple(
+                        later.name
+                        for later in self.stages[i + 1 :]
+                        if any(c.result.upper() == "SKIP" for c in later.conditions.before_entry)
+                        and any(c.stage == later.name for c in confirm)
+                    )
+                    gates.append(Gate(stage.name, GATE_PERMISSION_CHECK, (a, *confirm), skipped_stages=skips))
                 elif a.gate in (GATE_APPROVAL, GATE_HEALTH):
                     gates.append(Gate(stage.name, a.gate, (a,)))
         return tuple(gates)
@@ -347,7 +371,7 @@ class Pipeline:
                 }
                 for s in self.stages
             ],
-            "gates": [{"stage": g.stage, "kind": g.kind, "actions": [a.name for a in g.actions]} for g in self.gates],
+            "gates": [{"stage": g.stage, "kind": g.kind, "actions": list(g.action_names)} for g in self.gates],
             "critical_path": [a.qualified_name for a in self.critical_path.actions],
             "triggers": [t.to_dict() for t in self.triggers],
         }
@@ -392,10 +416,11 @@ def _parse_pipeline(stack: StackArtifact, logical_id: str, resource: dict[str, A
         raw_actions = raw_stage.get("Actions") if isinstance(raw_stage.get("Actions"), list) else []
         assert isinstance(raw_actions, list)
         actions = [_parse_action(stack, stage_name, a) for a in raw_actions if isinstance(a, dict)]
-        actions = _mark_health_checks(stage_name, _mark_permission_checks(actions))
+        actions = _mark_health_checks(stage_name, actions)
         # Python's sort is stable: template order is kept within a run order.
         ordered = tuple(sorted(actions, key=lambda a: a.run_order))
         stages.append(Stage(stage_name, ordered, parse_conditions(raw_stage, stack.render)))
+    stages = _mark_permission_checks(stages)
     names = [s.name for s in stages]
     stages = [
         dataclasses.replace(s, health_gate=health_gate_of(s.name, s.actions, names[i + 1 :]))
@@ -501,14 +526,21 @@ def _mark_health_checks(stage: str, actions: list[Action]) -> list[Action]:
     return [dataclasses.replace(a, gate=GATE_HEALTH) if is_health_check(stage, a) else a for a in actions]
 
 
-def _mark_permission_checks(actions: list[Action]) -> list[Action]:
-    """A manual approval that reads the variables of a permission check is part of that check."""
-    namespaces = {a.namespace for a in actions if a.gate == GATE_PERMISSION_CHECK and a.namespace}
+def _mark_permission_checks(stages: list[Stage]) -> list[Stage]:
+    """A manual approval that reads the variables of a permission check is part of that check: in the
+    check's own stage (CDK's ``ConfirmPermissionsBroadening``) or in a later one (the early check's
+    ``<stage>-Permissions`` stage)."""
+    namespaces: set[str | None] = set()
     out = []
-    for a in actions:
-        if a.gate == GATE_APPROVAL and _confirms(a, namespaces):
-            a = dataclasses.replace(a, gate=GATE_PERMISSION_CHECK)
-        out.append(a)
+    for stage in stages:
+        namespaces |= {a.namespace for a in stage.actions if a.gate == GATE_PERMISSION_CHECK and a.namespace}
+        actions = tuple(
+            dataclasses.replace(a, gate=GATE_PERMISSION_CHECK)
+            if a.gate == GATE_APPROVAL and _confirms(a, namespaces)
+            else a
+            for a in stage.actions
+        )
+        out.append(dataclasses.replace(stage, actions=actions))
     return out
 
 

@@ -45,22 +45,26 @@ MAX_RULES_PER_CONDITION = 5
 _SPLIT = "split the targets across two pipelines"
 
 
-def check_stage_count(where: str, prop: str, count: int, *, targets: int, fixed: int, health: int) -> None:
+def check_stage_count(
+    where: str, prop: str, count: int, *, targets: int, fixed: int, health: int, permissions: int = 0
+) -> None:
     """Raise when a layout needs more than :data:`MAX_STAGES` stages.
 
-    :param count: the stages the layout needs: ``fixed`` + one per target or wave + ``health``.
+    :param count: the stages the layout needs: ``fixed`` + one per target or wave + ``health`` + ``permissions``.
     :param targets: how many targets the layout deploys (shown in the message).
     :param fixed: the pipeline's own stages counted (Source, Build, UpdatePipeline, earlier waves).
     :param health: the ``<stage>-Health`` stages of health-gated stages.
+    :param permissions: the ``<target>-Permissions`` confirmation stages of early permissions checks.
     """
     if count <= MAX_STAGES:
         return
+    confirmations = f", {permissions} permissions-confirmation stages" if permissions else ""
     raise invalid(
         where,
         prop,
         f"<{targets} targets, {count} stages>",
         f"CodePipeline allows at most {MAX_STAGES} stages per pipeline, and this layout needs {count} "
-        f"({fixed} of the pipeline itself, one per target or wave, {health} health-gate stages): "
+        f"({fixed} of the pipeline itself, one per target or wave, {health} health-gate stages{confirmations}): "
         "deploy targets side by side in waves (DeploymentTarget(wave='Prod')), or " + _SPLIT,
     )
 

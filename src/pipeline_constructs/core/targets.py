@@ -23,6 +23,7 @@ from pipeline_constructs.core.conditions import (
     OnFailure,
     ResilienceAssessment,
 )
+from pipeline_constructs.core.private.defaults import resolve_default
 from pipeline_constructs.core.stage_conditions import StageConditions, add_stage_conditions
 from pipeline_constructs.core.validation import (
     invalid,
@@ -41,6 +42,7 @@ from pipeline_constructs.core.validation import (
 from pipeline_constructs.core.waves import (
     DEPLOYMENT_MODEL_FIELDS,
     HEALTH_STAGE_SUFFIX,
+    PERMISSIONS_STAGE_SUFFIX,
     RESERVED_STAGE_NAMES,
     DeploymentGroup,
     check_deployment_layout,
@@ -55,6 +57,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEPLOYMENT_MODEL_FIELDS",
     "HEALTH_STAGE_SUFFIX",
+    "PERMISSIONS_STAGE_SUFFIX",
     "RESERVED_STAGE_NAMES",
     "TARGET_NAME_PATTERN",
     "DeploymentGroup",
@@ -293,6 +296,11 @@ def deploy_targets(
 
     * consecutive targets of one ``wave`` deploy side by side in one CDK Pipelines ``Wave`` (a
       CodePipeline stage named after the wave), waves and single targets one after the other;
+    * ``security_gated`` (with ``secure``): the permissions check runs early, in the ``Assets`` stage, and
+      its confirmation sits in a ``<target>-Permissions`` stage before the stage (and its Health stage),
+      skipped when nothing broadens (:mod:`pipeline_constructs.core.permission_checks`); without
+      ``secure``, or with the team default ``pipeline-constructs:earlyPermissionChecks`` ``false``, CDK's
+      ``ConfirmPermissionsBroadening`` in the target's stage;
     * ``health_gate``: a ``<stage>-Health`` stage right before the stage, one AWS Health check
       (``HealthCheck-<target>``, checking the target's region) per gated target; a gated target with only
       ``manual_approval`` has its ``PromoteTo<target>`` there, before the checks, so the check runs right
@@ -327,8 +335,17 @@ def deploy_targets(
                 )
     fixed = 2 + int(pipeline.self_mutation_enabled) + len(pipeline.waves)  # Source, Build, UpdatePipeline, earlier
     health = sum(g.health_stage is not None for g in groups)
+    # The early permissions check needs the hardened pipeline's CLI, logs and key; a team can turn it off.
+    early = secure is not None and resolve_default(owner, "earlyPermissionChecks", None, True)
+    permissions = sum(len(g.permission_stages) for g in groups) if early else 0
     limits.check_stage_count(
-        where, "targets", fixed + len(groups) + health, targets=len(targets), fixed=fixed, health=health
+        where,
+        "targets",
+        fixed + len(groups) + health + permissions,
+        targets=len(targets),
+        fixed=fixed,
+        health=health,
+        permissions=permissions,
     )
     limits.recount_after_build(pipeline)
 
@@ -340,6 +357,12 @@ def deploy_targets(
             if not isinstance(stage, cdk.Stage):
                 raise wrong_type(where, prop, stage, "expected the factory to return an aws_cdk.Stage")
             stages[target.name] = stage
+        # The confirmation stages of early permissions checks come first, then the Health stage, then the stage.
+        confirm_waves = {
+            t.name: pipeline.add_wave(t.name + PERMISSIONS_STAGE_SUFFIX)
+            for t in group.targets
+            if early and t.security_gated
+        }
         moved = _add_health_stage(where, pipeline, group, stages, secure, added) if group.health_stage else set()
         wave = pipeline.add_wave(group.wave) if group.wave is not None else None
         if wave is not None and group.wave is not None:
@@ -365,6 +388,8 @@ def deploy_targets(
                 stage,
                 pre=pre(target) if pre is not None else (),
                 post=post_steps,
+                early_check=target.name in confirm_waves,
+                confirm_wave=confirm_waves.get(target.name),
             )
             added.stages[target.name] = stage
             added.deployments[target.name] = deployment

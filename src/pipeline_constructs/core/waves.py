@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEPLOYMENT_MODEL_FIELDS",
     "HEALTH_STAGE_SUFFIX",
+    "PERMISSIONS_STAGE_SUFFIX",
     "RESERVED_STAGE_NAMES",
     "DeploymentGroup",
     "check_deployment_layout",
@@ -35,6 +36,9 @@ __all__ = [
 RESERVED_STAGE_NAMES = ("Source", "Build", "UpdatePipeline", "Assets")
 #: The AWS Health check stage of a stage ``S`` is ``S`` + this suffix (``Prod-Health``).
 HEALTH_STAGE_SUFFIX = "-Health"
+#: The permissions confirmation stage of a ``security_gated`` target ``T`` is ``T`` + this suffix
+#: (``Prod-Permissions``): it holds the check's approval, skipped when nothing broadens.
+PERMISSIONS_STAGE_SUFFIX = "-Permissions"
 #: The target fields of the deployment model (waves, stage conditions, gates around a stage).
 DEPLOYMENT_MODEL_FIELDS = ("wave", "deployment_window", "bake", "on_failure", "health_gate", "resilience_assessment")
 
@@ -57,6 +61,12 @@ class DeploymentGroup:
     def health_stage(self) -> str | None:
         """The name of the AWS Health check stage before this one (``<name>-Health``), if a target asks for it."""
         return self.name + HEALTH_STAGE_SUFFIX if any(t.health_gate is not None for t in self.targets) else None
+
+    @property
+    def permission_stages(self) -> tuple[str, ...]:
+        """The permissions confirmation stages before this one (and its Health stage): ``<target>-Permissions``
+        for each ``security_gated`` target, in target order."""
+        return tuple(t.name + PERMISSIONS_STAGE_SUFFIX for t in self.targets if t.security_gated)
 
     @property
     def deployment_window(self) -> DeploymentWindow | None:
@@ -104,7 +114,8 @@ def check_deployment_layout(
 
     * a wave's targets are consecutive (a wave name reappearing after another stage is an error);
     * stage names are unique (case-insensitive): no wave is named like a target or another wave, none is
-      one of :data:`RESERVED_STAGE_NAMES`, and no ``<stage>-Health`` stage takes another stage's name;
+      one of :data:`RESERVED_STAGE_NAMES`, and no ``<stage>-Health`` or ``<target>-Permissions`` stage (of a
+      ``security_gated`` target) takes another stage's name;
     * every target of a wave gives the same ``deployment_window`` and ``on_failure`` (``None`` counts);
     * a stage watches at most five alarms (one ``OnSuccess`` condition holds five rules).
 
@@ -147,6 +158,13 @@ def check_deployment_layout(
                 )
             seen_waves[group.wave] = group.indices[-1]
             take(group.wave, f"{prop}[{first}] starts wave {group.wave!r}", f"{prop}[{first}].wave")
+        for i, target in zip(group.indices, group.targets, strict=True):
+            if target.security_gated:
+                take(
+                    target.name + PERMISSIONS_STAGE_SUFFIX,
+                    f"the permissions confirmation stage of {target.name!r}",
+                    f"{prop}[{i}].security_gated",
+                )
         if group.health_stage is not None:
             gated = next(i for i, t in zip(group.indices, group.targets, strict=True) if t.health_gate is not None)
             take(group.health_stage, f"the AWS Health stage of {group.name!r}", f"{prop}[{gated}].health_gate")

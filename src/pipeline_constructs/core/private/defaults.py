@@ -20,6 +20,9 @@ Keys (all under the ``pipeline-constructs:`` prefix):
   :data:`CDK_CLI_VERSION`.
 * ``cdkAssetsVersion``: the exact npm ``cdk-assets`` version the asset actions install. Default:
   :data:`CDK_ASSETS_VERSION`.
+* ``earlyPermissionChecks``: ``false`` puts the permissions check of every ``security_gated`` target back
+  into the target's own stage (CDK's ``ConfirmPermissionsBroadening``) instead of the ``Assets`` stage with
+  a skippable ``<target>-Permissions`` confirmation stage. Default: ``true``.
 * ``nag``: ``false`` turns :func:`~pipeline_constructs.core.compliance.add_compliance_checks` off.
 
 Context reaches an app differently depending on how it runs; see
@@ -127,7 +130,17 @@ def exact_version(value: Any) -> str:
     return value
 
 
+def _switch(value: Any) -> bool:
+    text = str(value).strip().lower()  # -c key=false arrives as a string
+    if text in ("true", "1", "on"):
+        return True
+    if text in ("false", "0", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
 _PARSERS: dict[str, Callable[[Any], Any]] = {
+    "earlyPermissionChecks": _switch,
     "logRetentionDays": _retention,
     "computeType": _compute,
     "bundling": _bundling,
