@@ -36,7 +36,7 @@ from pipeline_constructs.core.private.buckets import access_log_bucket, secure_b
 from pipeline_constructs.core.private.defaults import resolve_compute_type, resolve_log_retention
 from pipeline_constructs.core.private.encryption import encrypted_log_group, new_key
 from pipeline_constructs.core.private.naming import default_pipeline_name
-from pipeline_constructs.core.self_mutation import change_check, check_of, register
+from pipeline_constructs.core.self_mutation import PipelineChangeCheck, change_check, check_of, register
 from pipeline_constructs.core.self_mutation import skip_unchanged_self_mutation as skip_unless_changed
 from pipeline_constructs.core.targets import DeploymentTarget, StageFactory, deploy_targets
 from pipeline_constructs.core.triggers import GitTrigger, apply_triggers, check_trigger_sources, validate_triggers
@@ -337,7 +337,7 @@ class SecurePipeline(Construct):
             self.pipeline.build_pipeline()
 
 
-def _change_check(scope: Construct, synth: Any, app_dir: Any, pipeline_options: object) -> Any:
+def _change_check(scope: Construct, synth: Any, app_dir: Any, pipeline_options: object) -> PipelineChangeCheck | None:
     """The pipeline change check the library's synth step runs, or ``None`` (a ``synth`` of the team's own,
     no self-mutation, ``skip_unchanged_self_mutation=False``, or a bad ``app_dir``, reported by ``synth_step``)."""
     options = pipeline_options if isinstance(pipeline_options, Mapping) else {}
