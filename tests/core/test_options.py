@@ -143,6 +143,7 @@ def test_pipeline_options_must_be_a_mapping_of_names(value):
 _WRONG_VALUES = {
     "cross_account_keys": "yes",
     "self_mutation": 1,
+    "skip_unchanged_self_mutation": "yes",
     "docker_enabled_for_synth": "false",
     "log_retention": 30,
     "compute_type": "SMALL",

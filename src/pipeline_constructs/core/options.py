@@ -75,6 +75,7 @@ class PipelineOptions(TypedDict, total=False):
 
     cross_account_keys: bool
     self_mutation: bool
+    skip_unchanged_self_mutation: bool
     docker_enabled_for_synth: bool
     log_retention: logs.RetentionDays
     compute_type: codebuild.ComputeType
@@ -134,6 +135,7 @@ def _code_build_options(where: str, prop: str, value: Any) -> pipelines.CodeBuil
 _OPTION_CHECKS: dict[str, Any] = {
     "cross_account_keys": require_bool,
     "self_mutation": require_bool,
+    "skip_unchanged_self_mutation": require_bool,
     "docker_enabled_for_synth": require_bool,
     "log_retention": lambda w, p, v: require_enum(w, p, v, logs.RetentionDays),
     "compute_type": lambda w, p, v: require_enum(w, p, v, codebuild.ComputeType),
@@ -206,6 +208,7 @@ def synth_step(
     commands_before: Sequence[str] = (),
     partial_build_spec: codebuild.BuildSpec | None = None,
     role_policy_statements: Sequence[iam.PolicyStatement] = (),
+    commands_after: Sequence[str] = (),
 ) -> pipelines.IFileSetProducer:
     """The synth step of a pipeline construct, from the shared props (checked here).
 
@@ -214,7 +217,8 @@ def synth_step(
     * else a ``CodeBuildStep`` named ``Synth`` on ``source`` that runs ``install_commands``,
       then ``commands_before`` at the repository root (tests, for instance), then
       ``cd <app_dir>`` and ``synth_commands`` (default: :func:`default_synth_commands`
-      with the pinned CLI); its output is ``<app_dir>/cdk.out``.
+      with the pinned CLI), then ``commands_after`` (the library's pipeline change check, for
+      instance); its output is ``<app_dir>/cdk.out``.
 
     :raises ValueError: naming the prop, for a bad ``app_dir``/``synth_commands`` or both
         ``synth`` and ``synth_commands``/``app_dir``.
@@ -238,6 +242,7 @@ def synth_step(
         if synth_commands is not None
         else default_synth_commands(cli_version)
     )
+    commands.extend(commands_after)
     return pipelines.CodeBuildStep(
         "Synth",
         input=source,

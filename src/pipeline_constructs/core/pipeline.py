@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import aws_cdk as cdk
@@ -37,6 +37,8 @@ from pipeline_constructs.core.private.buckets import access_log_bucket, secure_b
 from pipeline_constructs.core.private.defaults import resolve_compute_type, resolve_log_retention
 from pipeline_constructs.core.private.encryption import encrypted_log_group, new_key
 from pipeline_constructs.core.private.naming import default_pipeline_name
+from pipeline_constructs.core.self_mutation import PipelineChangeCheck, change_check, check_of, register
+from pipeline_constructs.core.self_mutation import skip_unchanged_self_mutation as skip_unless_changed
 from pipeline_constructs.core.targets import DeploymentTarget, StageFactory, deploy_targets
 from pipeline_constructs.core.triggers import GitTrigger, apply_triggers, check_trigger_sources, validate_triggers
 from pipeline_constructs.core.validation import (
@@ -48,6 +50,7 @@ from pipeline_constructs.core.validation import (
     require_instance,
     require_kwargs,
     require_pipeline_name,
+    require_relative_path,
     require_sequence,
     require_stack_env,
     require_str,
@@ -96,6 +99,11 @@ class SecurePipeline(Construct):
         account differs from the pipeline stack's account (or the stack's
         account is not concrete), else ``False`` (the ``aws/s3`` KMS key).
     :param self_mutation: let the pipeline update itself. Default: ``True``.
+    :param skip_unchanged_self_mutation: skip the UpdatePipeline stage when the synth action reports that
+        self-mutation would change nothing (:mod:`pipeline_constructs.core.self_mutation`). Only the
+        library's own synth step of a pipeline construct (``synth_commands``/``app_dir``, not ``synth=``)
+        reports it; with any other synth step the pipeline self-mutates on every run. ``False``: the
+        UpdatePipeline stage runs on every run, as in plain CDK Pipelines. Default: ``True``.
     :param docker_enabled_for_synth: run the synth action privileged, for Docker
         bundling. Default: ``False``.
     :param log_retention: retention of the CodeBuild log group. Default: team
@@ -140,6 +148,7 @@ class SecurePipeline(Construct):
         targets: Sequence[DeploymentTarget] = (),
         cross_account_keys: bool | None = None,
         self_mutation: bool = True,
+        skip_unchanged_self_mutation: bool = True,
         docker_enabled_for_synth: bool = False,
         log_retention: logs.RetentionDays | None = None,
         compute_type: codebuild.ComputeType | None = None,
@@ -172,6 +181,7 @@ class SecurePipeline(Construct):
         if cross_account_keys is not None:
             require_bool(where, "cross_account_keys", cross_account_keys)
         require_bool(where, "self_mutation", self_mutation)
+        require_bool(where, "skip_unchanged_self_mutation", skip_unchanged_self_mutation)
         require_bool(where, "docker_enabled_for_synth", docker_enabled_for_synth)
         for prop, options in (
             ("code_build_defaults", code_build_defaults),
@@ -296,6 +306,17 @@ class SecurePipeline(Construct):
         self.pipeline_name: str | None = props.get("pipeline_name")
         #: The CDK Pipelines pipeline (escape hatch): add waves, stages and steps to it.
         self.pipeline = pipelines.CodePipeline(self, "Pipeline", **props)
+        #: ``#{<namespace>.PIPELINE_CHANGED}`` when UpdatePipeline runs only if the pipeline changed, else ``None``.
+        self.pipeline_changed_variable: str | None = None
+        check = check_of(synth)
+        if (
+            props.get("self_mutation", True)
+            and skip_unchanged_self_mutation
+            and check is not None
+            and check.stack_artifact_id == stack.artifact_id
+        ):
+            assert isinstance(synth, pipelines.CodeBuildStep)
+            self.pipeline_changed_variable = skip_unless_changed(self.pipeline, synth)
         harden_pipeline_internals(
             self.pipeline,
             log_group=self.log_group,
@@ -327,6 +348,23 @@ class SecurePipeline(Construct):
             self.pipeline.pipeline  # noqa: B018 - raises until built
         except RuntimeError:
             self.pipeline.build_pipeline()
+
+
+def _change_check(scope: Construct, synth: Any, app_dir: Any, pipeline_options: object) -> PipelineChangeCheck | None:
+    """The pipeline change check the library's synth step runs, or ``None`` (a ``synth`` of the team's own,
+    no self-mutation, ``skip_unchanged_self_mutation=False``, or a bad ``app_dir``, reported by ``synth_step``)."""
+    options = pipeline_options if isinstance(pipeline_options, Mapping) else {}
+    props = options.get("pipeline_props")
+    mutation = props.get("self_mutation", options.get("self_mutation")) if isinstance(props, Mapping) else None
+    if mutation is None:
+        mutation = options.get("self_mutation")
+    if synth is not None or mutation is False or options.get("skip_unchanged_self_mutation") is False:
+        return None
+    try:
+        directory = require_relative_path(scope.node.path, "app_dir", app_dir if app_dir is not None else ".")
+    except (TypeError, ValueError):
+        return None
+    return change_check(scope, "cdk.out" if directory == "." else f"{directory}/cdk.out")
 
 
 def _option_names(scope: Construct, id: str, where: str) -> tuple[str, Callable[[str], str]]:
@@ -397,9 +435,16 @@ class PipelineConstruct(Construct):
         **extra: Any,
     ) -> pipelines.IFileSetProducer:
         """The synth step from the shared props (:func:`~pipeline_constructs.core.options.synth_step`),
-        installing the pipeline's pinned CDK CLI; ``extra`` are ``synth_step``'s other keyword arguments."""
+        installing the pipeline's pinned CDK CLI; ``extra`` are ``synth_step``'s other keyword arguments.
+
+        The library's own step (no ``synth``) of a self-mutating pipeline also runs the pipeline change check
+        (:mod:`~pipeline_constructs.core.self_mutation`), unless ``skip_unchanged_self_mutation`` is ``False``.
+        """
         cli = pipeline_cli_version(self, pipeline_options)
-        return synth_step(
+        check = _change_check(self, synth, app_dir, pipeline_options)
+        if check is not None:
+            extra["commands_after"] = [*extra.get("commands_after", ()), *check.commands()]
+        step = synth_step(
             self.node.path,
             source=source,
             synth=synth,
@@ -408,6 +453,9 @@ class PipelineConstruct(Construct):
             cli_version=cli,
             **extra,
         )
+        if check is not None and isinstance(step, pipelines.CodeBuildStep):
+            register(step, check)
+        return step
 
     def _deploy_targets(self, targets: Sequence[DeploymentTarget], factory: StageFactory, **kwargs: Any) -> None:
         """Deploy one stage per target (:func:`~pipeline_constructs.core.targets.deploy_targets`)."""

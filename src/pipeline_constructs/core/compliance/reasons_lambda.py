@@ -279,4 +279,17 @@ REASONS_LAMBDA = _catalogue(
         ),
         evidence=("https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscloudformation.html",),
     ),
+    Reason(
+        "stack-template-by-name",
+        ("IAM5",),
+        "cloudformation:DescribeStacks and cloudformation:GetTemplate only, on stack {stack} of account {account} "
+        "in {region} (the synth action compares its deployed template with cdk.out to tell whether the pipeline "
+        "must self-mutate): a stack's ARN ends in an id CloudFormation generates when it creates the stack, so "
+        "only its name is known at synth.",
+        _all(
+            _finding(lambda p: f":cloudformation:{p['region']}:{p['account']}:stack/{p['stack']}/*", suffix=True),
+            _exactly("cloudformation:DescribeStacks", "cloudformation:GetTemplate"),
+        ),
+        evidence=("https://docs.aws.amazon.com/service-authorization/latest/reference/list_awscloudformation.html",),
+    ),
 )
