@@ -48,3 +48,13 @@ def policy_statements(template: Template, resource_type: str, logical_prefix: st
         if logical_id.startswith(logical_prefix)
         for statement in resource["Properties"]["PolicyDocument"]["Statement"]
     ]
+
+
+def without_change_check(commands: Any) -> list[str]:
+    """Synth commands without the self-mutation change check the library appends last (core/self_mutation.py)."""
+    from pipeline_constructs.core.self_mutation import SCRIPT_FILE
+
+    out = [str(c) for c in commands]
+    while out and SCRIPT_FILE in out[-1]:
+        out.pop()
+    return out

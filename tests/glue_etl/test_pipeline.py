@@ -11,7 +11,7 @@ import pytest
 from aws_cdk import pipelines
 from aws_cdk.assertions import Template
 from glue_etl.glue_example import DEV, EXAMPLE, SOURCE, buildspec, example, glue_pipeline, project, spec
-from helpers import pipeline_actions, pipeline_props, pipeline_stack, stage_names
+from helpers import pipeline_actions, pipeline_props, pipeline_stack, stage_names, without_change_check
 
 from pipeline_constructs import DeploymentTarget
 from pipeline_constructs.cli.assembly import CloudAssembly
@@ -133,7 +133,7 @@ def test_synth_is_standard_and_unprivileged(construct):
     synth = project(Template.from_stack(cdk.Stack.of(construct)), "Synth")
     assert synth["Environment"]["Image"].startswith("aws/codebuild/")
     assert synth["Environment"]["PrivilegedMode"] is False
-    commands = buildspec(synth)["phases"]["build"]["commands"]
+    commands = without_change_check(buildspec(synth)["phases"]["build"]["commands"])
     assert commands == ["pip install -r requirements.txt", f"npx -y aws-cdk@{CDK_CLI_VERSION} synth"]
 
 
@@ -228,7 +228,10 @@ def test_pipeline_options_reach_the_pipeline_and_the_report_group():
     template = Template.from_stack(cdk.Stack.of(built))
     (group,) = template.find_resources("AWS::CodeBuild::ReportGroup").values()
     assert group["DeletionPolicy"] == "Delete"
-    assert buildspec(project(template, "Synth"))["phases"]["build"]["commands"][-1] == "npx -y aws-cdk@2.1000.0 synth"
+    assert (
+        without_change_check(buildspec(project(template, "Synth"))["phases"]["build"]["commands"])[-1]
+        == "npx -y aws-cdk@2.1000.0 synth"
+    )
 
 
 def test_a_manual_approval_is_promote_to_the_target():

@@ -32,7 +32,7 @@ def test_layer_build_uses_the_lock_file_and_checks_the_size_in_the_synth_action(
     assert commands[size_check + 1] == 'cd "$CODEBUILD_SRC_DIR"'
     assert "latest" not in json.dumps(spec)
     (layer,) = [o for o in spec["artifacts"]["secondary-artifacts"].values() if o["base-directory"] == "layer-build"]
-    assert layer == {"base-directory": "layer-build", "files": "**/*"}
+    assert layer == {"base-directory": "layer-build", "files": ["**/*"]}
     assert build["Properties"]["EncryptionKey"]  # CodeBuild artifacts use the pipeline's KMS key
     assert build["Properties"]["Environment"]["PrivilegedMode"] is False
 

@@ -82,7 +82,9 @@ def test_pipeline_stack_is_the_same_size_class_at_any_region_count(synthesized):
     assert len(resources) == 33
     assert len(resources) < MAX_RESOURCES
     # with every acknowledgment written into the template (Metadata.cdk_nag)
-    assert _size(pipeline) < (60_000 if n == 1 else 90_000) < MAX_TEMPLATE_BYTES
+    # all regions: the self-mutation change check compares every per-region stack the pipeline stack depends on
+    # (one stack ARN and one acknowledgment each, core/self_mutation.py)
+    assert _size(pipeline) < (60_000 if n == 1 else 110_000) < MAX_TEMPLATE_BYTES
     (store_owner,) = [r for r in resources.values() if r["Type"] == "AWS::CodePipeline::Pipeline"]
     assert "ArtifactStores" not in store_owner["Properties"]  # no cross-region replication buckets to harden
 

@@ -23,6 +23,9 @@ self-mutation gets nothing; ``skip_unchanged_self_mutation=False`` (a
 
 from __future__ import annotations
 
+import ast
+import functools
+
 import os
 from dataclasses import dataclass
 from importlib import resources
@@ -67,9 +70,32 @@ SCRIPT_FILE = "/tmp/pipeline_changed.py"
 _HEREDOC = "PIPELINE_CHANGED_PY_END"
 
 
-def script_text() -> str:
-    """The text of ``runtime/pipeline_changed.py``, as shipped with the library."""
+def source_text() -> str:
+    """The text of ``runtime/pipeline_changed.py``, as shipped with the library (comments and docstrings)."""
     return resources.files("pipeline_constructs.runtime").joinpath("pipeline_changed.py").read_text(encoding="utf-8")
+
+
+@functools.cache
+def script_text() -> str:
+    """The script as the buildspec carries it: :func:`source_text` without comments and docstrings.
+
+    The same program (``ast.unparse`` of its syntax tree, docstrings dropped), a third of the size: it
+    sits in the pipeline template, whose size counts against CloudFormation's limits. The first line
+    names the source, which the wheel ships with its comments.
+    """
+    tree = ast.parse(source_text())
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            and isinstance(body, list)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]
+    return "# pipeline_constructs/runtime/pipeline_changed.py (comments and docstrings stripped)\n" + ast.unparse(tree)
 
 
 @dataclass(frozen=True)
