@@ -77,7 +77,8 @@ def test_dotnet_typical_run_and_first_deployment_beat_the_port(synthesized_examp
     ours = _ours(synthesized_example, "dotnet_lambda", "dotnet-lambda")
     (port,) = port_estimates("dotnet_lambda").values()
     assert ours.typical <= 0.75 * port.typical, (ours.typical, port.typical)
-    assert ours.first_deployment is not None and port.first_deployment is not None
+    assert ours.first_deployment is not None
+    assert port.first_deployment is not None
     assert ours.first_deployment <= 0.65 * port.first_deployment, (ours.first_deployment, port.first_deployment)
 
 
@@ -90,5 +91,21 @@ def test_layer_typical_run_is_no_longer_than_the_port(synthesized_example, port_
 def test_glue_first_deployment_is_no_later_than_the_port(synthesized_example, port_estimates):
     ours = _ours(synthesized_example, "glue_etl", "covid19-glue")
     (port,) = port_estimates("glue_etl").values()
-    assert ours.first_deployment is not None and port.first_deployment is not None
+    assert ours.first_deployment is not None
+    assert port.first_deployment is not None
+    assert ours.first_deployment <= port.first_deployment, (ours.first_deployment, port.first_deployment)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the Flink application is created with the library's placeholder code, a file asset, so the "
+    "infrastructure pipeline has an Assets stage (90 s) before Dev; the port's stacks have no asset (inline code, "
+    "and the post requires the application pipeline to have published first). Ours 275 s, the port's 185 s. "
+    "The issue's own figure for the port (275 s) would be met; see docs/fast_pipelines.md",
+)
+def test_flink_infrastructure_first_deployment_is_no_later_than_the_port(synthesized_example, port_estimates):
+    ours = _ours(synthesized_example, "kda_app", "clickstream-infrastructure")
+    (port,) = [e for name, e in port_estimates("kda_app").items() if "Infra" in name]
+    assert ours.first_deployment is not None
+    assert port.first_deployment is not None
     assert ours.first_deployment <= port.first_deployment, (ours.first_deployment, port.first_deployment)

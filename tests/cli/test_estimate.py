@@ -290,7 +290,8 @@ def test_show_markdown_estimate(tmp_path, capsys):
 
 def test_dotnet_lambda_example(synthesized_example):
     """Source 15; Synth 90; SelfMutate 90; FileAssets and Prod's permissions check side by side 90; Dev 20 + 60;
-    Prod-Permissions (the check's confirmation, skipped when nothing broadens) 0; Prod: approval 0, 20 + 60; the typical run skips UpdatePipeline.
+    Prod-Permissions (the check's confirmation, skipped when nothing broadens) 0; Prod: approval 0, 20 + 60;
+    the typical run skips UpdatePipeline.
     (Before the early permissions check: Prod was 90 + 0 + 0 + 20 + 60 = 170, 535 s in all.)"""
     (p,) = pipelines_at(synthesized_example("dotnet_lambda"))
     e = estimate(p)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import ast
 import functools
-
 import os
 from dataclasses import dataclass
 from importlib import resources
@@ -137,12 +136,26 @@ def change_check(scope: Construct, output_directory: str) -> PipelineChangeCheck
     return PipelineChangeCheck(assembly_dir=directory.replace(os.sep, "/"), stack_artifact_id=stack.artifact_id)
 
 
-_CHECKS: dict[int, tuple[pipelines.CodeBuildStep, PipelineChangeCheck]] = {}
+_CHECKS: dict[int, tuple[pipelines.CodeBuildStep, PipelineChangeCheck, str]] = {}
 
 
 def register(step: pipelines.CodeBuildStep, check: PipelineChangeCheck) -> None:
-    """Record that ``step`` runs ``check``'s commands (the library's own synth step does)."""
-    _CHECKS[id(step)] = (step, check)  # the step is kept: the id of a collected object could be reused
+    """Record that ``step`` runs ``check``'s commands (the library's own synth step does), and export the variable.
+
+    The export happens here, right after the step is made: CodeBuildStep refuses ``exported_variable`` once
+    anything read its ``partial_build_spec`` (e.g. a construct-time check of the step, as the Lambda
+    compute option's).
+    """
+    _CHECKS[id(step)] = (step, check, _export(step))  # the step is kept: the id of a collected object could be reused
+
+
+def _export(step: pipelines.CodeBuildStep) -> str:
+    variable = step.exported_variable(CHANGED_VARIABLE)
+    # CDK Pipelines gives the synth action its variables namespace (and resolves the variable) only for
+    # outputs a consumer step referenced; the consumer here is the stage condition (an L1 override), so a
+    # step that is never added to the pipeline references it, which records the output as produced.
+    pipelines.ShellStep("PipelineChangedReader", commands=["true"], env={CHANGED_VARIABLE: variable})
+    return variable
 
 
 def check_of(step: object) -> PipelineChangeCheck | None:
@@ -158,11 +171,8 @@ def skip_unchanged_self_mutation(pipeline: pipelines.CodePipeline, step: pipelin
     stage condition and, once the pipeline is built, the synth role's read access to the stacks compared.
     Returns the variable (``#{<namespace>.PIPELINE_CHANGED}``).
     """
-    variable = step.exported_variable(CHANGED_VARIABLE)
-    # CDK Pipelines gives the synth action its variables namespace (and resolves the variable) only for
-    # outputs a consumer step referenced; the consumer here is the stage condition (an L1 override), so a
-    # step that is never added to the pipeline references it, which records the output as produced.
-    pipelines.ShellStep("PipelineChangedReader", commands=["true"], env={CHANGED_VARIABLE: variable})
+    entry = _CHECKS.get(id(step))
+    variable = entry[2] if entry is not None and entry[0] is step else _export(step)
     add_stage_conditions(
         pipeline,
         StageConditions(
