@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import re
+import resource as _resource
 import shutil
 import statistics
 import subprocess
@@ -59,9 +60,18 @@ def synth_once(app_py: Path, node: str, outdir: Path, context: dict[str, Any] | 
         "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
     }
     shutil.rmtree(outdir, ignore_errors=True)
+    before = _resource.getrusage(_resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run([PY, app_py.name], cwd=app_py.parent, env=env, check=True, capture_output=True)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = _resource.getrusage(_resource.RUSAGE_CHILDREN)
+    # CPU seconds of Python and Node together: less sensitive than wall time to what else the machine runs.
+    CPU_TIMES.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
+    return wall
+
+
+#: CPU seconds of each :func:`synth_once`, in call order (read right after the call).
+CPU_TIMES: list[float] = []
 
 
 def templates(outdir: Path) -> list[tuple[str, dict[str, Any]]]:
@@ -222,11 +232,13 @@ def main() -> int:
         if port.exists():
             variants["handwritten"] = (port, {})
         times: dict[str, dict[str, list[float]]] = {v: {n: [] for n in nodes} for v in variants}
+        cpu: dict[str, dict[str, list[float]]] = {v: {n: [] for n in nodes} for v in variants}
         with tempfile.TemporaryDirectory() as tmp:
             for _ in range(args.runs):  # interleave variants and nodes: noise hits all alike
                 for variant, (path, context) in variants.items():
                     for node_name, node in nodes.items():
                         times[variant][node_name].append(synth_once(path, node, Path(tmp) / variant, context))
+                        cpu[variant][node_name].append(CPU_TIMES[-1])
             row: dict[str, Any] = {}
             model: dict[str, Any] = {}
             for variant, (path, context) in variants.items():
@@ -234,6 +246,7 @@ def main() -> int:
                 synth_once(path, NODE24, outdir, context)
                 row[variant] = {
                     "synth_median_s": {n: round(statistics.median(t), 2) for n, t in times[variant].items()},
+                    "synth_cpu_median_s": {n: round(statistics.median(t), 2) for n, t in cpu[variant].items()},
                     **pipeline_shape(outdir),
                     **nag_counts(path, Path(tmp) / f"{variant}-nag"),
                 }
@@ -280,6 +293,9 @@ def synth_ratios(library: dict[str, Any], port: dict[str, Any]) -> dict[str, flo
     out = {"node24": round(ours["node24"] / theirs["node24"], 2)}
     if "node20" in theirs:
         out["port_on_node20"] = round(ours["node24"] / theirs["node20"], 2)
+    ours_cpu, theirs_cpu = library.get("synth_cpu_median_s", {}), port.get("synth_cpu_median_s", {})
+    if ours_cpu.get("node24") and theirs_cpu.get("node24"):
+        out["cpu_node24"] = round(ours_cpu["node24"] / theirs_cpu["node24"], 2)
     return out
 
 
@@ -323,6 +339,8 @@ def print_row(name: str, row: dict[str, Any], model: dict[str, Any]) -> None:
         done = [f"library (packs on) / port on node24: {r['node24']:.2f}x (done when <= 1.00)"]
         if "port_on_node20" in r:
             done.append(f"library (packs on, node24) / port on node20: {r['port_on_node20']:.2f}x (done when <= 0.70)")
+        if "cpu_node24" in r:
+            done.append(f"in CPU seconds on node24: {r['cpu_node24']:.2f}x")
         print("   " + "; ".join(done))
     for variant in ("library", "handwritten"):
         for m in model.get(variant, []):

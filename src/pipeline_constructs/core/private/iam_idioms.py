@@ -45,6 +45,7 @@ __all__ = [
     "acknowledge_function_outside_vpc",
     "acknowledge_role_policies",
     "at_synth",
+    "construct_key",
     "flatten_cfn_reference",
     "function_role_services",
     "idiom_reason",
@@ -296,11 +297,22 @@ class _AfterSplit:
                 acknowledge_cdk_idioms(policy, extra=self.extra)
 
 
-_AFTER_SPLIT: dict[tuple[int, str], _AfterSplit] = {}
+def construct_key(construct: IConstruct) -> object:
+    """A key that names ``construct`` (the same JavaScript object) for the life of the process.
+
+    jsii gives every object its reference id (``__jsii_ref__``; unique in the kernel, so across apps
+    too) without a round trip to Node; a Python object is not such a key, since jsii hands out a new
+    Python proxy each time it returns an object created in JavaScript. Fallback: (app, path).
+    """
+    ref = getattr(getattr(construct, "__jsii_ref__", None), "ref", None)
+    return ref if isinstance(ref, str) else (id(construct.node.root), construct.node.path)
+
+
+_AFTER_SPLIT: dict[object, _AfterSplit] = {}
 
 
 def _after_split(role: iam.Role) -> _AfterSplit:
-    key = (id(role.node.root), role.node.path)
+    key = construct_key(role)
     hook = _AFTER_SPLIT.get(key)
     if hook is None:
         hook = _AFTER_SPLIT[key] = _AfterSplit(role)
@@ -373,9 +385,14 @@ def function_role_services(function: lambda_.Function, role: iam.IRole | None = 
     stack = cdk.Stack.of(function)
     cfn_role = role.node.default_child
     assert isinstance(cfn_role, iam.CfnRole)
-    if stack.resolve(cfn_role.managed_policy_arns) or stack.resolve(cfn_role.policies):
+    # One resolve for the three values (one round trip to Node instead of three).
+    resolved: dict[str, Any] = (
+        stack.resolve({"managed": cfn_role.managed_policy_arns, "inline": cfn_role.policies, "name": role.role_name})
+        or {}
+    )
+    if resolved.get("managed") or resolved.get("inline"):
         return None
-    ref = stack.resolve(role.role_name)
+    ref = resolved.get("name")
     services: set[str] = set()
     for node in stack_constructs(stack, (iam.CfnPolicy, iam.CfnManagedPolicy)):
         assert isinstance(node, (iam.CfnPolicy, iam.CfnManagedPolicy))
