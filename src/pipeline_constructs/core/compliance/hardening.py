@@ -47,6 +47,7 @@ from constructs import Construct, IConstruct
 from pipeline_constructs.core.compliance.hardening_check import SecurityCheckHardening
 from pipeline_constructs.core.compliance.hardening_rules import CHECK_ID, HardeningOptions, harden_generated
 from pipeline_constructs.core.private.defaults import CDK_CLI_VERSION
+from pipeline_constructs.core.private.iam_idioms import construct_key
 
 __all__ = ["PIPELINE_TRUST_FLAGS", "after_build", "harden_pipeline_internals", "harden_security_check"]
 
@@ -87,11 +88,11 @@ class _PipelineInternals:
             rule()
 
 
-_HARDENINGS: dict[tuple[int, str], _PipelineInternals] = {}
+_HARDENINGS: dict[object, _PipelineInternals] = {}
 
 
 def _hardening(pipeline: pipelines.CodePipeline) -> _PipelineInternals:
-    key = (id(pipeline.node.root), pipeline.node.path)
+    key = construct_key(pipeline)
     existing = _HARDENINGS.get(key)
     if existing is None:
         # An aspect on the pipeline itself would be called back from Node once per generated construct;

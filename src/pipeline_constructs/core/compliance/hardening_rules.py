@@ -77,11 +77,12 @@ def harden_generated(
 ) -> None:
     """Every rule below, on every project and role CDK Pipelines generated (the permission check's excepted)."""
     root = pipeline.node.path
-    projects = [c for c in pipeline.node.find_all() if isinstance(c, codebuild.CfnProject)]
+    generated = pipeline.node.find_all()  # one tree walk in Node for the projects and the roles
+    projects = [c for c in generated if isinstance(c, codebuild.CfnProject)]
     for project in projects:
         if not project.node.path.startswith(f"{root}/{CHECK_ID}/"):
             acknowledge_all(project, project_rules(project, customer_key=customer_key))
-    for child in pipeline.node.find_all():
+    for child in generated:
         if not isinstance(child, iam.Role) or child.node.try_find_child("DefaultPolicy") is None:
             continue
         path = child.node.path.removeprefix(root)
@@ -102,7 +103,12 @@ def project_rules(project: codebuild.CfnProject, *, customer_key: bool) -> list[
     """The acknowledgments a generated CodeBuild project needs (its pipeline source; the AWS-managed key)."""
     stack = cdk.Stack.of(project)
     rules: list[tuple[str, str]] = []
-    source = stack.resolve(project.source)
+    # One resolve for what is read (one round trip to Node instead of two).
+    parts: dict[str, Any] = {"source": project.source}
+    if not customer_key:
+        parts["key"] = project.encryption_key
+    resolved: dict[str, Any] = stack.resolve(parts) or {}
+    source = resolved.get("source")
     kind = (source.get("type") or source.get("Type")) if isinstance(source, dict) else None
     if kind in ("CODEPIPELINE", "NO_SOURCE"):
         rules += in_packs(
@@ -110,7 +116,7 @@ def project_rules(project: codebuild.CfnProject, *, customer_key: bool) -> list[
             HIPAA_PCI,
             reason("codebuild-pipeline-source", type=str(kind)),
         )
-    if not customer_key and stack.resolve(project.encryption_key) in (None, "alias/aws/s3"):
+    if not customer_key and resolved.get("key") in (None, "alias/aws/s3"):
         rules.append(("AwsSolutions-CB4", reason("aws-managed-artifact-key", account=str(stack.account))))
     return rules
 

@@ -14,6 +14,7 @@ it visits the role during synthesis; :func:`acknowledge_role_policies` (and
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -44,6 +45,7 @@ __all__ = [
     "acknowledge_function_outside_vpc",
     "acknowledge_role_policies",
     "at_synth",
+    "construct_key",
     "flatten_cfn_reference",
     "function_role_services",
     "idiom_reason",
@@ -184,7 +186,13 @@ def acknowledge_cdk_idioms(
         can justify beyond the idioms (tried first). Default: none.
     """
     stack = cdk.Stack.of(policy)
-    document = stack.resolve(policy.policy_document)
+    inline = isinstance(policy, iam.CfnPolicy)
+    # One resolve for everything read here (one round trip to Node instead of four).
+    parts: dict[str, Any] = {"document": policy.policy_document}
+    if inline:
+        parts.update(users=policy.users, groups=policy.groups, roles=policy.roles)
+    resolved: dict[str, Any] = stack.resolve(parts) or {}
+    document: dict[str, Any] = resolved["document"]
     rules: list[tuple[str, str]] = []
     for finding, _ in wildcard_findings(document):
         carrying = [
@@ -193,8 +201,8 @@ def acknowledge_cdk_idioms(
         text = (extra(finding, carrying) if extra else None) or idiom_reason(finding, carrying, document)
         if text is not None:
             rules.append((f"AwsSolutions-IAM5[{finding}]", text))
-    if isinstance(policy, iam.CfnPolicy) and not stack.resolve(policy.users) and not stack.resolve(policy.groups):
-        roles = stack.resolve(policy.roles) or []
+    if inline and not resolved.get("users") and not resolved.get("groups"):
+        roles = resolved.get("roles") or []
         if len(roles) == 1 and isinstance(roles[0], dict) and "Ref" in roles[0]:
             rules += in_packs(
                 "IAMNoInlinePolicy", INLINE_POLICY_PACKS, reason("inline-policy-of-one-role", role=roles[0]["Ref"])
@@ -237,6 +245,8 @@ class _RewrittenDocument:
 def _policies_of(role: iam.Role) -> list[iam.CfnPolicy | iam.CfnManagedPolicy]:
     out: list[iam.CfnPolicy | iam.CfnManagedPolicy] = []
     for child in role.node.children:
+        if not isinstance(child, (iam.Policy, iam.ManagedPolicy)):
+            continue  # the role's CfnRole, markers: no policy (and two round trips to Node saved)
         cfn = child.node.default_child
         if isinstance(cfn, (iam.CfnPolicy, iam.CfnManagedPolicy)):
             out.append(cfn)
@@ -263,7 +273,13 @@ def at_synth(scope: Construct, id: str, callback: Callable[[], None]) -> None:
     ``scope``'s subtree); CDK visits a construct before its children, so aspects on ``scope``
     (CDK's policy split on a role, for instance) have run.
     """
-    cdk.Aspects.of(Construct(scope, id)).add(_Once(callback), priority=cdk.AspectPriority.READONLY)
+    cdk.Aspects.of(Construct(scope, id)).add(_Once(callback), priority=_readonly_priority())
+
+
+@functools.cache
+def _readonly_priority() -> int:
+    """``cdk.AspectPriority.READONLY`` (a static read from Node, once)."""
+    return int(cdk.AspectPriority.READONLY)
 
 
 class _AfterSplit:
@@ -281,11 +297,22 @@ class _AfterSplit:
                 acknowledge_cdk_idioms(policy, extra=self.extra)
 
 
-_AFTER_SPLIT: dict[tuple[int, str], _AfterSplit] = {}
+def construct_key(construct: IConstruct) -> object:
+    """A key that names ``construct`` (the same JavaScript object) for the life of the process.
+
+    jsii gives every object its reference id (``__jsii_ref__``; unique in the kernel, so across apps
+    too) without a round trip to Node; a Python object is not such a key, since jsii hands out a new
+    Python proxy each time it returns an object created in JavaScript. Fallback: (app, path).
+    """
+    ref = getattr(getattr(construct, "__jsii_ref__", None), "ref", None)
+    return ref if isinstance(ref, str) else (id(construct.node.root), construct.node.path)
+
+
+_AFTER_SPLIT: dict[object, _AfterSplit] = {}
 
 
 def _after_split(role: iam.Role) -> _AfterSplit:
-    key = (id(role.node.root), role.node.path)
+    key = construct_key(role)
     hook = _AFTER_SPLIT.get(key)
     if hook is None:
         hook = _AFTER_SPLIT[key] = _AfterSplit(role)
@@ -334,8 +361,11 @@ def lambda_role(scope: Construct, id: str, *, log_group: logs.ILogGroup, descrip
 def stack_constructs(stack: cdk.Stack, kinds: tuple[type, ...] = (object,)) -> list[IConstruct]:
     """The constructs of ``stack`` itself of the given types: not those of nested stages or other stacks under it."""
     nodes = stack.node.find_all()
-    inner = [n.node.path + "/" for n in nodes[1:] if isinstance(n, (cdk.Stage, cdk.Stack))]
-    return [n for n in nodes[1:] if isinstance(n, kinds) and not any(n.node.path.startswith(p) for p in inner)]
+    inner = tuple(n.node.path + "/" for n in nodes[1:] if isinstance(n, (cdk.Stage, cdk.Stack)))
+    wanted = [n for n in nodes[1:] if isinstance(n, kinds)]
+    if not inner:  # each path costs two round trips to Node: read them only when there is something to exclude
+        return wanted
+    return [n for n in wanted if not n.node.path.startswith(inner)]
 
 
 def _resolved_statements(stack: cdk.Stack, policy: iam.CfnPolicy | iam.CfnManagedPolicy) -> list[dict[str, Any]]:
@@ -355,9 +385,14 @@ def function_role_services(function: lambda_.Function, role: iam.IRole | None = 
     stack = cdk.Stack.of(function)
     cfn_role = role.node.default_child
     assert isinstance(cfn_role, iam.CfnRole)
-    if stack.resolve(cfn_role.managed_policy_arns) or stack.resolve(cfn_role.policies):
+    # One resolve for the three values (one round trip to Node instead of three).
+    resolved: dict[str, Any] = (
+        stack.resolve({"managed": cfn_role.managed_policy_arns, "inline": cfn_role.policies, "name": role.role_name})
+        or {}
+    )
+    if resolved.get("managed") or resolved.get("inline"):
         return None
-    ref = stack.resolve(role.role_name)
+    ref = resolved.get("name")
     services: set[str] = set()
     for node in stack_constructs(stack, (iam.CfnPolicy, iam.CfnManagedPolicy)):
         assert isinstance(node, (iam.CfnPolicy, iam.CfnManagedPolicy))
