@@ -181,19 +181,10 @@ def apply_run_orders(pipeline: pipelines.CodePipeline, overrides: Sequence[RunOr
                 cfn.add_property_override(f"Stages.{index}.Actions.{j}.RunOrder", order)
 
 
-_REGISTRY: dict[tuple[int, str], tuple[pipelines.CodePipeline, list[RunOrderOverride]]] = {}
-
-
 def add_run_order(pipeline: pipelines.CodePipeline, override: RunOrderOverride) -> None:
     """Register ``override``; all of a pipeline's overrides are applied together, right after it is built."""
-    from pipeline_constructs.core.compliance.hardening import after_build
+    from pipeline_constructs.core.compliance.hardening import collect_after_build
 
     if not isinstance(override, RunOrderOverride):
         raise TypeError(f"{pipeline.node.path}: expected a RunOrderOverride, got {type(override).__name__}")
-    key = (id(pipeline.node.root), pipeline.node.path)
-    entry = _REGISTRY.get(key)
-    if entry is None:
-        entry = _REGISTRY[key] = (pipeline, [])  # the pipeline is kept: the id of a collected root could be reused
-        registered = entry[1]
-        after_build(pipeline, lambda: apply_run_orders(pipeline, registered))
-    entry[1].append(override)
+    collect_after_build(pipeline, "run-orders", override, apply_run_orders)

@@ -252,17 +252,8 @@ def apply_stage_conditions(pipeline: pipelines.CodePipeline, stages: list[StageC
         )
 
 
-_REGISTRY: dict[tuple[int, str], tuple[pipelines.CodePipeline, list[StageConditions]]] = {}
-
-
 def add_stage_conditions(pipeline: pipelines.CodePipeline, conditions: StageConditions) -> None:
     """Register ``conditions`` for the stage of that name; applied once, right after the pipeline is built."""
-    from pipeline_constructs.core.compliance.hardening import after_build
+    from pipeline_constructs.core.compliance.hardening import collect_after_build
 
-    key = (id(pipeline.node.root), pipeline.node.path)
-    entry = _REGISTRY.get(key)
-    if entry is None:
-        entry = _REGISTRY[key] = (pipeline, [])  # the pipeline is kept: the id of a collected root could be reused
-        stages = entry[1]
-        after_build(pipeline, lambda: apply_stage_conditions(pipeline, stages))
-    entry[1].append(conditions)
+    collect_after_build(pipeline, "stage-conditions", conditions, apply_stage_conditions)

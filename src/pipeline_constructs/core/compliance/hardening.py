@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from typing import Any, TypeVar
 
 import aws_cdk as cdk
 import jsii
@@ -49,7 +50,13 @@ from pipeline_constructs.core.compliance.hardening_rules import CHECK_ID, Harden
 from pipeline_constructs.core.private.defaults import CDK_CLI_VERSION
 from pipeline_constructs.core.private.iam_idioms import construct_key
 
-__all__ = ["PIPELINE_TRUST_FLAGS", "after_build", "harden_pipeline_internals", "harden_security_check"]
+__all__ = [
+    "PIPELINE_TRUST_FLAGS",
+    "after_build",
+    "collect_after_build",
+    "harden_pipeline_internals",
+    "harden_security_check",
+]
 
 #: Feature flags that keep CDK Pipelines' generated roles from trusting the account root
 #: (asset, stage and cross-account action roles); :class:`SecurePipeline` sets them on its scope.
@@ -151,3 +158,24 @@ def after_build(pipeline: pipelines.CodePipeline, rule: Callable[[], None]) -> N
     visited by another aspect (cdk-nag's included).
     """
     _hardening(pipeline).options.rules.append(rule)
+
+
+_T = TypeVar("_T")
+_COLLECTED: dict[tuple[str, object], list[Any]] = {}
+
+
+def collect_after_build(
+    pipeline: pipelines.CodePipeline, kind: str, item: _T, apply: Callable[[pipelines.CodePipeline, list[_T]], None]
+) -> None:
+    """Collect ``item`` with the other items of ``kind`` for ``pipeline``; at synth, right after the build,
+    ``apply(pipeline, items)`` runs once with all of them, in the order given (an :func:`after_build` rule).
+
+    For post-build changes that must see each other (stage conditions of one stage, run orders of one stage).
+    """
+    key = (kind, construct_key(pipeline))
+    items = _COLLECTED.get(key)
+    if items is None:
+        items = _COLLECTED[key] = []
+        collected = items
+        after_build(pipeline, lambda: apply(pipeline, collected))
+    items.append(item)
