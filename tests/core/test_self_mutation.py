@@ -159,19 +159,18 @@ def test_glue_job_tests_get_no_check():
 # -- a cross-region target: the support stack is compared and readable too ---------------------------------
 
 
-def _cross_region_app(outdir: Path, **kwargs: Any) -> tuple[cdk.App, cdk.Stack]:
-    app = deterministic_app(outdir=str(outdir))
+def _dotnet_app(outdir: Path | None = None, **kwargs: Any) -> tuple[cdk.App, cdk.Stack]:
+    """A DotnetLambdaPipeline app (Dev only unless ``targets`` says otherwise), not yet synthesized."""
+    app = deterministic_app(outdir=str(outdir) if outdir is not None else None)
     stack = pipeline_stack(app)
-    DotnetLambdaPipeline(
-        stack,
-        "Pipeline",
-        source=SOURCE,
-        project_dir=PROJECT,
-        handler=HANDLER,
-        pipeline_name="dotnet",
-        targets=[DEV, DeploymentTarget(name="Virginia", account="111111111111", region="us-east-1")],
-        **kwargs,
-    )
+    props: dict[str, Any] = {"targets": [DEV], **kwargs}
+    DotnetLambdaPipeline(stack, "Pipeline", source=SOURCE, project_dir=PROJECT, handler=HANDLER, **props)
+    return app, stack
+
+
+def _cross_region_app(outdir: Path, **kwargs: Any) -> tuple[cdk.App, cdk.Stack]:
+    virginia = DeploymentTarget(name="Virginia", account="111111111111", region="us-east-1")
+    app, stack = _dotnet_app(outdir, pipeline_name="dotnet", targets=[DEV, virginia], **kwargs)
     app.synth()
     return app, stack
 
@@ -235,12 +234,7 @@ def test_example_pipeline_has_no_unacknowledged_findings(tmp_path):
 
 
 def _dotnet(**kwargs: Any) -> Template:
-    app = deterministic_app()
-    stack = pipeline_stack(app)
-    DotnetLambdaPipeline(
-        stack, "Pipeline", source=SOURCE, project_dir=PROJECT, handler=HANDLER, targets=[DEV], **kwargs
-    )
-    return Template.from_stack(stack)
+    return Template.from_stack(_dotnet_app(**kwargs)[1])
 
 
 def _unconditional(template: Template) -> None:
@@ -337,18 +331,9 @@ class _AssetStage(cdk.Stage):
 
 def _asset_app(tmp_path: Path, content: bytes) -> Path:
     outdir = tmp_path / f"out-{content.decode()}"
-    app = deterministic_app(outdir=str(outdir))
-    stack = pipeline_stack(app)
     source = tmp_path / f"asset-{content.decode()}"
-    DotnetLambdaPipeline(
-        stack,
-        "Pipeline",
-        source=SOURCE,
-        project_dir=PROJECT,
-        handler=HANDLER,
-        pipeline_name="p",
-        targets=[DEV],
-        stage_factory=lambda scope, id, target: _AssetStage(scope, id, content, source),
+    app, _ = _dotnet_app(
+        outdir, pipeline_name="p", stage_factory=lambda scope, id, target: _AssetStage(scope, id, content, source)
     )
     app.synth()
     return outdir
